@@ -1,0 +1,114 @@
+# vpnd: a WireGuard-compatible VPN daemon and its control tool.
+#
+#   make            build vpnd and vpnctl
+#   make deps       install the Debian build and test dependencies (root)
+#   make check      install what is missing, build, run every test: unit,
+#                   unit under ASan/UBSan and valgrind, netns integration
+#   make asan       build and run the unit tests under ASan and UBSan
+#   make valgrind   run the unit tests under valgrind
+#   make install    install into $(DESTDIR)$(PREFIX)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -fno-strict-aliasing \
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
+CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
+LDLIBS_CORE = -lsodium -lb2
+LDLIBS_VPND = $(LDLIBS_CORE) -lev
+LDLIBS_TEST = $(LDLIBS_CORE) -lcmocka
+
+DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
+           libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
+           wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
+           valgrind
+
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+CORE_SRCS  := $(filter-out vpnd/main.c,$(wildcard vpnd/*.c))
+CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+VPND_OBJS  := $(BUILD)/vpnd/main.o
+CTL_SRCS   := $(wildcard vpnctl/*.c)
+CTL_OBJS   := $(CTL_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS  := $(wildcard tests/unit/test_*.c)
+TEST_BINS  := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_HELP  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
+TEST_HOBJS := $(TEST_HELP:%.c=$(BUILD)/%.o)
+
+.PHONY: all deps check unit netns asan valgrind install clean
+.SECONDARY:
+
+all: vpnd/vpnd vpnctl/vpnctl
+
+$(BUILD)/%.o: %.c
+	$(call say,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libvpncore.a: $(CORE_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+vpnd/vpnd: $(VPND_OBJS) $(BUILD)/libvpncore.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_VPND)
+
+vpnctl/vpnctl: $(CTL_OBJS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# A unit test may #include the .c it tests to reach its statics; the core
+# archive then supplies only what the test did not define itself.
+# test_noise counts Diffie-Hellman operations through a link-time wrapper.
+TEST_LDFLAGS_test_noise = -Wl,--wrap=wg_dh
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HOBJS) $(BUILD)/libvpncore.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS_$*) -o $@ $^ $(LDLIBS_TEST)
+
+unit: $(TEST_BINS)
+	@tests/unit/run $(TEST_BINS)
+
+netns: all
+	@tests/netns/run
+
+check: deps all unit asan valgrind netns
+
+asan:
+	@echo "  ASAN    unit tests"
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
+	  CFLAGS='-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all' \
+	  LDFLAGS='-fsanitize=address,undefined' unit
+
+valgrind: $(TEST_BINS)
+	@echo "  VALGRIND unit tests"
+	@VALGRIND=1 tests/unit/run $(TEST_BINS)
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  missing=$$(for p in $(DEB_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "  DEPS    installing:" $$missing; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	  fi; \
+	else echo "  DEPS    not root: assuming $(DEB_DEPS) are installed"; fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 vpnd/vpnd vpnctl/vpnctl $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-asan vpnd/vpnd vpnctl/vpnctl
+
+-include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
