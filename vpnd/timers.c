@@ -60,6 +60,7 @@ static bool deadline_due(const struct timers_deadline *d, uint64_t now)
 void timers_init(struct timers_state *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->rekey_after_time = seconds(REKEY_AFTER_TIME);
 }
 
 bool timers_set_persistent_keepalive(struct timers_state *st, uint16_t interval)
@@ -230,7 +231,7 @@ bool timers_rekey_check_send(struct timers_state *st, uint64_t now,
 	 */
 	stale = current->send_counter > REKEY_AFTER_MESSAGES ||
 		(current->initiator &&
-		 has_elapsed(current->birth, seconds(REKEY_AFTER_TIME), now));
+		 has_elapsed(current->birth, st->rekey_after_time, now));
 	return stale && timers_initiation_request(st, now);
 }
 

@@ -97,6 +97,12 @@ struct timers_state {
 	unsigned int handshake_attempts;
 	/* Seconds, zero when off. */
 	uint16_t persistent_keepalive_interval;
+	/*
+	 * REKEY_AFTER_TIME in nanoseconds, set by timers_init().  Only the
+	 * integration tests shorten it (VPND_TEST_REKEY_AFTER_TIME), to see
+	 * many rekeys in a few seconds.
+	 */
+	uint64_t rekey_after_time;
 
 	bool handshake_ever_sent;
 	bool handshake_ever_completed;
