@@ -20,7 +20,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
 LDLIBS_CORE = -lsodium -lb2
 LDLIBS_VPND = $(LDLIBS_CORE) -lev
-LDLIBS_TEST = $(LDLIBS_CORE) -lcmocka
+LDLIBS_TEST = $(LDLIBS_CORE) -lev -lcmocka
 
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \

@@ -1,42 +1,213 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vpnd's command line.  This release carries the protocol core only: the
- * engine, client and server roles arrive with the issues that build them,
- * and until then vpnd says so instead of pretending to run.
+ * vpnd's command line, as wireguard-go's: `vpnd [-f] IFNAME` creates the
+ * TUN interface and the UAPI socket, and unless told to stay in the
+ * foreground, returns to its caller only once both are ready (exit 0), or
+ * with a message saying why not (exit 1).
+ *
+ * Before any key exists the process makes itself undumpable and locks its
+ * memory, so that no secret reaches a core file or swap.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <ev.h>
 
 #include <vpn/version.h>
 
 #include "crypto.h"
+#include "device.h"
+#include "uapisock.h"
 
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"Usage: %s [-f/--foreground] INTERFACE-NAME\n"
-		"       %s --version | --help\n",
+		"       %s --version | --help\n\n"
+		"Creates the TUN interface INTERFACE-NAME and serves the WireGuard\n"
+		"userspace API on /var/run/wireguard/INTERFACE-NAME.sock, for wg(8)\n"
+		"and wg-quick(8).  Without -f (or WG_PROCESS_FOREGROUND=1) it\n"
+		"returns once the interface is ready and goes on in the background.\n\n"
+		"Environment: LOG_LEVEL=error|verbose|silent, VPND_LOG_SENSITIVE=1\n"
+		"to put keys and addresses in log lines.\n",
 		prog, prog);
+}
+
+static void harden(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &none);
+	/* On fault, so locking does not fault in every mapping at once. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
+		fprintf(stderr, "vpnd: warning: cannot lock memory (%s); "
+				"keys could be swapped out\n",
+			strerror(errno));
+}
+
+static const char *tun_error(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENODEV:
+		return "no /dev/net/tun (is the tun module available?)";
+	case -EPERM:
+	case -EACCES:
+		return "permission denied (needs CAP_NET_ADMIN)";
+	case -EBUSY:
+	case -EEXIST:
+	case -EINVAL:
+		return "the name is taken by another interface";
+	case -ENAMETOOLONG:
+		return "the name is too long (at most 15 characters)";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* Tells a waiting parent how start-up went: one byte, 0 for ready. */
+static void report(int fd, int status)
+{
+	unsigned char b = (unsigned char)status;
+
+	if (fd < 0)
+		return;
+	if (write(fd, &b, 1) < 0)
+		fprintf(stderr, "vpnd: cannot report to the parent: %s\n",
+			strerror(errno));
+	close(fd);
+}
+
+/* Returns in the child (with the write end of the status pipe); the
+ * parent exits here with the child's status. */
+static int daemonize(void)
+{
+	int fds[2];
+	unsigned char b = 1;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC)) {
+		perror("vpnd: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("vpnd: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &b, 1) != 1)
+			b = 1;
+		exit(b ? 1 : 0);
+	}
+	close(fds[0]);
+	setsid();
+	return fds[1];
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
 }
 
 int main(int argc, char **argv)
 {
-	const char *prog = argv[0];
+	const char *prog = argv[0], *ifname = NULL, *env;
+	bool foreground = false;
+	struct device *dev;
+	struct ev_loop *loop;
+	int status_fd = -1, ret, i;
 
-	if (argc == 2 && !strcmp(argv[1], "--version")) {
-		printf("vpnd v%s\n", VPN_VERSION);
-		return 0;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-v")) {
+			printf("vpnd v%s\n", VPN_VERSION);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout, prog);
+			return 0;
+		}
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground"))
+			foreground = true;
+		else if (argv[i][0] == '-' || ifname) {
+			usage(stderr, prog);
+			return 1;
+		} else {
+			ifname = argv[i];
+		}
 	}
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout, prog);
-		return 0;
+	if (!ifname) {
+		usage(stderr, prog);
+		return 1;
 	}
+	env = getenv("WG_PROCESS_FOREGROUND");
+	if (env && !strcmp(env, "1"))
+		foreground = true;
+
+	signal(SIGPIPE, SIG_IGN);
+	harden();
 	if (wg_init()) {
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog);
 		return 1;
 	}
-	usage(stderr, prog);
-	fprintf(stderr, "%s: this build has the protocol core only; the "
-			"engine is not built yet\n", prog);
+	if (!foreground)
+		status_fd = daemonize();
+
+	dev = calloc(1, sizeof(*dev));
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (!dev || !loop) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		report(status_fd, 1);
+		return 1;
+	}
+	ret = device_init(dev, loop, ifname);
+	if (ret) {
+		fprintf(stderr, "%s: cannot create interface %s: %s\n", prog,
+			ifname, tun_error(ret));
+		goto fail;
+	}
+	ret = uapisock_open(dev);
+	if (ret) {
+		fprintf(stderr, "%s: cannot serve %s: %s\n", prog,
+			dev->uapi_path[0] ? dev->uapi_path : "the UAPI socket",
+			ret == -EADDRINUSE ? "another daemon serves it" :
+					     strerror(-ret));
+		goto fail;
+	}
+	log_msg(dev, LOG_LEVEL_VERBOSE, "device started");
+	if (!foreground)
+		detach_stdio();
+	report(status_fd, 0);
+	ev_run(loop, 0);
+
+	log_msg(dev, LOG_LEVEL_VERBOSE, "shutting down");
+	uapisock_close(dev);
+	device_destroy(dev);
+	free(dev);
+	ev_loop_destroy(loop);
+	return 0;
+fail:
+	report(status_fd, 1);
+	uapisock_close(dev);
+	device_destroy(dev);
+	free(dev);
 	return 1;
 }

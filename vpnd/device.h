@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device: the one structure that holds all of the daemon's mutable
+ * state.  It ties the TUN interface, the UDP sockets, our identity, the
+ * peer, index and allowed-IPs tables and the event loop together.
+ */
+#ifndef VPND_DEVICE_H
+#define VPND_DEVICE_H
+
+#include <ev.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "allowedips.h"
+#include "cookie.h"
+#include "index.h"
+#include "log.h"
+#include "noise.h"
+#include "peer.h"
+#include "ratelimiter.h"
+
+enum device_limits {
+	DEVICE_BATCH = 32,
+	/* Headroom for the data header, the packet, padding and the tag. */
+	DEVICE_BUF_LEN = MESSAGE_DATA_HEADER_LEN + 65535 + 16 + NOISE_AUTHTAG_LEN,
+	DEVICE_DEFAULT_MTU = 1420,
+	/*
+	 * More handshake messages than this in one second and we are "under
+	 * load": each costs Diffie-Hellman work, so beyond it we ask for
+	 * cookies before doing any.
+	 */
+	DEVICE_HANDSHAKES_PER_SECOND_LOADED = 512,
+};
+
+struct uapisock_conn;
+
+struct device_stats {
+	uint64_t rx_dropped;		/* received datagrams thrown away */
+	uint64_t rx_bad_mac;
+	uint64_t rx_bad_handshake;
+	uint64_t rx_bad_data;
+	uint64_t rx_replayed;
+	uint64_t rx_bad_source;		/* inner source not the peer's */
+	uint64_t tx_no_route;		/* TUN packets no peer routes */
+	uint64_t tx_dropped;
+	uint64_t cookies_sent;
+	uint64_t ratelimited;
+};
+
+/* One direction's batch of packet buffers, allocated once. */
+struct packet_batch {
+	uint8_t *buf[DEVICE_BATCH];
+	size_t len[DEVICE_BATCH];
+	union endpoint addr[DEVICE_BATCH];
+};
+
+struct device {
+	struct ev_loop *loop;
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	int tun_fd;
+	unsigned int mtu;
+
+	int udp4, udp6;
+	uint16_t listen_port;
+	uint32_t fwmark;
+
+	struct noise_ctx noise;
+	struct cookie_checker cookie;
+	struct index_table index;
+	struct allowedips *aips;
+	struct peer_table peers;
+	uint64_t next_peer_id;
+	struct ratelimiter rl;
+
+	/* Handshakes seen in the current one-second window, for load. */
+	uint64_t load_window;
+	unsigned int load_count;
+	uint64_t under_load_until;
+
+	uint64_t rekey_after_time;	/* ns; shortened by tests only */
+	uint64_t jitter_state;		/* xorshift state, see send_jitter() */
+	bool log_sensitive;		/* keys and addresses in logs */
+	enum log_level log_level;
+	struct device_stats stats;
+
+	struct packet_batch rx, tx;
+	void *buffers;
+	size_t buffers_len;
+	bool tun_dead;			/* a read failed for good */
+
+	ev_io tun_w, udp4_w, udp6_w, uapi_w;
+	ev_signal sigint_w, sigterm_w;
+	ev_timer housekeeping_w;
+
+	int uapi_fd;
+	struct uapisock_conn *uapi_conns;
+	unsigned int uapi_nconns;
+	char uapi_path[108];
+	dev_t uapi_dev;
+	ino_t uapi_ino;
+};
+
+uint64_t device_now(void);
+
+int device_init(struct device *dev, struct ev_loop *loop, const char *ifname);
+void device_destroy(struct device *dev);
+void device_stop(struct device *dev);
+
+/* Sets (or with NULL or all zeros clears) our private key. */
+int device_set_private_key(struct device *dev, const uint8_t key[32]);
+/* Rebinds the UDP sockets; -EADDRINUSE leaves the old ones in place. */
+int device_set_listen_port(struct device *dev, uint16_t port);
+int device_set_fwmark(struct device *dev, uint32_t mark);
+void device_remove_all_peers(struct device *dev);
+
+/* Whether handshake work should be gated by cookies now. */
+bool device_under_load(struct device *dev, uint64_t now);
+
+#endif /* VPND_DEVICE_H */

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Log lines go to stderr, which the daemonized process points at
+ * /dev/null, as wireguard-go does; under systemd they reach the journal.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vpn/key.h>
+
+#include "device.h"
+#include "log.h"
+
+enum log_level log_level_from_env(void)
+{
+	const char *v = getenv("LOG_LEVEL");
+
+	if (!v || !strcmp(v, "error"))
+		return LOG_LEVEL_ERROR;
+	if (!strcmp(v, "verbose") || !strcmp(v, "debug"))
+		return LOG_LEVEL_VERBOSE;
+	if (!strcmp(v, "silent"))
+		return LOG_LEVEL_SILENT;
+	return LOG_LEVEL_ERROR;
+}
+
+void log_msg(const struct device *dev, enum log_level level, const char *fmt,
+	     ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (level > dev->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s: %s\n",
+		level == LOG_LEVEL_ERROR ? "ERROR" : "DEBUG", dev->ifname, line);
+}
+
+const char *log_peer(const struct peer *p, char *buf, size_t len)
+{
+	char key[KEY_BASE64_LEN + 1], addr[INET6_ADDRSTRLEN] = "none";
+
+	if (!p->dev->log_sensitive) {
+		snprintf(buf, len, "peer %llu", (unsigned long long)p->id);
+		return buf;
+	}
+	key_to_base64(key, p->remote.public_key);
+	if (p->endpoint.sa.sa_family == AF_INET)
+		inet_ntop(AF_INET, &p->endpoint.sin.sin_addr, addr,
+			  sizeof(addr));
+	else if (p->endpoint.sa.sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &p->endpoint.sin6.sin6_addr, addr,
+			  sizeof(addr));
+	snprintf(buf, len, "peer %llu (%s, %s)", (unsigned long long)p->id,
+		 key, addr);
+	return buf;
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Peers: creation and removal, the table by public key, the keypair
+ * rotation, the packets staged while no session exists, and the libev timer
+ * that carries out what timers.c decides.
+ *
+ * The keypair rotation follows the protocol's rule that a responder may not
+ * send with a new session until the initiator has used it: a responder's
+ * keypair waits as "next" until the first data message arrives on it, while
+ * an initiator's keypair is current at once.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "log.h"
+#include "peer.h"
+#include "send.h"
+
+enum {
+	PEER_TABLE_MIN_BUCKETS = 16,
+};
+
+static size_t bucket_of(const struct peer_table *t, const uint8_t *key)
+{
+	uint64_t v;
+
+	/* Public keys are uniformly random bytes; eight of them suffice. */
+	memcpy(&v, key, sizeof(v));
+	return (size_t)v & t->mask;
+}
+
+int peer_table_init(struct peer_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->buckets = calloc(PEER_TABLE_MIN_BUCKETS, sizeof(*t->buckets));
+	if (!t->buckets)
+		return -ENOMEM;
+	t->mask = PEER_TABLE_MIN_BUCKETS - 1;
+	return 0;
+}
+
+void peer_table_free(struct peer_table *t)
+{
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+struct peer *peer_lookup(const struct peer_table *t,
+			 const uint8_t public_key[NOISE_PUBLIC_KEY_LEN])
+{
+	struct peer *p = t->buckets[bucket_of(t, public_key)];
+
+	for (; p; p = p->hash_next)
+		if (!memcmp(p->remote.public_key, public_key,
+			    NOISE_PUBLIC_KEY_LEN))
+			return p;
+	return NULL;
+}
+
+static int table_grow(struct peer_table *t)
+{
+	size_t n = (t->mask + 1) * 2, i;
+	struct peer **b = calloc(n, sizeof(*b));
+	struct peer_table nt = { .buckets = b, .mask = n - 1 };
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i <= t->mask; i++) {
+		struct peer *p = t->buckets[i], *next;
+
+		for (; p; p = next) {
+			size_t k = bucket_of(&nt, p->remote.public_key);
+
+			next = p->hash_next;
+			p->hash_next = b[k];
+			b[k] = p;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->mask = n - 1;
+	return 0;
+}
+
+static int table_insert(struct peer_table *t, struct peer *p)
+{
+	size_t k;
+
+	/* A failed grow only lengthens chains; the insert still works. */
+	if (t->count >= t->mask + 1)
+		table_grow(t);
+	k = bucket_of(t, p->remote.public_key);
+	p->hash_next = t->buckets[k];
+	t->buckets[k] = p;
+	p->list_prev = t->tail;
+	p->list_next = NULL;
+	if (t->tail)
+		t->tail->list_next = p;
+	else
+		t->head = p;
+	t->tail = p;
+	t->count++;
+	return 0;
+}
+
+static void table_unlink(struct peer_table *t, struct peer *p)
+{
+	struct peer **pp = &t->buckets[bucket_of(t, p->remote.public_key)];
+
+	for (; *pp; pp = &(*pp)->hash_next)
+		if (*pp == p) {
+			*pp = p->hash_next;
+			break;
+		}
+	if (p->list_prev)
+		p->list_prev->list_next = p->list_next;
+	else
+		t->head = p->list_next;
+	if (p->list_next)
+		p->list_next->list_prev = p->list_prev;
+	else
+		t->tail = p->list_prev;
+	t->count--;
+}
+
+static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct peer *p = (struct peer *)((char *)w - offsetof(struct peer,
+							       timer));
+	uint64_t now = device_now();
+	unsigned int acts;
+
+	(void)loop;
+	(void)revents;
+	p->timer_armed_at = TIMERS_NEVER;
+	acts = timers_expire(&p->timers, now, NULL);
+	if (acts & TIMERS_GIVE_UP)
+		peer_staged_drop(p);
+	if (acts & TIMERS_ZERO_KEYS)
+		peer_keys_clear(p);
+	if (acts & (TIMERS_SEND_INITIATION | TIMERS_RETRY_INITIATION))
+		send_handshake_initiation(p, now);
+	if (acts & (TIMERS_SEND_KEEPALIVE | TIMERS_SEND_PERSISTENT_KEEPALIVE))
+		send_keepalive(p, now);
+	peer_timer_update(p, now);
+}
+
+void peer_timer_update(struct peer *p, uint64_t now)
+{
+	uint64_t deadline;
+
+	timers_next(&p->timers, now, &deadline);
+	if (deadline == p->timer_armed_at)
+		return;
+	ev_timer_stop(p->dev->loop, &p->timer);
+	p->timer_armed_at = deadline;
+	if (deadline == TIMERS_NEVER)
+		return;
+	ev_timer_set(&p->timer,
+		     deadline > now ? (double)(deadline - now) / 1e9 : 0.0, 0.0);
+	ev_timer_start(p->dev->loop, &p->timer);
+}
+
+int peer_create(struct device *dev,
+		const uint8_t public_key[NOISE_PUBLIC_KEY_LEN],
+		struct peer **out)
+{
+	struct peer *p;
+
+	if (dev->peers.count >= MAX_PEERS)
+		return -ENOSPC;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->dev = dev;
+	p->id = ++dev->next_peer_id;
+	noise_remote_init(&p->remote, &dev->noise, public_key, NULL, p);
+	cookie_maker_init(&p->cookie, public_key);
+	timers_init(&p->timers);
+	p->timers.rekey_after_time = dev->rekey_after_time;
+	p->timer_armed_at = TIMERS_NEVER;
+	ev_timer_init(&p->timer, peer_timer_cb, 0.0, 0.0);
+	table_insert(&dev->peers, p);
+	*out = p;
+	return 0;
+}
+
+static void keypair_drop(struct device *dev, struct keypair *kp)
+{
+	if (!kp)
+		return;
+	index_table_remove(&dev->index, kp->k.local_index);
+	wg_wipe(kp, sizeof(*kp));
+	free(kp);
+}
+
+void peer_keys_clear(struct peer *p)
+{
+	struct device *dev = p->dev;
+
+	keypair_drop(dev, p->current);
+	keypair_drop(dev, p->previous);
+	keypair_drop(dev, p->next);
+	p->current = p->previous = p->next = NULL;
+	noise_handshake_clear(&dev->noise, &p->remote);
+}
+
+void peer_remove(struct peer *p)
+{
+	struct device *dev = p->dev;
+
+	ev_timer_stop(dev->loop, &p->timer);
+	timers_stop(&p->timers);
+	allowedips_remove_by_peer(dev->aips, p);
+	peer_keys_clear(p);
+	peer_staged_drop(p);
+	free(p->staged);
+	table_unlink(&dev->peers, p);
+	noise_remote_clear(&dev->noise, &p->remote);
+	wg_wipe(p, sizeof(*p));
+	free(p);
+}
+
+int peer_keypair_install(struct peer *p, uint64_t now)
+{
+	struct device *dev = p->dev;
+	struct keypair *kp = calloc(1, sizeof(*kp));
+	int ret;
+
+	if (!kp) {
+		noise_handshake_clear(&dev->noise, &p->remote);
+		return -ENOMEM;
+	}
+	ret = noise_handshake_begin_session(&p->remote, &kp->k, now);
+	if (ret) {
+		free(kp);
+		return ret;
+	}
+	kp->peer = p;
+	replay_counter_init(&kp->replay);
+	/* The handshake's index now names the session. */
+	index_table_replace(&dev->index, kp->k.local_index, INDEX_KEYPAIR, kp);
+
+	if (kp->k.initiator) {
+		/*
+		 * Our own handshake: usable at once.  A "next" keypair the
+		 * peer gave us meanwhile is older than this one; keep it as
+		 * previous so late packets on it still decrypt.
+		 */
+		if (p->next) {
+			keypair_drop(dev, p->previous);
+			p->previous = p->next;
+			p->next = NULL;
+			keypair_drop(dev, p->current);
+		} else {
+			keypair_drop(dev, p->previous);
+			p->previous = p->current;
+		}
+		p->current = kp;
+	} else {
+		keypair_drop(dev, p->next);
+		p->next = kp;
+		keypair_drop(dev, p->previous);
+		p->previous = NULL;
+	}
+	return 0;
+}
+
+bool peer_keypair_confirm(struct peer *p, struct keypair *kp)
+{
+	if (kp != p->next)
+		return false;
+	keypair_drop(p->dev, p->previous);
+	p->previous = p->current;
+	p->current = kp;
+	p->next = NULL;
+	return true;
+}
+
+static struct timers_keypair timers_view(const struct keypair *kp)
+{
+	return (struct timers_keypair){
+		.birth = kp->k.birthdate,
+		.send_counter = kp->send_counter,
+		.initiator = kp->k.initiator,
+	};
+}
+
+struct keypair *peer_keypair_for_sending(struct peer *p, uint64_t now)
+{
+	struct timers_keypair v;
+
+	if (!p->current)
+		return NULL;
+	v = timers_view(p->current);
+	return timers_keypair_can_send(&v, now) ? p->current : NULL;
+}
+
+bool peer_keypair_rekey_check_send(struct peer *p, uint64_t now)
+{
+	struct timers_keypair v;
+
+	if (!p->current)
+		return false;
+	v = timers_view(p->current);
+	return timers_rekey_check_send(&p->timers, now, &v);
+}
+
+bool peer_keypair_rekey_check_receive(struct peer *p, uint64_t now)
+{
+	struct timers_keypair v;
+
+	if (!p->current)
+		return false;
+	v = timers_view(p->current);
+	return timers_rekey_check_receive(&p->timers, now, &v);
+}
+
+bool peer_keypair_can_receive(const struct keypair *kp, uint64_t now)
+{
+	struct timers_keypair v = timers_view(kp);
+
+	return timers_keypair_can_receive(&v, now);
+}
+
+void peer_stage_packet(struct peer *p, const uint8_t *pkt, size_t len)
+{
+	struct staged_packet *sp;
+
+	if (!p->staged) {
+		p->staged = calloc(PEER_MAX_STAGED, sizeof(*p->staged));
+		if (!p->staged)
+			return;
+	}
+	if (p->nstaged == PEER_MAX_STAGED) {
+		/* Full: the oldest packet is the least useful one. */
+		free(p->staged[0]);
+		memmove(p->staged, p->staged + 1,
+			(PEER_MAX_STAGED - 1) * sizeof(*p->staged));
+		p->nstaged--;
+		p->dev->stats.tx_dropped++;
+	}
+	sp = malloc(sizeof(*sp) + len);
+	if (!sp)
+		return;
+	sp->len = (uint16_t)len;
+	memcpy(sp->data, pkt, len);
+	p->staged[p->nstaged++] = sp;
+}
+
+void peer_staged_drop(struct peer *p)
+{
+	for (unsigned int i = 0; i < p->nstaged; i++) {
+		wg_wipe(p->staged[i]->data, p->staged[i]->len);
+		free(p->staged[i]);
+	}
+	p->dev->stats.tx_dropped += p->nstaged;
+	p->nstaged = 0;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Peers, their keypairs, and the table that finds a peer by public key.
+ *
+ * A peer holds the handshake state (noise_remote), the cookie it was given,
+ * up to three keypairs (the kernel's current/previous/next rotation), its
+ * endpoint, its timers and its counters.  Keypairs are named on the wire by
+ * an index in the device's index table; this file keeps that table in step
+ * as keypairs are born and retired.
+ */
+#ifndef VPND_PEER_H
+#define VPND_PEER_H
+
+#include <ev.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "cookie.h"
+#include "noise.h"
+#include "replay.h"
+#include "timers.h"
+
+struct device;
+struct peer;
+
+union endpoint {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
+struct keypair {
+	struct noise_keypair k;
+	struct replay_counter replay;
+	uint64_t send_counter;
+	struct peer *peer;
+};
+
+/*
+ * Packets that arrived from the TUN device while no session could carry
+ * them, sent once a handshake completes.  Allocated only while needed, so an
+ * idle peer costs nothing here.
+ */
+struct staged_packet {
+	uint16_t len;
+	uint8_t data[];
+};
+
+enum peer_limits {
+	PEER_MAX_STAGED = 128,
+};
+
+struct peer {
+	struct device *dev;
+	uint64_t id;			/* for logs, instead of keys */
+	struct noise_remote remote;
+	struct cookie_maker cookie;
+	struct keypair *current, *previous, *next;
+	union endpoint endpoint;	/* sa_family 0: none yet */
+	struct timers_state timers;
+	ev_timer timer;
+	uint64_t timer_armed_at;	/* TIMERS_NEVER: not armed */
+	uint64_t rx_bytes, tx_bytes;
+	struct timespec last_handshake;	/* wall clock, for the UAPI */
+	struct staged_packet **staged;
+	unsigned int nstaged;
+	struct peer *hash_next;
+	struct peer *list_prev, *list_next;
+};
+
+struct peer_table {
+	struct peer **buckets;
+	size_t mask;
+	size_t count;
+	struct peer *head, *tail;	/* in order of creation */
+};
+
+int peer_table_init(struct peer_table *t);
+void peer_table_free(struct peer_table *t);
+struct peer *peer_lookup(const struct peer_table *t,
+			 const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
+
+/* Creates a peer with no endpoint, no allowed IPs and no session. */
+int peer_create(struct device *dev,
+		const uint8_t public_key[NOISE_PUBLIC_KEY_LEN],
+		struct peer **out);
+/* Removes the peer, its allowed IPs, indices and keys, and frees it. */
+void peer_remove(struct peer *p);
+
+/* Installs the keypair a completed handshake gave, rotating the others. */
+int peer_keypair_install(struct peer *p, uint64_t now);
+/* A data message arrived on kp: if it is the next keypair, it now leads. */
+bool peer_keypair_confirm(struct peer *p, struct keypair *kp);
+/* Retires every keypair and the handshake: a new handshake must follow. */
+void peer_keys_clear(struct peer *p);
+/* The keypair to send with now, or NULL. */
+struct keypair *peer_keypair_for_sending(struct peer *p, uint64_t now);
+bool peer_keypair_can_receive(const struct keypair *kp, uint64_t now);
+/* The rekeying rules of timers.c, applied to the current keypair. */
+bool peer_keypair_rekey_check_send(struct peer *p, uint64_t now);
+bool peer_keypair_rekey_check_receive(struct peer *p, uint64_t now);
+
+void peer_stage_packet(struct peer *p, const uint8_t *pkt, size_t len);
+void peer_staged_drop(struct peer *p);
+
+/* Re-arms the peer's libev timer from its timers state. */
+void peer_timer_update(struct peer *p, uint64_t now);
+
+#endif /* VPND_PEER_H */

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * From the wire to the TUN device.  recvmmsg() fills the device's receive
+ * buffers; each datagram is dispatched on its type.  Data messages are
+ * opened in place, checked against the replay window only after they
+ * authenticated, and written to the TUN device if their inner source
+ * belongs to the peer that sealed them.  Handshake messages pass the MAC
+ * and load checks of cookie.c before any Diffie-Hellman work.
+ *
+ * The peer's endpoint follows the source of the last authenticated message
+ * (roaming); nothing unauthenticated can move it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "peer.h"
+#include "receive.h"
+#include "send.h"
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static bool endpoint_equal(const union endpoint *a, const union endpoint *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->sin.sin_port == b->sin.sin_port &&
+		       a->sin.sin_addr.s_addr == b->sin.sin_addr.s_addr;
+	return a->sin6.sin6_port == b->sin6.sin6_port &&
+	       !memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr, 16) &&
+	       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
+}
+
+static void roam(struct peer *p, const union endpoint *src)
+{
+	if (!endpoint_equal(&p->endpoint, src))
+		p->endpoint = *src;
+}
+
+static void drop(struct device *dev, uint64_t *why)
+{
+	dev->stats.rx_dropped++;
+	if (why)
+		(*why)++;
+}
+
+/*
+ * The inner packet's length from its own header, or 0 when it is not a
+ * well-formed IPv4 or IPv6 packet that fits in what was decrypted.
+ */
+static size_t inner_length(const uint8_t *pkt, size_t len)
+{
+	size_t total;
+
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		total = (size_t)pkt[2] << 8 | pkt[3];
+		if ((size_t)(pkt[0] & 15) * 4 < 20 || total < 20 ||
+		    total > len)
+			return 0;
+		return total;
+	}
+	if (len >= 40 && pkt[0] >> 4 == 6) {
+		total = 40 + ((size_t)pkt[4] << 8 | pkt[5]);
+		return total > len ? 0 : total;
+	}
+	return 0;
+}
+
+static struct peer *inner_source_owner(struct device *dev, const uint8_t *pkt)
+{
+	if (pkt[0] >> 4 == 4)
+		return allowedips_lookup(dev->aips, AF_INET, pkt + 12);
+	return allowedips_lookup(dev->aips, AF_INET6, pkt + 8);
+}
+
+static void receive_data(struct device *dev, uint8_t *msg, size_t len,
+			 const union endpoint *src, uint64_t now)
+{
+	struct keypair *kp;
+	struct peer *p;
+	uint64_t counter;
+	size_t plen, inner;
+	uint8_t *pkt = msg + DATA_OFF_PAYLOAD;
+
+	kp = index_table_lookup(&dev->index, get_le32(msg + DATA_OFF_RECEIVER),
+				INDEX_KEYPAIR);
+	if (!kp || !peer_keypair_can_receive(kp, now))
+		return drop(dev, &dev->stats.rx_bad_data);
+	counter = get_le64(msg + DATA_OFF_COUNTER);
+	plen = len - MESSAGE_DATA_HEADER_LEN;
+	if (counter >= REJECT_AFTER_MESSAGES ||
+	    !wg_aead_decrypt(pkt, pkt, plen, NULL, 0, counter, kp->k.recv_key))
+		return drop(dev, &dev->stats.rx_bad_data);
+	plen -= NOISE_AUTHTAG_LEN;
+	/* Only an authentic message may advance the window. */
+	if (!replay_counter_validate(&kp->replay, counter))
+		return drop(dev, &dev->stats.rx_replayed);
+
+	p = kp->peer;
+	roam(p, src);
+	p->rx_bytes += len;
+	if (peer_keypair_confirm(p, kp)) {
+		/* The initiator used the session we answered: it is ours. */
+		clock_gettime(CLOCK_REALTIME, &p->last_handshake);
+		timers_on_handshake_complete(&p->timers, now);
+		send_staged(p, now, false);
+	}
+	timers_on_authenticated_packet_received(&p->timers, now);
+	timers_on_authenticated_packet_traversal(&p->timers, now);
+	if (peer_keypair_rekey_check_receive(p, now))
+		send_handshake_initiation(p, now);
+	if (!plen) {
+		/* A keepalive: it only kept the session alive. */
+		peer_timer_update(p, now);
+		return;
+	}
+	timers_on_data_received(&p->timers, now);
+	peer_timer_update(p, now);
+
+	inner = inner_length(pkt, plen);
+	if (!inner)
+		return drop(dev, &dev->stats.rx_bad_data);
+	if (inner_source_owner(dev, pkt) != p)
+		return drop(dev, &dev->stats.rx_bad_source);
+	if (write(dev->tun_fd, pkt, inner) < 0)
+		dev->stats.rx_dropped++;
+}
+
+/*
+ * The MAC and load checks every handshake message passes first.  Returns
+ * true when the message may go on to the handshake.
+ */
+static bool handshake_admit(struct device *dev, const uint8_t *msg,
+			    size_t len, const union endpoint *src,
+			    uint32_t sender, uint64_t now)
+{
+	enum cookie_mac_state st;
+	bool loaded = device_under_load(dev, now);
+	uint8_t reply[MESSAGE_COOKIE_LEN];
+
+	st = cookie_checker_validate(&dev->cookie, msg, len, &src->sa, now);
+	switch (cookie_decide(st, loaded)) {
+	case COOKIE_DROP:
+		drop(dev, &dev->stats.rx_bad_mac);
+		return false;
+	case COOKIE_SEND_REPLY:
+		if (!cookie_checker_create_reply(&dev->cookie, reply, msg, len,
+						 sender, &src->sa, now) &&
+		    !send_datagram(dev, src, reply, sizeof(reply)))
+			dev->stats.cookies_sent++;
+		dev->stats.rx_dropped++;
+		return false;
+	case COOKIE_ACCEPT:
+		break;
+	}
+	/* Under load even a proven address gets only its share of work. */
+	if (loaded && !ratelimiter_allow(&dev->rl, &src->sa, now)) {
+		drop(dev, &dev->stats.ratelimited);
+		return false;
+	}
+	return true;
+}
+
+static void receive_initiation(struct device *dev, const uint8_t *msg,
+			       size_t len, const union endpoint *src,
+			       uint64_t now)
+{
+	struct noise_remote *r;
+	struct peer *p;
+
+	if (!handshake_admit(dev, msg, len, src,
+			     get_le32(msg + INITIATION_OFF_SENDER), now))
+		return;
+	if (noise_handshake_consume_initiation(&dev->noise, msg, len, now, &r))
+		return drop(dev, &dev->stats.rx_bad_handshake);
+	p = r->owner;
+	roam(p, src);
+	p->rx_bytes += len;
+	timers_on_authenticated_packet_received(&p->timers, now);
+	timers_on_authenticated_packet_traversal(&p->timers, now);
+	if (send_handshake_response(p, now))
+		drop(dev, &dev->stats.rx_bad_handshake);
+	peer_timer_update(p, now);
+}
+
+static void receive_response(struct device *dev, const uint8_t *msg,
+			     size_t len, const union endpoint *src,
+			     uint64_t now)
+{
+	struct noise_remote *r;
+	struct peer *p;
+
+	if (!handshake_admit(dev, msg, len, src,
+			     get_le32(msg + RESPONSE_OFF_SENDER), now))
+		return;
+	if (noise_handshake_consume_response(&dev->noise, msg, len, &r))
+		return drop(dev, &dev->stats.rx_bad_handshake);
+	p = r->owner;
+	roam(p, src);
+	p->rx_bytes += len;
+	if (peer_keypair_install(p, now))
+		return drop(dev, &dev->stats.rx_bad_handshake);
+	clock_gettime(CLOCK_REALTIME, &p->last_handshake);
+	timers_on_session_derived(&p->timers, now);
+	timers_on_handshake_complete(&p->timers, now);
+	timers_on_authenticated_packet_received(&p->timers, now);
+	timers_on_authenticated_packet_traversal(&p->timers, now);
+	/* The responder waits for our first message before it may send. */
+	send_staged(p, now, true);
+	peer_timer_update(p, now);
+}
+
+static void receive_cookie(struct device *dev, const uint8_t *msg, size_t len,
+			   uint64_t now)
+{
+	uint32_t idx = cookie_reply_receiver(msg);
+	struct noise_remote *r;
+	struct keypair *kp;
+	struct peer *p = NULL;
+
+	r = index_table_lookup(&dev->index, idx, INDEX_HANDSHAKE);
+	if (r)
+		p = r->owner;
+	kp = p ? NULL : index_table_lookup(&dev->index, idx, INDEX_KEYPAIR);
+	if (kp)
+		p = kp->peer;
+	if (!p || cookie_maker_consume_reply(&p->cookie, msg, len, now))
+		drop(dev, &dev->stats.rx_bad_mac);
+}
+
+void receive_datagram(struct device *dev, uint8_t *msg, size_t len,
+		      const union endpoint *src, uint64_t now)
+{
+	uint32_t type;
+
+	if (len < 4)
+		return drop(dev, NULL);
+	type = get_le32(msg);
+	if (type == MESSAGE_DATA && len >= MESSAGE_DATA_MIN_LEN)
+		receive_data(dev, msg, len, src, now);
+	else if (type == MESSAGE_HANDSHAKE_INITIATION &&
+		 len == MESSAGE_INITIATION_LEN)
+		receive_initiation(dev, msg, len, src, now);
+	else if (type == MESSAGE_HANDSHAKE_RESPONSE &&
+		 len == MESSAGE_RESPONSE_LEN)
+		receive_response(dev, msg, len, src, now);
+	else if (type == MESSAGE_HANDSHAKE_COOKIE && len == MESSAGE_COOKIE_LEN)
+		receive_cookie(dev, msg, len, now);
+	else
+		drop(dev, NULL);
+}
+
+void receive_udp_readable(struct device *dev, int fd)
+{
+	struct mmsghdr msgs[DEVICE_BATCH];
+	struct iovec iov[DEVICE_BATCH];
+	uint64_t now;
+	int n, i;
+
+	for (i = 0; i < DEVICE_BATCH; i++) {
+		iov[i].iov_base = dev->rx.buf[i];
+		iov[i].iov_len = DEVICE_BUF_LEN;
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_name = &dev->rx.addr[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(dev->rx.addr[i]);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = recvmmsg(fd, msgs, DEVICE_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return;
+	now = device_now();
+	for (i = 0; i < n; i++) {
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			drop(dev, NULL);
+			continue;
+		}
+		receive_datagram(dev, dev->rx.buf[i], msgs[i].msg_len,
+				 &dev->rx.addr[i], now);
+	}
+}

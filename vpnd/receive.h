@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The receiving half: datagrams from the UDP sockets to the TUN device and
+ * to the handshake.
+ */
+#ifndef VPND_RECEIVE_H
+#define VPND_RECEIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct device;
+union endpoint;
+
+/* Drains up to one batch from a UDP socket. */
+void receive_udp_readable(struct device *dev, int fd);
+/* One datagram from src; msg is modified in place. */
+void receive_datagram(struct device *dev, uint8_t *msg, size_t len,
+		      const union endpoint *src, uint64_t now);
+
+#endif /* VPND_RECEIVE_H */

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * From the TUN device to the wire.  A wakeup drains up to DEVICE_BATCH
+ * packets into the device's preallocated buffers, leaving room in front of
+ * each for the data header and behind it for padding and the tag, seals
+ * each in place and hands the whole batch to sendmmsg() per address family.
+ * Nothing on this path allocates; a packet without a session is copied
+ * aside (peer_stage_packet) and a handshake is requested.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "icmp.h"
+#include "peer.h"
+#include "send.h"
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint64_t send_jitter(struct device *dev)
+{
+	/* xorshift64: jitter only spreads retries, it guards no secret. */
+	uint64_t x = dev->jitter_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	dev->jitter_state = x;
+	return x % TIMERS_JITTER_MAX_NS;
+}
+
+static socklen_t endpoint_len(const union endpoint *e)
+{
+	return e->sa.sa_family == AF_INET6 ? sizeof(e->sin6) : sizeof(e->sin);
+}
+
+static int socket_for(const struct device *dev, const union endpoint *e)
+{
+	return e->sa.sa_family == AF_INET6 ? dev->udp6 : dev->udp4;
+}
+
+int send_datagram(struct device *dev, const union endpoint *to,
+		  const void *buf, size_t len)
+{
+	int fd = socket_for(dev, to);
+
+	if (fd < 0 || !to->sa.sa_family)
+		return -EDESTADDRREQ;
+	if (sendto(fd, buf, len, 0, &to->sa, endpoint_len(to)) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Seals the packet at buf + MESSAGE_DATA_HEADER_LEN (len bytes, zero for a
+ * keepalive) in place and returns the message length.  The padding rounds
+ * up to 16 bytes but never past the MTU, so that padding alone cannot make
+ * a packet need fragmenting.
+ */
+static size_t seal(struct keypair *kp, uint8_t *buf, size_t len,
+		   unsigned int mtu)
+{
+	size_t padded = (len + MESSAGE_PADDING_MULTIPLE - 1) &
+			~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	uint64_t counter = kp->send_counter++;
+
+	if (mtu && padded > mtu)
+		padded = len > mtu ? len : mtu;
+	memset(buf + MESSAGE_DATA_HEADER_LEN + len, 0, padded - len);
+	put_le32(buf, MESSAGE_DATA);
+	put_le32(buf + DATA_OFF_RECEIVER, kp->k.remote_index);
+	put_le64(buf + DATA_OFF_COUNTER, counter);
+	wg_aead_encrypt(buf + DATA_OFF_PAYLOAD, buf + DATA_OFF_PAYLOAD, padded,
+			NULL, 0, counter, kp->k.send_key);
+	return MESSAGE_DATA_HEADER_LEN + padded + NOISE_AUTHTAG_LEN;
+}
+
+static void after_data_sent(struct peer *p, uint64_t now, size_t bytes,
+			    bool keepalive)
+{
+	p->tx_bytes += bytes;
+	timers_on_authenticated_packet_traversal(&p->timers, now);
+	timers_on_authenticated_packet_sent(&p->timers, now);
+	if (!keepalive)
+		timers_on_data_sent(&p->timers, now, send_jitter(p->dev));
+	if (peer_keypair_rekey_check_send(p, now))
+		send_handshake_initiation(p, now);
+	peer_timer_update(p, now);
+}
+
+/* One message now, outside a batch: keepalives and staged packets. */
+static int send_one(struct peer *p, struct keypair *kp, const uint8_t *pkt,
+		    size_t len, uint64_t now)
+{
+	struct device *dev = p->dev;
+	uint8_t *buf = dev->tx.buf[0];
+	size_t mlen;
+	int ret;
+
+	if (len)
+		memcpy(buf + MESSAGE_DATA_HEADER_LEN, pkt, len);
+	mlen = seal(kp, buf, len, dev->mtu);
+	ret = send_datagram(dev, &p->endpoint, buf, mlen);
+	if (ret) {
+		dev->stats.tx_dropped++;
+		return ret;
+	}
+	after_data_sent(p, now, mlen, len == 0);
+	return 0;
+}
+
+void send_handshake_initiation(struct peer *p, uint64_t now)
+{
+	struct device *dev = p->dev;
+	uint8_t msg[MESSAGE_INITIATION_LEN];
+	struct timespec wall;
+
+	if (!p->endpoint.sa.sa_family)
+		return;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	if (noise_handshake_create_initiation(&dev->noise, &p->remote, msg,
+					      &wall))
+		return;
+	cookie_maker_add_macs(&p->cookie, msg, sizeof(msg), now);
+	timers_on_authenticated_packet_traversal(&p->timers, now);
+	timers_on_authenticated_packet_sent(&p->timers, now);
+	if (send_datagram(dev, &p->endpoint, msg, sizeof(msg)))
+		dev->stats.tx_dropped++;
+	timers_on_handshake_initiated(&p->timers, now, send_jitter(dev));
+	peer_timer_update(p, now);
+}
+
+void send_handshake_request(struct peer *p, uint64_t now)
+{
+	if (timers_initiation_request(&p->timers, now))
+		send_handshake_initiation(p, now);
+	peer_timer_update(p, now);
+}
+
+int send_handshake_response(struct peer *p, uint64_t now)
+{
+	struct device *dev = p->dev;
+	uint8_t msg[MESSAGE_RESPONSE_LEN];
+	int ret;
+
+	ret = noise_handshake_create_response(&dev->noise, &p->remote, msg);
+	if (ret)
+		return ret;
+	cookie_maker_add_macs(&p->cookie, msg, sizeof(msg), now);
+	ret = peer_keypair_install(p, now);
+	if (ret)
+		return ret;
+	timers_on_session_derived(&p->timers, now);
+	timers_on_authenticated_packet_traversal(&p->timers, now);
+	timers_on_authenticated_packet_sent(&p->timers, now);
+	timers_on_handshake_response_sent(&p->timers, now);
+	if (send_datagram(dev, &p->endpoint, msg, sizeof(msg)))
+		dev->stats.tx_dropped++;
+	peer_timer_update(p, now);
+	return 0;
+}
+
+void send_keepalive(struct peer *p, uint64_t now)
+{
+	struct keypair *kp = peer_keypair_for_sending(p, now);
+
+	if (!p->endpoint.sa.sa_family)
+		return;
+	if (!kp) {
+		send_handshake_request(p, now);
+		return;
+	}
+	send_one(p, kp, NULL, 0, now);
+}
+
+void send_staged(struct peer *p, uint64_t now, bool keepalive_if_empty)
+{
+	struct keypair *kp = peer_keypair_for_sending(p, now);
+	unsigned int i;
+
+	if (!kp || !p->endpoint.sa.sa_family)
+		return;
+	if (!p->nstaged) {
+		if (keepalive_if_empty)
+			send_one(p, kp, NULL, 0, now);
+		return;
+	}
+	for (i = 0; i < p->nstaged; i++) {
+		send_one(p, kp, p->staged[i]->data, p->staged[i]->len, now);
+		wg_wipe(p->staged[i]->data, p->staged[i]->len);
+		free(p->staged[i]);
+	}
+	p->nstaged = 0;
+}
+
+/* Writes an ICMP error for a packet nobody routes. */
+static void reply_unreachable(struct device *dev, const uint8_t *pkt,
+			      size_t len)
+{
+	uint8_t out[ICMP_V6_MAX];
+	size_t n = icmp_build_unreachable(out, pkt, len);
+
+	if (n && write(dev->tun_fd, out, n) < 0)
+		dev->stats.tx_dropped++;
+}
+
+/* The peer that routes this packet's destination, or NULL. */
+static struct peer *route(struct device *dev, const uint8_t *pkt, size_t len)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		return allowedips_lookup(dev->aips, AF_INET, pkt + 16);
+	if (len >= 40 && pkt[0] >> 4 == 6)
+		return allowedips_lookup(dev->aips, AF_INET6, pkt + 24);
+	return NULL;
+}
+
+struct send_batch {
+	struct mmsghdr msgs[DEVICE_BATCH];
+	struct iovec iov[DEVICE_BATCH];
+	struct peer *peer[DEVICE_BATCH];
+	bool v6[DEVICE_BATCH];
+	unsigned int n;
+};
+
+static void batch_flush_family(struct device *dev, struct send_batch *b,
+			       bool v6, uint64_t now)
+{
+	struct mmsghdr msgs[DEVICE_BATCH];
+	struct peer *peers[DEVICE_BATCH];
+	unsigned int n = 0, i;
+	int fd = v6 ? dev->udp6 : dev->udp4, sent = 0;
+
+	for (i = 0; i < b->n; i++) {
+		if (b->v6[i] != v6)
+			continue;
+		msgs[n] = b->msgs[i];
+		peers[n++] = b->peer[i];
+	}
+	if (!n)
+		return;
+	if (fd >= 0) {
+		sent = sendmmsg(fd, msgs, n, 0);
+		if (sent < 0)
+			sent = 0;
+	}
+	for (i = 0; i < n; i++) {
+		if ((int)i < sent)
+			after_data_sent(peers[i], now, msgs[i].msg_hdr.msg_iov->iov_len,
+					false);
+		else
+			dev->stats.tx_dropped++;
+	}
+}
+
+static void batch_add(struct device *dev, struct send_batch *b, unsigned int slot,
+		      struct peer *p, size_t mlen)
+{
+	unsigned int i = b->n++;
+
+	dev->tx.addr[slot] = p->endpoint;
+	b->iov[i].iov_base = dev->tx.buf[slot];
+	b->iov[i].iov_len = mlen;
+	memset(&b->msgs[i], 0, sizeof(b->msgs[i]));
+	b->msgs[i].msg_hdr.msg_name = &dev->tx.addr[slot].sa;
+	b->msgs[i].msg_hdr.msg_namelen = endpoint_len(&p->endpoint);
+	b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+	b->msgs[i].msg_hdr.msg_iovlen = 1;
+	b->peer[i] = p;
+	b->v6[i] = p->endpoint.sa.sa_family == AF_INET6;
+}
+
+/* One packet read from the TUN device into slot: route it and seal it. */
+static void handle_outgoing(struct device *dev, struct send_batch *b,
+			    unsigned int slot, size_t len, uint64_t now)
+{
+	uint8_t *pkt = dev->tx.buf[slot] + MESSAGE_DATA_HEADER_LEN;
+	struct peer *p = route(dev, pkt, len);
+	struct keypair *kp;
+
+	if (!p) {
+		dev->stats.tx_no_route++;
+		reply_unreachable(dev, pkt, len);
+		return;
+	}
+	if (!p->endpoint.sa.sa_family) {
+		dev->stats.tx_dropped++;
+		return;
+	}
+	kp = peer_keypair_for_sending(p, now);
+	if (!kp) {
+		peer_stage_packet(p, pkt, len);
+		send_handshake_request(p, now);
+		return;
+	}
+	batch_add(dev, b, slot, p, seal(kp, dev->tx.buf[slot], len, dev->mtu));
+}
+
+void send_tun_readable(struct device *dev)
+{
+	struct send_batch b;
+	unsigned int slot;
+	uint64_t now = device_now();
+	ssize_t n;
+
+	b.n = 0;
+	for (slot = 0; slot < DEVICE_BATCH; slot++) {
+		n = read(dev->tun_fd, dev->tx.buf[slot] + MESSAGE_DATA_HEADER_LEN,
+			 DEVICE_BUF_LEN - MESSAGE_DATA_HEADER_LEN -
+				 NOISE_AUTHTAG_LEN - MESSAGE_PADDING_MULTIPLE);
+		if (n <= 0) {
+			/* EAGAIN: drained.  Anything else: the device is gone
+			 * (EBADFD once it was deleted). */
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				dev->tun_dead = true;
+			break;
+		}
+		handle_outgoing(dev, &b, slot, (size_t)n, now);
+	}
+	batch_flush_family(dev, &b, false, now);
+	batch_flush_family(dev, &b, true, now);
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Binding the UDP sockets.  Batching (recvmmsg/sendmmsg) lives with the
+ * data path in send.c and receive.c; this file only makes the sockets.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "udp.h"
+
+enum {
+	UDP_SOCKET_BUFFER = 4 << 20,
+	UDP_BIND_TRIES = 16,
+};
+
+int udp_set_mark(int fd, uint32_t mark)
+{
+	if (fd < 0)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) ? -errno
+									 : 0;
+}
+
+static int udp_socket(int family, uint16_t port, uint32_t fwmark)
+{
+	union endpoint a;
+	int fd, one = 1, buf = UDP_SOCKET_BUFFER, ret;
+	socklen_t len;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&a, 0, sizeof(a));
+	if (family == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		a.sin6.sin6_family = AF_INET6;
+		a.sin6.sin6_port = htons(port);
+		len = sizeof(a.sin6);
+	} else {
+		a.sin.sin_family = AF_INET;
+		a.sin.sin_port = htons(port);
+		len = sizeof(a.sin);
+	}
+	/* Bigger buffers absorb bursts between two turns of the loop; the
+	 * forcing variant works for root, the plain one caps elsewhere. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	if (fwmark && udp_set_mark(fd, fwmark)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	if (bind(fd, &a.sa, len)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static uint16_t bound_port(int fd)
+{
+	union endpoint a;
+	socklen_t len = sizeof(a);
+
+	if (getsockname(fd, &a.sa, &len))
+		return 0;
+	return ntohs(a.sa.sa_family == AF_INET6 ? a.sin6.sin6_port
+						 : a.sin.sin_port);
+}
+
+int udp_open(uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
+	     uint16_t *actual)
+{
+	int tries, a, b;
+
+	for (tries = 0; tries < UDP_BIND_TRIES; tries++) {
+		a = udp_socket(AF_INET, port, fwmark);
+		if (a < 0 && a != -EAFNOSUPPORT)
+			return a;
+		b = udp_socket(AF_INET6, a >= 0 ? bound_port(a) : port, fwmark);
+		if (b == -EADDRINUSE && port == 0 && a >= 0) {
+			/* The random IPv4 port is taken in IPv6: draw again. */
+			close(a);
+			continue;
+		}
+		if (b < 0 && b != -EAFNOSUPPORT) {
+			if (a >= 0)
+				close(a);
+			return b;
+		}
+		if (a < 0 && b < 0)
+			return -EAFNOSUPPORT;
+		*fd4 = a;
+		*fd6 = b;
+		*actual = bound_port(a >= 0 ? a : b);
+		return 0;
+	}
+	return -EADDRINUSE;
+}
+
+void udp_close(int *fd4, int *fd6)
+{
+	if (*fd4 >= 0)
+		close(*fd4);
+	if (*fd6 >= 0)
+		close(*fd6);
+	*fd4 = *fd6 = -1;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The UDP sockets: one IPv4 and one IPv6-only socket on the same port, as
+ * wireguard-go binds them, so either family works when the other is off.
+ */
+#ifndef VPND_UDP_H
+#define VPND_UDP_H
+
+#include <stdint.h>
+
+#include "peer.h"
+
+/* Binds both sockets (port 0: a random free one) and sets the mark. */
+int udp_open(uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
+	     uint16_t *actual);
+int udp_set_mark(int fd, uint32_t mark);
+void udp_close(int *fd4, int *fd6);
+
+#endif /* VPND_UDP_H */
