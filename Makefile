@@ -14,7 +14,8 @@ BUILD   ?= build
 CC      ?= cc
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+# Always applied, even when CFLAGS is given on the command line (make asan).
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -fno-strict-aliasing \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP

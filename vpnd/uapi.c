@@ -462,6 +462,19 @@ static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/*
+ * The last c in s[0..n), or NULL.  glibc's memrchr would do, but only
+ * with _GNU_SOURCE, which not every build of this file defines.
+ */
+static const char *find_last(const char *s, size_t n, char c)
+{
+	while (n--) {
+		if (s[n] == c)
+			return s + n;
+	}
+	return NULL;
+}
+
 /* The value ends the line, so s[n] is the line's terminating NUL. */
 static int parse_key(uint8_t key[KEY_LEN], const char *s, size_t n)
 {
@@ -552,7 +565,7 @@ static int parse_endpoint(const struct uapi_conn *c, union uapi_endpoint *ep,
 		ep->in6.sin6_port = htons((uint16_t)port);
 		return 0;
 	}
-	sep = memrchr(s, ':', n);
+	sep = find_last(s, n, ':');
 	if (!sep || memchr(s, ':', (size_t)(sep - s)) ||
 	    parse_uint(sep + 1, (size_t)(end - sep - 1), 65535, &port) ||
 	    parse_ip4(&ep->in4.sin_addr, s, (size_t)(sep - s)))
@@ -593,7 +606,7 @@ static int parse_allowed_ip(struct uapi_allowed_ip *a, const char *s,
 		s++;
 		n--;
 	}
-	slash = memrchr(s, '/', n);
+	slash = find_last(s, n, '/');
 	if (!slash)
 		return -EINVAL;
 	if (memchr(s, ':', (size_t)(slash - s))) {
@@ -1083,6 +1096,8 @@ int uapi_conn_feed(struct uapi_conn *c, const char *data, size_t len)
 	size_t used;
 	int err = 0;
 
+	/* The reason speaks of this call only, so it is logged once. */
+	c->reason[0] = '\0';
 	while (len && c->state != CONN_CLOSED && !err) {
 		switch (c->state) {
 		case CONN_GET_END:

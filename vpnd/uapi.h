@@ -180,9 +180,10 @@ void uapi_conn_output(const struct uapi_conn *c, const char **data,
 void uapi_conn_consume_output(struct uapi_conn *c, size_t n);
 
 /*
- * Why the last request failed, for the daemon's log: "line 3: invalid
- * endpoint".  It never quotes the client's text, so holds no key, address
- * or endpoint.  Empty until a request fails.
+ * Why a request failed during the last uapi_conn_feed() call (the last one
+ * if several did), for the daemon's log: "line 3: invalid endpoint".  It
+ * never quotes the client's text, so holds no key, address or endpoint.
+ * Empty when no request failed in that call.
  */
 const char *uapi_conn_last_error(const struct uapi_conn *c);
 
