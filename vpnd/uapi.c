@@ -34,6 +34,7 @@ enum uapi_errors {
 enum conn_state {
 	CONN_OP,	/* reading "get=1" or "set=1" */
 	CONN_GET_END,	/* after "get=1\n": the next byte must be '\n' */
+	CONN_STATS_END,	/* the same after vpnd's own "stats=1\n" */
 	CONN_SET,	/* reading the lines of a set request */
 	CONN_SET_SKIP,	/* a set failed: discarding up to its blank line */
 	CONN_CLOSED,
@@ -969,8 +970,39 @@ static int do_get(struct uapi_conn *c)
 	return reply_errno(c, ret);
 }
 
+/* vpnd's counters: wg(8) refuses unknown keys in a get, so they have an
+ * operation of their own, which the stock tools never send. */
+static int do_stats(struct uapi_conn *c)
+{
+	struct uapi_writer w = { .out = &c->out, .stage = WRITER_DEVICE };
+	size_t mark = c->out.len;
+	int ret;
+
+	c->state = CONN_OP;
+	ret = c->ops.stats(c->ops.ctx, &w);
+	if (!ret)
+		ret = w.err;
+	if (ret > 0)
+		ret = -ret;
+	if (ret) {
+		buf_truncate(&c->out, mark);
+		set_reason(c, "stats failed in the device");
+	}
+	return reply_errno(c, ret);
+}
+
+int uapi_write_stat(struct uapi_writer *w, const char *name, uint64_t value)
+{
+	put_u64(w, name, value);
+	return w->err;
+}
+
 static int op_line(struct uapi_conn *c, const char *line, size_t len)
 {
+	if (c->ops.stats && text_is(line, len, "stats=1")) {
+		c->state = CONN_STATS_END;
+		return 0;
+	}
 	if (text_is(line, len, "set=1")) {
 		c->state = CONN_SET;
 		c->line_no = 1;
@@ -1051,11 +1083,11 @@ static size_t skip_take(struct uapi_conn *c, const char *data, size_t len)
 static int get_end(struct uapi_conn *c, char byte)
 {
 	if (byte == '\n')
-		return do_get(c);
+		return c->state == CONN_STATS_END ? do_stats(c) : do_get(c);
 	/* As wireguard-go: the stray byte is eaten, the next op read. */
 	c->state = CONN_OP;
 	c->line_no = 0;
-	set_reason(c, "trailing character after get=1");
+	set_reason(c, "trailing character after the operation");
 	return reply_errno(c, UAPI_E_INVALID);
 }
 
@@ -1101,6 +1133,7 @@ int uapi_conn_feed(struct uapi_conn *c, const char *data, size_t len)
 	while (len && c->state != CONN_CLOSED && !err) {
 		switch (c->state) {
 		case CONN_GET_END:
+		case CONN_STATS_END:
 			err = get_end(c, data[0]);
 			used = 1;
 			break;

@@ -154,6 +154,12 @@ struct uapi_ops {
 	int (*apply)(void *ctx, const struct uapi_set *set);
 	int (*get)(void *ctx, struct uapi_writer *w);
 	unsigned int (*ifindex)(void *ctx, const char *name);
+	/*
+	 * vpnd's extension "stats=1": the daemon's counters, written with
+	 * uapi_write_stat().  NULL: the operation is unknown, as in
+	 * wireguard-go.
+	 */
+	int (*stats)(void *ctx, struct uapi_writer *w);
 };
 
 struct uapi_conn;
@@ -192,6 +198,9 @@ int uapi_write_peer(struct uapi_writer *w, const struct uapi_peer_view *p);
 /* addr is a struct in_addr or in6_addr, as family says. */
 int uapi_write_allowed_ip(struct uapi_writer *w, int family, const void *addr,
 			  uint8_t cidr);
+
+/* One "name=value" line of a stats reply. */
+int uapi_write_stat(struct uapi_writer *w, const char *name, uint64_t value);
 
 /*
  * "192.0.2.1:51820", "[2001:db8::1]:51820" or "[fe80::1%2]:51820", IPv6 in

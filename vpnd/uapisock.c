@@ -178,6 +178,31 @@ static int get(void *ctx, struct uapi_writer *w)
 	return ret;
 }
 
+static int stats(void *ctx, struct uapi_writer *w)
+{
+	const struct device_stats *st = &((struct device *)ctx)->stats;
+	const struct {
+		const char *name;
+		uint64_t value;
+	} lines[] = {
+		{ "rx_dropped", st->rx_dropped },
+		{ "rx_bad_mac", st->rx_bad_mac },
+		{ "rx_bad_handshake", st->rx_bad_handshake },
+		{ "rx_bad_data", st->rx_bad_data },
+		{ "rx_replayed", st->rx_replayed },
+		{ "rx_bad_source", st->rx_bad_source },
+		{ "tx_no_route", st->tx_no_route },
+		{ "tx_dropped", st->tx_dropped },
+		{ "cookies_sent", st->cookies_sent },
+		{ "ratelimited", st->ratelimited },
+	};
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines) && !ret; i++)
+		ret = uapi_write_stat(w, lines[i].name, lines[i].value);
+	return ret;
+}
+
 /* Connections. */
 
 static void conn_close(struct uapisock_conn *cn)
@@ -277,7 +302,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct device *dev = (struct device *)((char *)w -
 					       offsetof(struct device, uapi_w));
-	const struct uapi_ops ops = { .ctx = dev, .apply = apply, .get = get };
+	const struct uapi_ops ops = {
+		.ctx = dev, .apply = apply, .get = get, .stats = stats,
+	};
 	struct uapisock_conn *cn;
 	int fd;
 

@@ -1345,6 +1345,44 @@ static void test_several_requests(void **state)
 	free(want.s);
 }
 
+static int fake_stats(void *ctx, struct uapi_writer *w)
+{
+	(void)ctx;
+	assert_int_equal(uapi_write_stat(w, "rx_dropped", 12), 0);
+	return uapi_write_stat(w, "cookies_sent", 0);
+}
+
+/* vpnd's stats=1 answers only when the daemon offers it. */
+static void test_stats_operation(void **state)
+{
+	struct fake f = { 0 };
+	struct uapi_ops ops = {
+		.ctx = &f, .apply = fake_apply, .get = fake_get,
+		.stats = fake_stats,
+	};
+	struct uapi_conn *c = uapi_conn_new(&ops);
+	struct text out = { 0 };
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(feed_str(c, "stats=1\n\nget=1\n\n", &out),
+			 UAPI_FEED_OPEN);
+	assert_true(!strncmp(out.s, "rx_dropped=12\ncookies_sent=0\nerrno=0\n\n",
+			     strlen("rx_dropped=12\ncookies_sent=0\nerrno=0\n\n")));
+	assert_int_equal(f.get_calls, 1);
+	uapi_conn_free(c);
+	free(out.s);
+
+	/* Without the callback it is an unknown operation: closed. */
+	c = conn_new(&f);
+	out.s = NULL;
+	out.len = 0;
+	assert_int_equal(feed_str(c, "stats=1\n\n", &out), UAPI_FEED_CLOSE);
+	assert_true(!out.s || !*out.s);
+	uapi_conn_free(c);
+	free(out.s);
+}
+
 /*
  * One connection's worth of everything, fed whole, then in pieces of
  * every size from one byte up: the replies, the plans applied and the
@@ -1543,7 +1581,7 @@ static void test_reason_has_no_client_text(void **state)
 	assert_string_equal(uapi_conn_last_error(c), "");
 	feed_str(c, "get=1\nxget=1\n\n", &out);
 	assert_string_equal(uapi_conn_last_error(c),
-			    "trailing character after get=1");
+			    "trailing character after the operation");
 	uapi_conn_free(c);
 	free(out.s);
 }
@@ -1576,6 +1614,7 @@ int main(void)
 		T(test_too_many_allowed_ips),
 		T(test_apply_error_passthrough),
 		T(test_several_requests),
+		T(test_stats_operation),
 		T(test_split_anywhere),
 		T(test_secrets_wiped_after_apply),
 		T(test_secrets_wiped_on_error),
