@@ -163,13 +163,15 @@ int main(int argc, char **argv)
 		foreground = true;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (!foreground)
+		status_fd = daemonize();
+	/* After the fork: memory locks are not inherited by a child. */
 	harden();
 	if (wg_init()) {
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog);
+		report(status_fd, 1);
 		return 1;
 	}
-	if (!foreground)
-		status_fd = daemonize();
 
 	dev = calloc(1, sizeof(*dev));
 	loop = ev_default_loop(EVFLAG_AUTO);

@@ -367,10 +367,12 @@ int uapisock_open(struct device *dev)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* The umask closes the window before the chmod to exactly 0600. */
 	old = umask(0077);
 	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
-	if (ret || listen(fd, 64) || stat(dev->uapi_path, &st)) {
+	if (ret || chmod(dev->uapi_path, 0600) || listen(fd, 64) ||
+	    stat(dev->uapi_path, &st)) {
 		ret = -errno;
 		close(fd);
 		return ret;
