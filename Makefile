@@ -26,7 +26,7 @@ LDLIBS_TEST = $(LDLIBS_CORE) -lev -lcmocka
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
-           valgrind
+           valgrind python3
 
 ifeq ($(V),1)
 Q :=
