@@ -20,8 +20,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
 LDLIBS_CORE = -lsodium -lb2
-LDLIBS_VPND = $(LDLIBS_CORE) -lev
-LDLIBS_TEST = $(LDLIBS_CORE) -lev -lcmocka
+LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl
+LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lcmocka
 
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 #include <sodium.h>
 
 #include "device.h"
@@ -137,6 +141,109 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		dev->mtu = (unsigned int)mtu;
 }
 
+/*
+ * The interface going down ends every session, as in the kernel and
+ * wireguard-go: timers stop, keys and queued packets are dropped, and
+ * nothing is sent or answered until it comes up again.
+ */
+static void device_set_up(struct device *dev, bool up)
+{
+	uint64_t now = device_now();
+	struct peer *p;
+
+	if (up == dev->up)
+		return;
+	dev->up = up;
+	log_msg(dev, LOG_LEVEL_VERBOSE, "interface %s", up ? "up" : "down");
+	for (p = dev->peers.head; p; p = p->list_next) {
+		if (!up) {
+			ev_timer_stop(dev->loop, &p->timer);
+			p->timer_armed_at = TIMERS_NEVER;
+			timers_stop(&p->timers);
+			peer_keys_clear(p);
+			peer_staged_drop(p);
+		} else if (p->timers.persistent_keepalive_interval) {
+			send_keepalive(p, now);
+		}
+	}
+}
+
+struct link_event {
+	struct device *dev;
+	bool deleted;
+};
+
+static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_event *ev = data;
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+
+	if (ifi->ifi_index != ev->dev->ifindex)
+		return MNL_CB_OK;
+	if (nlh->nlmsg_type == RTM_DELLINK)
+		ev->deleted = true;
+	else if (nlh->nlmsg_type == RTM_NEWLINK)
+		device_set_up(ev->dev, ifi->ifi_flags & IFF_UP);
+	return MNL_CB_OK;
+}
+
+static void link_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct device *dev = of_watcher(w, offsetof(struct device, link_w));
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct link_event ev = { .dev = dev };
+	ssize_t n;
+
+	(void)revents;
+	n = mnl_socket_recvfrom(dev->link_nl, buf, sizeof(buf));
+	if (n <= 0) {
+		/* Overrun: events were lost, so ask the interface directly. */
+		if (n < 0 && errno == ENOBUFS)
+			device_set_up(dev, device_link_is_up(dev));
+		return;
+	}
+	mnl_cb_run(buf, (size_t)n, 0, 0, link_msg_cb, &ev);
+	if (ev.deleted) {
+		log_msg(dev, LOG_LEVEL_ERROR, "interface deleted, exiting");
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+bool device_link_is_up(const struct device *dev)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool up = false;
+
+	if (s < 0)
+		return false;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, dev->ifname, IFNAMSIZ);
+	if (!ioctl(s, SIOCGIFFLAGS, &ifr))
+		up = ifr.ifr_flags & IFF_UP;
+	close(s);
+	return up;
+}
+
+static int link_watch(struct device *dev)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC |
+							 SOCK_NONBLOCK);
+
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		int ret = -errno;
+
+		mnl_socket_close(nl);
+		return ret;
+	}
+	dev->link_nl = nl;
+	ev_io_init(&dev->link_w, link_cb, mnl_socket_get_fd(nl), EV_READ);
+	ev_io_start(dev->loop, &dev->link_w);
+	return 0;
+}
+
 static void udp_watch(struct device *dev)
 {
 	if (dev->udp4 >= 0) {
@@ -158,7 +265,7 @@ static void udp_unwatch(struct device *dev)
 /* Both directions' packet buffers, in one mapping that is never dumped. */
 static int buffers_alloc(struct device *dev)
 {
-	size_t each = DEVICE_BUF_LEN, total = 2 * DEVICE_BATCH * each;
+	size_t each = DEVICE_BUF_LEN, total = (2 * DEVICE_BATCH + 1) * each;
 	uint8_t *base;
 
 	base = mmap(NULL, total, PROT_READ | PROT_WRITE,
@@ -171,6 +278,7 @@ static int buffers_alloc(struct device *dev)
 		dev->tx.buf[i] = base + i * each;
 		dev->rx.buf[i] = base + (DEVICE_BATCH + i) * each;
 	}
+	dev->single = base + 2 * DEVICE_BATCH * each;
 	dev->buffers = base;
 	dev->buffers_len = total;
 	return 0;
@@ -236,6 +344,10 @@ int device_init(struct device *dev, struct ev_loop *loop, const char *ifname)
 	ret = udp_open(0, 0, &dev->udp4, &dev->udp6, &dev->listen_port);
 	if (ret)
 		return ret;
+	ret = link_watch(dev);
+	if (ret)
+		return ret;
+	dev->up = device_link_is_up(dev);
 
 	ev_io_init(&dev->tun_w, tun_cb, dev->tun_fd, EV_READ);
 	ev_io_start(loop, &dev->tun_w);
@@ -263,7 +375,11 @@ void device_destroy(struct device *dev)
 		ev_signal_stop(dev->loop, &dev->sigint_w);
 		ev_signal_stop(dev->loop, &dev->sigterm_w);
 		ev_timer_stop(dev->loop, &dev->housekeeping_w);
+		ev_io_stop(dev->loop, &dev->link_w);
 	}
+	if (dev->link_nl)
+		mnl_socket_close(dev->link_nl);
+	dev->link_nl = NULL;
 	if (dev->peers.buckets)
 		device_remove_all_peers(dev);
 	peer_table_free(&dev->peers);
@@ -314,9 +430,7 @@ int device_set_private_key(struct device *dev, const uint8_t key[32])
 			continue;
 		}
 		noise_remote_precompute(&p->remote, &dev->noise);
-		/* Sessions made with the old key end: a new handshake follows
-		 * the next packet. */
-		peer_keys_clear(p);
+		peer_sessions_expire(p);
 	}
 out:
 	sodium_memzero(&old, sizeof(old));

@@ -35,6 +35,7 @@ enum device_limits {
 };
 
 struct uapisock_conn;
+struct mnl_socket;
 
 struct device_stats {
 	uint64_t rx_dropped;		/* received datagrams thrown away */
@@ -87,11 +88,14 @@ struct device {
 	struct device_stats stats;
 
 	struct packet_batch rx, tx;
+	uint8_t *single;		/* one more, for sends outside a batch */
 	void *buffers;
 	size_t buffers_len;
 	bool tun_dead;			/* a read failed for good */
 
-	ev_io tun_w, udp4_w, udp6_w, uapi_w;
+	bool up;			/* the interface is administratively up */
+	struct mnl_socket *link_nl;	/* link events for ifindex */
+	ev_io tun_w, udp4_w, udp6_w, uapi_w, link_w;
 	ev_signal sigint_w, sigterm_w;
 	ev_timer housekeeping_w;
 
@@ -115,6 +119,8 @@ int device_set_private_key(struct device *dev, const uint8_t key[32]);
 int device_set_listen_port(struct device *dev, uint16_t port);
 int device_set_fwmark(struct device *dev, uint32_t mark);
 void device_remove_all_peers(struct device *dev);
+
+bool device_link_is_up(const struct device *dev);
 
 /* Whether handshake work should be gated by cookies now. */
 bool device_under_load(struct device *dev, uint64_t now);

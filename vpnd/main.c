@@ -128,6 +128,21 @@ static void detach_stdio(void)
 		close(fd);
 }
 
+/*
+ * Started with standard descriptors closed, our own descriptors would take
+ * their numbers and later be clobbered by detach_stdio(): fill them first.
+ */
+static void ensure_stdio(void)
+{
+	int fd;
+
+	do {
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	} while (fd >= 0 && fd <= STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const char *prog = argv[0], *ifname = NULL, *env;
@@ -136,6 +151,7 @@ int main(int argc, char **argv)
 	struct ev_loop *loop;
 	int status_fd = -1, ret, i;
 
+	ensure_stdio();
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-v")) {
 			printf("vpnd v%s\n", VPN_VERSION);

@@ -24,10 +24,15 @@ enum {
 
 static size_t bucket_of(const struct peer_table *t, const uint8_t *key)
 {
+	uint8_t h[16];
 	uint64_t v;
 
-	/* Public keys are uniformly random bytes; eight of them suffice. */
-	memcpy(&v, key, sizeof(v));
+	/*
+	 * Keyed, because on a server the users choose their public keys and
+	 * could grind them into one bucket.
+	 */
+	wg_mac(h, t->secret, sizeof(t->secret), key, NOISE_PUBLIC_KEY_LEN);
+	memcpy(&v, h, sizeof(v));
 	return (size_t)v & t->mask;
 }
 
@@ -38,6 +43,7 @@ int peer_table_init(struct peer_table *t)
 	if (!t->buckets)
 		return -ENOMEM;
 	t->mask = PEER_TABLE_MIN_BUCKETS - 1;
+	wg_rng_fill(NULL, t->secret, sizeof(t->secret));
 	return 0;
 }
 
@@ -64,6 +70,8 @@ static int table_grow(struct peer_table *t)
 	size_t n = (t->mask + 1) * 2, i;
 	struct peer **b = calloc(n, sizeof(*b));
 	struct peer_table nt = { .buckets = b, .mask = n - 1 };
+
+	memcpy(nt.secret, t->secret, sizeof(nt.secret));
 
 	if (!b)
 		return -ENOMEM;
@@ -207,6 +215,21 @@ void peer_keys_clear(struct peer *p)
 	noise_handshake_clear(&dev->noise, &p->remote);
 }
 
+void peer_sessions_expire(struct peer *p)
+{
+	/*
+	 * Sessions made under our old key may no longer carry new packets,
+	 * but what is already in flight on them may still arrive and is
+	 * accepted.  The next packet starts a handshake at once.
+	 */
+	noise_handshake_clear(&p->dev->noise, &p->remote);
+	if (p->current)
+		p->current->send_counter = REJECT_AFTER_MESSAGES;
+	if (p->next)
+		p->next->send_counter = REJECT_AFTER_MESSAGES;
+	timers_reset_rate_limit(&p->timers);
+}
+
 void peer_remove(struct peer *p)
 {
 	struct device *dev = p->dev;
@@ -336,6 +359,7 @@ void peer_stage_packet(struct peer *p, const uint8_t *pkt, size_t len)
 	}
 	if (p->nstaged == PEER_MAX_STAGED) {
 		/* Full: the oldest packet is the least useful one. */
+		wg_wipe(p->staged[0]->data, p->staged[0]->len);
 		free(p->staged[0]);
 		memmove(p->staged, p->staged + 1,
 			(PEER_MAX_STAGED - 1) * sizeof(*p->staged));

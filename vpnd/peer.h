@@ -73,6 +73,7 @@ struct peer {
 
 struct peer_table {
 	struct peer **buckets;
+	uint8_t secret[16];		/* keys the bucket hash */
 	size_t mask;
 	size_t count;
 	struct peer *head, *tail;	/* in order of creation */
@@ -94,6 +95,8 @@ void peer_remove(struct peer *p);
 int peer_keypair_install(struct peer *p, uint64_t now);
 /* A data message arrived on kp: if it is the next keypair, it now leads. */
 bool peer_keypair_confirm(struct peer *p, struct keypair *kp);
+/* Stops every session from sending (our key changed); receiving goes on. */
+void peer_sessions_expire(struct peer *p);
 /* Retires every keypair and the handshake: a new handshake must follow. */
 void peer_keys_clear(struct peer *p);
 /* The keypair to send with now, or NULL. */

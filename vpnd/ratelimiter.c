@@ -4,7 +4,8 @@
  * in nanoseconds: a packet costs one second / PACKETS_PER_SECOND, credit
  * refills with time, and the bucket holds at most PACKETS_BURST packets'
  * worth.  Slots are found by a keyed hash, so a flood of forged sources
- * cannot be aimed at one chain; removal rebuilds the probe run behind it.
+ * cannot be aimed at one chain.  Forgetting idle sources rebuilds the whole
+ * table into a spare one, which keeps every probe run intact.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,8 +25,11 @@ int ratelimiter_init(struct ratelimiter *rl, const struct wg_rng *rng)
 	memset(rl, 0, sizeof(*rl));
 	rl->nslots = 2 * RATELIMITER_MAX_ENTRIES;
 	rl->slots = calloc(rl->nslots, sizeof(*rl->slots));
-	if (!rl->slots)
+	rl->spare = calloc(rl->nslots, sizeof(*rl->spare));
+	if (!rl->slots || !rl->spare) {
+		ratelimiter_free(rl);
 		return -ENOMEM;
+	}
 	wg_rng_fill(rng, rl->secret, sizeof(rl->secret));
 	return 0;
 }
@@ -33,6 +37,7 @@ int ratelimiter_init(struct ratelimiter *rl, const struct wg_rng *rng)
 void ratelimiter_free(struct ratelimiter *rl)
 {
 	free(rl->slots);
+	free(rl->spare);
 	memset(rl, 0, sizeof(*rl));
 }
 
@@ -114,28 +119,21 @@ bool ratelimiter_allow(struct ratelimiter *rl, const struct sockaddr *src,
 
 void ratelimiter_gc(struct ratelimiter *rl, uint64_t now)
 {
-	size_t i, n = rl->nslots;
+	struct ratelimiter_entry *old = rl->slots, *swap;
+	size_t i, j, mask = rl->nslots - 1;
 
-	/* Empty the idle slots, then reinsert every survivor: the simplest
-	 * way to keep probe runs intact, and it runs once a second at most. */
-	for (i = 0; i < n; i++) {
-		struct ratelimiter_entry *e = &rl->slots[i];
-
-		if (e->last && now >= e->last + NSEC_PER_SEC) {
-			memset(e, 0, sizeof(*e));
-			rl->count--;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		struct ratelimiter_entry e = rl->slots[i];
-		size_t j;
-
-		if (!e.last)
+	memset(rl->spare, 0, rl->nslots * sizeof(*rl->spare));
+	rl->count = 0;
+	for (i = 0; i < rl->nslots; i++) {
+		if (!old[i].last || now >= old[i].last + NSEC_PER_SEC)
 			continue;
-		memset(&rl->slots[i], 0, sizeof(e));
-		j = home_of(rl, e.key);
-		while (rl->slots[j].last)
-			j = (j + 1) & (n - 1);
-		rl->slots[j] = e;
+		j = home_of(rl, old[i].key);
+		while (rl->spare[j].last)
+			j = (j + 1) & mask;
+		rl->spare[j] = old[i];
+		rl->count++;
 	}
+	swap = rl->slots;
+	rl->slots = rl->spare;
+	rl->spare = swap;
 }

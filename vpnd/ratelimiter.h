@@ -29,6 +29,7 @@ struct ratelimiter_entry {
 
 struct ratelimiter {
 	struct ratelimiter_entry *slots;
+	struct ratelimiter_entry *spare;	/* same size, for the GC */
 	size_t nslots;		/* power of two, twice the entry limit */
 	size_t count;
 	uint8_t secret[16];

@@ -147,10 +147,13 @@ static bool handshake_admit(struct device *dev, const uint8_t *msg,
 			    uint32_t sender, uint64_t now)
 {
 	enum cookie_mac_state st;
-	bool loaded = device_under_load(dev, now);
 	uint8_t reply[MESSAGE_COOKIE_LEN];
+	bool loaded;
 
 	st = cookie_checker_validate(&dev->cookie, msg, len, &src->sa, now);
+	/* Only a message with a valid MAC1 could cost DH work, so only those
+	 * count towards load: garbage cannot put us under load. */
+	loaded = st != COOKIE_MAC_INVALID && device_under_load(dev, now);
 	switch (cookie_decide(st, loaded)) {
 	case COOKIE_DROP:
 		drop(dev, &dev->stats.rx_bad_mac);
@@ -245,7 +248,8 @@ void receive_datagram(struct device *dev, uint8_t *msg, size_t len,
 {
 	uint32_t type;
 
-	if (len < 4)
+	/* A device that is down talks to nobody. */
+	if (len < 4 || !dev->up)
 		return drop(dev, NULL);
 	type = get_le32(msg);
 	if (type == MESSAGE_DATA && len >= MESSAGE_DATA_MIN_LEN)

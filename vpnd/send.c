@@ -106,7 +106,7 @@ static int send_one(struct peer *p, struct keypair *kp, const uint8_t *pkt,
 		    size_t len, uint64_t now)
 {
 	struct device *dev = p->dev;
-	uint8_t *buf = dev->tx.buf[0];
+	uint8_t *buf = dev->single;
 	size_t mlen;
 	int ret;
 
@@ -128,12 +128,21 @@ void send_handshake_initiation(struct peer *p, uint64_t now)
 	uint8_t msg[MESSAGE_INITIATION_LEN];
 	struct timespec wall;
 
-	if (!p->endpoint.sa.sa_family)
+	/*
+	 * Without an endpoint or a usable key no initiation can go out, and
+	 * no retry would ever give up on the queued packets: drop them now
+	 * rather than keep plaintext waiting for nothing.
+	 */
+	if (!p->endpoint.sa.sa_family) {
+		peer_staged_drop(p);
 		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &wall);
 	if (noise_handshake_create_initiation(&dev->noise, &p->remote, msg,
-					      &wall))
+					      &wall)) {
+		peer_staged_drop(p);
 		return;
+	}
 	cookie_maker_add_macs(&p->cookie, msg, sizeof(msg), now);
 	timers_on_authenticated_packet_traversal(&p->timers, now);
 	timers_on_authenticated_packet_sent(&p->timers, now);
@@ -240,8 +249,8 @@ static void batch_flush_family(struct device *dev, struct send_batch *b,
 {
 	struct mmsghdr msgs[DEVICE_BATCH];
 	struct peer *peers[DEVICE_BATCH];
-	unsigned int n = 0, i;
-	int fd = v6 ? dev->udp6 : dev->udp4, sent = 0;
+	unsigned int n = 0, done = 0, i;
+	int fd = v6 ? dev->udp6 : dev->udp4, sent;
 
 	for (i = 0; i < b->n; i++) {
 		if (b->v6[i] != v6)
@@ -249,19 +258,24 @@ static void batch_flush_family(struct device *dev, struct send_batch *b,
 		msgs[n] = b->msgs[i];
 		peers[n++] = b->peer[i];
 	}
-	if (!n)
-		return;
-	if (fd >= 0) {
-		sent = sendmmsg(fd, msgs, n, 0);
-		if (sent < 0)
-			sent = 0;
-	}
-	for (i = 0; i < n; i++) {
-		if ((int)i < sent)
-			after_data_sent(peers[i], now, msgs[i].msg_hdr.msg_iov->iov_len,
-					false);
-		else
+	/*
+	 * sendmmsg() stops at the first message that fails and reports only
+	 * what went before it: that one message is dropped and the rest are
+	 * sent again, so one unreachable peer costs no other peer anything.
+	 */
+	while (done < n) {
+		sent = fd >= 0 ? sendmmsg(fd, msgs + done, n - done, 0) : -1;
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent <= 0) {
 			dev->stats.tx_dropped++;
+			done++;
+			continue;
+		}
+		for (i = done; i < done + (unsigned int)sent; i++)
+			after_data_sent(peers[i], now,
+					msgs[i].msg_hdr.msg_iov->iov_len, false);
+		done += (unsigned int)sent;
 	}
 }
 

@@ -207,6 +207,11 @@ static bool initiation_grant(struct timers_state *st, uint64_t now)
 	return true;
 }
 
+void timers_reset_rate_limit(struct timers_state *st)
+{
+	st->handshake_ever_sent = false;
+}
+
 /*
  * A new reason to handshake restarts the count of retries, so the daemon
  * gives up only after REKEY_ATTEMPT_TIME without any such reason.  The count

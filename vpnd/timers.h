@@ -165,6 +165,13 @@ void timers_on_session_derived(struct timers_state *st, uint64_t now);
 bool timers_initiation_request(struct timers_state *st, uint64_t now);
 
 /*
+ * Lets the next initiation request through at once, as after our private
+ * key changed: the sessions just expired, and waiting out REKEY_TIMEOUT
+ * from the last handshake would only delay the new one.
+ */
+void timers_reset_rate_limit(struct timers_state *st);
+
+/*
  * The rekeying rules.  Call the first after sending transport messages and
  * the second after receiving one, with the peer's current keypair, or NULL
  * when there is none or it is no longer valid for sending.  Each returns

@@ -86,7 +86,8 @@ static int apply_peer(struct device *dev, const struct uapi_peer *up,
 	apply_allowed_ips(dev, p, up);
 	if ((up->flags & UAPI_PEER_HAS_KEEPALIVE) &&
 	    timers_set_persistent_keepalive(&p->timers,
-					    up->persistent_keepalive_interval))
+					    up->persistent_keepalive_interval) &&
+	    dev->up)
 		send_keepalive(p, now);
 	peer_timer_update(p, now);
 	return 0;
