@@ -78,10 +78,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HOBJS) $(BUILD)/libvpncore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS_$*) -o $@ $^ $(LDLIBS_TEST)
 
+# A helper the netlink integration test drives, one operation per run.
+$(BUILD)/tests/netlink_driver: $(BUILD)/tests/netns/netlink_driver.o $(BUILD)/libvpncore.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lmnl
+
 unit: $(TEST_BINS)
 	@tests/unit/run $(TEST_BINS)
 
-netns: all
+netns: all $(BUILD)/tests/netlink_driver
 	@tests/netns/run
 
 check: deps all unit asan valgrind netns
