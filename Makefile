@@ -19,7 +19,7 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
            -Wmissing-prototypes -Wformat=2 -fno-strict-aliasing \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
-LDLIBS_CORE = -lsodium -lb2
+LDLIBS_CORE = -lsodium -lb2 -liniparser
 LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl
 LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lcmocka
 
