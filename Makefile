@@ -20,8 +20,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
 LDLIBS_CORE = -lsodium -lb2 -liniparser
-LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl
-LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lcmocka
+LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables
+LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcmocka
 
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
@@ -84,10 +84,15 @@ $(BUILD)/tests/netlink_driver: $(BUILD)/tests/netns/netlink_driver.o $(BUILD)/li
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lmnl
 
+$(BUILD)/tests/firewall_driver: $(BUILD)/tests/netns/firewall_driver.o $(BUILD)/libvpncore.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lnftables -lmnl
+
 unit: $(TEST_BINS)
 	@tests/unit/run $(TEST_BINS)
 
-netns: all $(BUILD)/tests/netlink_driver
+netns: all $(BUILD)/tests/netlink_driver $(BUILD)/tests/firewall_driver
 	@tests/netns/run
 
 check: deps all unit asan valgrind netns

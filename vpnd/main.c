@@ -23,22 +23,31 @@
 
 #include <vpn/version.h>
 
+#include "control.h"
 #include "crypto.h"
 #include "device.h"
+#include "server.h"
 #include "uapisock.h"
+
+#define DEFAULT_ROLE_IFNAME "vpnd0"
 
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"Usage: %s [-f/--foreground] INTERFACE-NAME\n"
+		"       %s [-f] -c CLIENT-OR-SERVER-CONF [INTERFACE-NAME]\n"
 		"       %s --version | --help\n\n"
 		"Creates the TUN interface INTERFACE-NAME and serves the WireGuard\n"
 		"userspace API on /var/run/wireguard/INTERFACE-NAME.sock, for wg(8)\n"
 		"and wg-quick(8).  Without -f (or WG_PROCESS_FOREGROUND=1) it\n"
 		"returns once the interface is ready and goes on in the background.\n\n"
 		"Environment: LOG_LEVEL=error|verbose|silent, VPND_LOG_SENSITIVE=1\n"
-		"to put keys and addresses in log lines.\n",
-		prog, prog);
+		"to put keys and addresses in log lines.\n\n"
+		"With -c, vpnd runs the client role (a profile with dns and a\n"
+		"server list; vpnctl talks to it) or the server role (a config\n"
+		"with [peer NAME] sections), on INTERFACE-NAME (default "
+		DEFAULT_ROLE_IFNAME ").\n",
+		prog, prog, prog);
 }
 
 static void harden(void)
@@ -143,10 +152,63 @@ static void ensure_stdio(void)
 		close(fd);
 }
 
+enum role {
+	ROLE_UNKNOWN,
+	ROLE_ENGINE,
+	ROLE_CLIENT,
+	ROLE_SERVER,
+};
+
+/*
+ * Which role a config file asks for: a server config has [peer NAME]
+ * sections or server-only keys; anything else readable is a client
+ * profile, whose own loader then says precisely what is wrong with it.
+ */
+static enum role role_of(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	enum role r = ROLE_CLIENT;
+
+	if (!f)
+		return ROLE_UNKNOWN;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!strncasecmp(p, "[peer", 5) ||
+		    !strncasecmp(p, "listen_port", 11) ||
+		    !strncasecmp(p, "private_key_file", 16) ||
+		    !strncasecmp(p, "nat", 3)) {
+			r = ROLE_SERVER;
+			break;
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	return r;
+}
+
+static void role_stop(struct client *client, struct server *server)
+{
+	if (client) {
+		client_stop(client);
+		free(client);
+	}
+	if (server) {
+		server_stop(server);
+		free(server);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	const char *prog = argv[0], *ifname = NULL, *env;
+	const char *prog = argv[0], *ifname = NULL, *env, *conf = NULL;
 	bool foreground = false;
+	enum role role = ROLE_ENGINE;
+	struct client *client = NULL;
+	struct server *server = NULL;
 	struct device *dev;
 	struct ev_loop *loop;
 	int status_fd = -1, ret, i;
@@ -163,12 +225,25 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground"))
 			foreground = true;
+		else if (!strcmp(argv[i], "-c") && i + 1 < argc && !conf)
+			conf = argv[++i];
 		else if (argv[i][0] == '-' || ifname) {
 			usage(stderr, prog);
 			return 1;
 		} else {
 			ifname = argv[i];
 		}
+	}
+	if (conf) {
+		role = role_of(conf);
+		if (role == ROLE_UNKNOWN) {
+			fprintf(stderr, "%s: %s: cannot read it, or it is neither "
+					"a client profile nor a server config\n",
+				prog, conf);
+			return 1;
+		}
+		if (!ifname)
+			ifname = DEFAULT_ROLE_IFNAME;
 	}
 	if (!ifname) {
 		usage(stderr, prog);
@@ -189,6 +264,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* A bad config file must change nothing: it is read first. */
+	if (role == ROLE_CLIENT) {
+		client = calloc(1, sizeof(*client));
+		if (!client || client_load(client, conf)) {
+			role_stop(client, NULL);
+			report(status_fd, 1);
+			return 1;
+		}
+	} else if (role == ROLE_SERVER) {
+		server = calloc(1, sizeof(*server));
+		if (!server || server_load(server, conf)) {
+			role_stop(NULL, server);
+			report(status_fd, 1);
+			return 1;
+		}
+	}
+
 	dev = calloc(1, sizeof(*dev));
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (!dev || !loop) {
@@ -202,6 +294,10 @@ int main(int argc, char **argv)
 			ifname, tun_error(ret));
 		goto fail;
 	}
+	if (client && (ret = client_start(client, dev)))
+		goto fail;
+	if (server && (ret = server_start(server, dev)))
+		goto fail;
 	ret = uapisock_open(dev);
 	if (ret) {
 		fprintf(stderr, "%s: cannot serve %s: %s\n", prog,
@@ -217,6 +313,7 @@ int main(int argc, char **argv)
 	ev_run(loop, 0);
 
 	log_msg(dev, LOG_LEVEL_VERBOSE, "shutting down");
+	role_stop(client, server);
 	uapisock_close(dev);
 	device_destroy(dev);
 	free(dev);
@@ -224,6 +321,7 @@ int main(int argc, char **argv)
 	return 0;
 fail:
 	report(status_fd, 1);
+	role_stop(client, server);
 	uapisock_close(dev);
 	device_destroy(dev);
 	free(dev);

@@ -1,0 +1,781 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client role's state machine and its control socket.
+ *
+ * up:   server peer with 0.0.0.0/0 and ::/0, our key and fwmark, addresses
+ *       and MTU, link up, policy routing (netlink.c), DNS (dns.c), then an
+ *       initiation; the reply waits for the first handshake or a timeout.
+ * down: the same steps undone in reverse order, then the daemon exits and
+ *       its interface goes with it.
+ *
+ * Every step that changes the system is recorded as it succeeds, so that a
+ * failure half-way undoes exactly what was done and nothing else.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "device.h"
+#include "peer.h"
+#include "send.h"
+
+enum {
+	CONTROL_LINE_MAX = 4096,
+	CONTROL_IN_MAX = 16384,
+	CONTROL_OUT_MAX = 65536,
+	CONTROL_POLL_MS = 50,
+};
+
+struct control_conn {
+	ev_io w;
+	int fd;
+	struct client *c;
+	char in[CONTROL_IN_MAX];
+	size_t in_len;
+	char *out;
+	size_t out_len, out_cap;
+	bool waiting_up;	/* an up=1 whose reply waits for a handshake */
+	bool closing;
+	struct control_conn *next;
+};
+
+static const char *state_name(enum client_state s)
+{
+	switch (s) {
+	case CLIENT_CONNECTING:
+		return "connecting";
+	case CLIENT_CONNECTED:
+		return "connected";
+	case CLIENT_ERROR:
+		return "error";
+	default:
+		return "disconnected";
+	}
+}
+
+/* Replies. */
+
+static void out_add(struct control_conn *cn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void out_add(struct control_conn *cn, const char *fmt, ...)
+{
+	char line[CONTROL_LINE_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (cn->out_len + (size_t)n > CONTROL_OUT_MAX)
+		return;
+	if (cn->out_len + (size_t)n > cn->out_cap) {
+		size_t cap = cn->out_cap ? cn->out_cap * 2 : 1024;
+		char *o;
+
+		while (cap < cn->out_len + (size_t)n)
+			cap *= 2;
+		o = realloc(cn->out, cap);
+		if (!o)
+			return;
+		cn->out = o;
+		cn->out_cap = cap;
+	}
+	memcpy(cn->out + cn->out_len, line, (size_t)n);
+	cn->out_len += (size_t)n;
+}
+
+static void out_end(struct control_conn *cn, int err, const char *message)
+{
+	if (message && *message)
+		out_add(cn, "message=%s\n", message);
+	out_add(cn, "errno=%d\n\n", err);
+}
+
+static void format_endpoint(char *buf, size_t len, const union conf_endpoint *e)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (e->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &e->in6.sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(e->in6.sin6_port));
+	} else {
+		inet_ntop(AF_INET, &e->in4.sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(e->in4.sin_port));
+	}
+}
+
+static void format_prefix(char *buf, size_t len, const struct conf_prefix *p,
+			  bool with_len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(p->family, &p->addr, a, sizeof(a));
+	if (with_len)
+		snprintf(buf, len, "%s/%u", a, p->cidr);
+	else
+		snprintf(buf, len, "%s", a);
+}
+
+static struct peer *server_peer(const struct client *c)
+{
+	return c->dev->peers.head;
+}
+
+static void add_connection_lines(struct client *c, struct control_conn *cn)
+{
+	char buf[128];
+
+	out_add(cn, "state=%s\n", state_name(c->state));
+	out_add(cn, "interface=%s\n", c->dev->ifname);
+	if (c->server) {
+		out_add(cn, "server=%s\n", c->server->id);
+		format_endpoint(buf, sizeof(buf), &c->server->endpoint);
+		out_add(cn, "endpoint=%s\n", buf);
+	}
+	if (c->state != CLIENT_DISCONNECTED)
+		for (unsigned int i = 0; i < c->conf->n_address; i++) {
+			format_prefix(buf, sizeof(buf), &c->conf->address[i],
+				      true);
+			out_add(cn, "address=%s\n", buf);
+		}
+}
+
+/* Bringing the tunnel up and down. */
+
+static void set_error(struct client *c, const char *what, int err)
+{
+	snprintf(c->error, sizeof(c->error), "%s: %s", what,
+		 c->nl && *netlink_strerror(c->nl) ? netlink_strerror(c->nl) :
+						     strerror(-err));
+}
+
+static void teardown(struct client *c)
+{
+	struct device *dev = c->dev;
+	int ifindex = dev->ifindex, ret;
+
+	ev_timer_stop(dev->loop, &c->poll_w);
+	ret = dns_restore(&c->dns);
+	if (ret)
+		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
+			c->dns.path, strerror(-ret));
+	if (c->routing_up && !netlink_tunnel_routing_down(c->nl, &c->tunnel))
+		c->routing_up = false;
+	while (c->addresses_added) {
+		const struct conf_prefix *a =
+			&c->conf->address[--c->addresses_added];
+		struct netlink_prefix p = { .family = a->family,
+					    .len = a->cidr };
+
+		memcpy(&p.addr, &a->addr, a->family == AF_INET ? 4 : 16);
+		netlink_addr_del(c->nl, ifindex, &p);
+	}
+	netlink_link_set_up(c->nl, ifindex, false);
+	device_remove_all_peers(dev);
+	c->server = NULL;
+	c->state = CLIENT_DISCONNECTED;
+}
+
+static int add_server_peer(struct client *c,
+			   const struct conf_server_entry *s)
+{
+	static const uint8_t any[16];
+	struct device *dev = c->dev;
+	struct peer *p;
+	int ret;
+
+	device_remove_all_peers(dev);
+	ret = peer_create(dev, s->public_key, &p);
+	if (ret)
+		return ret;
+	noise_remote_set_psk(&p->remote, s->preshared_key);
+	memset(&p->endpoint, 0, sizeof(p->endpoint));
+	memcpy(&p->endpoint, &s->endpoint,
+	       s->endpoint.sa.sa_family == AF_INET6 ?
+		       sizeof(struct sockaddr_in6) :
+		       sizeof(struct sockaddr_in));
+	ret = allowedips_insert(dev->aips, AF_INET, any, 0, p);
+	if (!ret)
+		ret = allowedips_insert(dev->aips, AF_INET6, any, 0, p);
+	return ret;
+}
+
+static int bring_up(struct client *c, const struct conf_server_entry *s)
+{
+	struct device *dev = c->dev;
+	unsigned int mtu = c->conf->mtu ? c->conf->mtu : CLIENT_DEFAULT_MTU;
+	bool v4 = false, v6 = false;
+	int ret;
+
+	c->error[0] = '\0';
+	ret = device_set_private_key(dev, c->conf->private_key);
+	if (!ret)
+		ret = device_set_fwmark(dev, CLIENT_FWMARK);
+	if (!ret)
+		ret = add_server_peer(c, s);
+	if (ret) {
+		set_error(c, "configuring the tunnel", ret);
+		goto fail;
+	}
+	c->server = s;
+	ret = netlink_link_set_mtu(c->nl, dev->ifindex, mtu);
+	if (ret) {
+		set_error(c, "setting the MTU", ret);
+		goto fail;
+	}
+	for (unsigned int i = 0; i < c->conf->n_address; i++) {
+		const struct conf_prefix *a = &c->conf->address[i];
+		struct netlink_prefix p = { .family = a->family,
+					    .len = a->cidr };
+
+		memcpy(&p.addr, &a->addr, a->family == AF_INET ? 4 : 16);
+		ret = netlink_addr_add(c->nl, dev->ifindex, &p);
+		if (ret) {
+			set_error(c, "adding an address", ret);
+			goto fail;
+		}
+		c->addresses_added++;
+		v4 |= a->family == AF_INET;
+		v6 |= a->family == AF_INET6;
+	}
+	ret = netlink_link_set_up(c->nl, dev->ifindex, true);
+	if (ret) {
+		set_error(c, "bringing the interface up", ret);
+		goto fail;
+	}
+	c->tunnel = (struct netlink_tunnel){
+		.ifindex = dev->ifindex,
+		.fwmark = CLIENT_FWMARK,
+		.table = CLIENT_TABLE,
+		.priority = NETLINK_TUNNEL_PRIORITY,
+		.has_ipv4 = v4,
+		.has_ipv6 = v6,
+		.nofamily = NETLINK_NOFAMILY_UNREACHABLE,
+		.fail_closed = c->conf->kill_switch != CONF_KILL_SWITCH_OFF,
+		.allow_lan = c->conf->allow_lan,
+	};
+	ret = netlink_tunnel_routing_up(c->nl, &c->tunnel);
+	if (ret) {
+		set_error(c, "setting up routing", ret);
+		goto fail;
+	}
+	c->routing_up = true;
+	ret = dns_apply(&c->dns, c->conf->dns, c->conf->n_dns);
+	if (ret) {
+		set_error(c, "setting DNS", ret);
+		goto fail;
+	}
+	return 0;
+fail:
+	teardown(c);
+	c->state = CLIENT_ERROR;
+	return ret;
+}
+
+static bool handshake_done(const struct client *c)
+{
+	struct peer *p = server_peer(c);
+
+	return p && (p->last_handshake.tv_sec || p->last_handshake.tv_nsec);
+}
+
+static void answer_waiting(struct client *c, int err, const char *message);
+
+static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = (struct client *)((char *)w -
+					     offsetof(struct client, poll_w));
+	uint64_t elapsed = device_now() - c->up_started;
+
+	(void)loop;
+	(void)revents;
+	if (c->state == CLIENT_CONNECTING && handshake_done(c)) {
+		c->state = CLIENT_CONNECTED;
+		log_msg(c->dev, LOG_LEVEL_VERBOSE, "connected");
+		answer_waiting(c, 0, NULL);
+	} else if (elapsed >= (uint64_t)CLIENT_UP_TIMEOUT_MS * 1000000) {
+		/* Keep trying: the reply only stops waiting. */
+		answer_waiting(c, -ETIMEDOUT,
+			       "no handshake with the server yet; still trying");
+	}
+	if (c->state == CLIENT_CONNECTING)
+		return;
+	ev_timer_stop(c->dev->loop, &c->poll_w);
+}
+
+static int client_up(struct client *c, const char *id, char *msg, size_t len)
+{
+	const struct conf_server_entry *s;
+	struct peer *p;
+	int ret;
+
+	ret = conf_servers_resolve(c->servers, c->conf, id, &s, msg, len);
+	if (ret)
+		return ret;
+	if (c->server == s && c->state == CLIENT_CONNECTED)
+		return 0;
+	if (c->state == CLIENT_CONNECTING || c->state == CLIENT_CONNECTED) {
+		/* Switching servers: only the peer changes. */
+		ret = add_server_peer(c, s);
+		if (ret) {
+			snprintf(msg, len, "cannot switch servers: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		c->server = s;
+	} else {
+		ret = bring_up(c, s);
+		if (ret) {
+			snprintf(msg, len, "%s", c->error);
+			return ret;
+		}
+	}
+	c->state = CLIENT_CONNECTING;
+	c->up_started = device_now();
+	p = server_peer(c);
+	send_handshake_initiation(p, c->up_started);
+	ev_timer_set(&c->poll_w, CONTROL_POLL_MS / 1000.0,
+		     CONTROL_POLL_MS / 1000.0);
+	ev_timer_start(c->dev->loop, &c->poll_w);
+	return 1;	/* the reply waits */
+}
+
+/* Requests. */
+
+struct request {
+	char op[32];
+	char server[CONF_NAME_MAX + 1];
+	bool has_server;
+	bool json;
+};
+
+static void conn_flush(struct control_conn *cn);
+
+static void reply_status(struct client *c, struct control_conn *cn)
+{
+	struct peer *p = server_peer(c);
+
+	add_connection_lines(c, cn);
+	out_add(cn, "latest_handshake=%lld\n",
+		p ? (long long)p->last_handshake.tv_sec : 0LL);
+	out_add(cn, "rx_bytes=%llu\n",
+		p ? (unsigned long long)p->rx_bytes : 0ULL);
+	out_add(cn, "tx_bytes=%llu\n",
+		p ? (unsigned long long)p->tx_bytes : 0ULL);
+	out_add(cn, "kill_switch=%s\n",
+		conf_kill_switch_name(c->conf->kill_switch));
+	if (c->state == CLIENT_ERROR)
+		out_add(cn, "error=%s\n", c->error);
+	out_end(cn, 0, NULL);
+}
+
+static void reply_servers(struct client *c, struct control_conn *cn)
+{
+	char buf[128];
+
+	for (size_t i = 0; i < c->servers->n_entry; i++) {
+		const struct conf_server_entry *s = &c->servers->entry[i];
+
+		out_add(cn, "server=%s\n", s->id);
+		out_add(cn, "country=%s\n", s->country);
+		if (s->city && *s->city)
+			out_add(cn, "city=%s\n", s->city);
+		format_endpoint(buf, sizeof(buf), &s->endpoint);
+		out_add(cn, "endpoint=%s\n", buf);
+	}
+	out_end(cn, 0, NULL);
+}
+
+static void reply_up(struct client *c, struct control_conn *cn, int err,
+		     const char *message)
+{
+	char buf[128];
+
+	add_connection_lines(c, cn);
+	for (unsigned int i = 0; i < c->conf->n_dns; i++) {
+		format_prefix(buf, sizeof(buf), &c->conf->dns[i], false);
+		out_add(cn, "dns=%s\n", buf);
+	}
+	out_add(cn, "elapsed_ms=%llu\n",
+		(unsigned long long)((device_now() - c->up_started) / 1000000));
+	out_end(cn, err, message);
+}
+
+static void answer_waiting(struct client *c, int err, const char *message)
+{
+	struct control_conn *cn, *next;
+
+	for (cn = c->conns; cn; cn = next) {
+		next = cn->next;
+		if (!cn->waiting_up)
+			continue;
+		cn->waiting_up = false;
+		reply_up(c, cn, err, message);
+		conn_flush(cn);
+	}
+}
+
+static void handle_request(struct client *c, struct control_conn *cn,
+			   const struct request *r)
+{
+	char msg[CONF_ERR_LEN];
+	int ret;
+
+	msg[0] = '\0';
+	if (!strcmp(r->op, "status")) {
+		reply_status(c, cn);
+	} else if (!strcmp(r->op, "servers")) {
+		reply_servers(c, cn);
+	} else if (!strcmp(r->op, "up")) {
+		ret = client_up(c, r->has_server ? r->server : NULL, msg,
+				sizeof(msg));
+		if (ret == 1)
+			cn->waiting_up = true;
+		else if (ret == 0)
+			reply_up(c, cn, 0, NULL);
+		else
+			out_end(cn, ret, msg);
+	} else if (!strcmp(r->op, "down")) {
+		teardown(c);
+		out_end(cn, 0, NULL);
+		c->exit_after_reply = true;
+	} else {
+		out_end(cn, -EINVAL, "unknown operation");
+	}
+}
+
+/*
+ * Parses one request (without its final empty line) into r.  Returns 0, or
+ * -EINVAL with msg saying what was wrong.
+ */
+static int parse_request(char *text, struct request *r, char *msg,
+			 size_t len)
+{
+	char *line, *save = NULL, *eq;
+	bool first = true;
+
+	memset(r, 0, sizeof(*r));
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		eq = strchr(line, '=');
+		if (!eq) {
+			snprintf(msg, len, "line without '='");
+			return -EINVAL;
+		}
+		*eq = '\0';
+		if (first) {
+			if (strcmp(eq + 1, "1") || strlen(line) >= sizeof(r->op)) {
+				snprintf(msg, len, "unknown operation");
+				return -EINVAL;
+			}
+			strcpy(r->op, line);
+			first = false;
+		} else if (!strcmp(r->op, "up") && !strcmp(line, "server") &&
+			   strlen(eq + 1) < sizeof(r->server)) {
+			strcpy(r->server, eq + 1);
+			r->has_server = true;
+		} else {
+			snprintf(msg, len, "unknown key '%.32s' for %s", line,
+				 r->op);
+			return -EINVAL;
+		}
+	}
+	if (first) {
+		snprintf(msg, len, "empty request");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Connections. */
+
+static void conn_close(struct control_conn *cn)
+{
+	struct client *c = cn->c;
+	struct control_conn **pp;
+
+	for (pp = &c->conns; *pp; pp = &(*pp)->next)
+		if (*pp == cn) {
+			*pp = cn->next;
+			break;
+		}
+	c->nconns--;
+	ev_io_stop(c->dev->loop, &cn->w);
+	close(cn->fd);
+	free(cn->out);
+	free(cn);
+}
+
+static void after_reply(struct client *c)
+{
+	if (c->exit_after_reply)
+		ev_break(c->dev->loop, EVBREAK_ALL);
+}
+
+static void conn_flush(struct control_conn *cn)
+{
+	struct client *c = cn->c;
+	ssize_t n;
+
+	while (cn->out_len) {
+		n = send(cn->fd, cn->out, cn->out_len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			ev_io_stop(c->dev->loop, &cn->w);
+			ev_io_set(&cn->w, cn->fd, EV_WRITE);
+			ev_io_start(c->dev->loop, &cn->w);
+			return;
+		}
+		if (n <= 0) {
+			conn_close(cn);
+			after_reply(c);
+			return;
+		}
+		memmove(cn->out, cn->out + n, cn->out_len - (size_t)n);
+		cn->out_len -= (size_t)n;
+	}
+	ev_io_stop(c->dev->loop, &cn->w);
+	ev_io_set(&cn->w, cn->fd, EV_READ);
+	ev_io_start(c->dev->loop, &cn->w);
+	if (cn->closing)
+		conn_close(cn);
+	after_reply(c);
+}
+
+/* Handles every complete request in the input buffer. */
+static void conn_process(struct control_conn *cn)
+{
+	char *end, msg[128];
+	struct request r;
+	size_t used;
+
+	while (!cn->waiting_up &&
+	       (end = memmem(cn->in, cn->in_len, "\n\n", 2))) {
+		*end = '\0';
+		used = (size_t)(end - cn->in) + 2;
+		if (parse_request(cn->in, &r, msg, sizeof(msg)))
+			out_end(cn, -EINVAL, msg);
+		else
+			handle_request(cn->c, cn, &r);
+		memmove(cn->in, cn->in + used, cn->in_len - used);
+		cn->in_len -= used;
+	}
+}
+
+static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct control_conn *cn = (struct control_conn *)w;
+	ssize_t n;
+
+	(void)loop;
+	if (revents & EV_WRITE) {
+		conn_flush(cn);
+		return;
+	}
+	n = recv(cn->fd, cn->in + cn->in_len, sizeof(cn->in) - cn->in_len - 1,
+		 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* A client gone while its up waits: nothing left to tell. */
+		conn_close(cn);
+		return;
+	}
+	cn->in_len += (size_t)n;
+	conn_process(cn);
+	if (cn->in_len == sizeof(cn->in) - 1) {
+		out_end(cn, -EINVAL, "request too long");
+		cn->closing = true;
+	}
+	if (!cn->waiting_up)
+		conn_flush(cn);
+}
+
+/* Root, or a member of the vpnd group. */
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct group *g = getgrnam("vpnd");
+	struct passwd *pw;
+	gid_t groups[64];
+	int n = 64;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	if (cred.uid == 0)
+		return true;
+	if (!g)
+		return false;
+	if (cred.gid == g->gr_gid)
+		return true;
+	pw = getpwuid(cred.uid);
+	if (!pw || getgrouplist(pw->pw_name, cred.gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == g->gr_gid)
+			return true;
+	return false;
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = (struct client *)((char *)w -
+					     offsetof(struct client, ctl_w));
+	struct control_conn *cn;
+	int fd;
+
+	(void)revents;
+	fd = accept4(c->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (c->nconns >= CLIENT_MAX_CONNS || !peer_allowed(fd)) {
+		close(fd);
+		return;
+	}
+	cn = calloc(1, sizeof(*cn));
+	if (!cn) {
+		close(fd);
+		return;
+	}
+	cn->fd = fd;
+	cn->c = c;
+	cn->next = c->conns;
+	c->conns = cn;
+	c->nconns++;
+	ev_io_init(&cn->w, conn_cb, fd, EV_READ);
+	ev_io_start(loop, &cn->w);
+}
+
+static int socket_open(struct client *c)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct group *g = getgrnam("vpnd");
+	mode_t old;
+	int fd, ret;
+
+	if (mkdir(c->rundir, 0755) && errno != EEXIST)
+		return -errno;
+	if ((size_t)snprintf(c->ctl_path, sizeof(c->ctl_path), "%s/%s.sock",
+			     c->rundir, c->dev->ifname) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, c->ctl_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		close(fd);
+		c->ctl_path[0] = '\0';
+		return -EADDRINUSE;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(c->ctl_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (!ret && g)
+		ret = chown(c->ctl_path, 0, g->gr_gid);
+	if (!ret)
+		ret = chmod(c->ctl_path, g ? 0660 : 0600);
+	if (ret || listen(fd, 16)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	c->ctl_fd = fd;
+	ev_io_init(&c->ctl_w, accept_cb, fd, EV_READ);
+	ev_io_start(c->dev->loop, &c->ctl_w);
+	return 0;
+}
+
+int client_load(struct client *c, const char *profile)
+{
+	char err[CONF_ERR_LEN];
+	const char *rundir = getenv("VPND_RUNDIR");
+	const struct conf_server_entry *chosen;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->ctl_fd = -1;
+	snprintf(c->rundir, sizeof(c->rundir), "%s",
+		 rundir && *rundir ? rundir : "/run/vpnd");
+	ret = conf_client_load(profile, &c->conf, err, sizeof(err));
+	if (!ret)
+		ret = conf_servers_load(c->conf->servers_path, &c->servers,
+					err, sizeof(err));
+	/* An unknown default server is an error in the profile, now. */
+	if (!ret && c->conf->server)
+		ret = conf_servers_resolve(c->servers, c->conf, NULL, &chosen,
+					   err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "vpnd: %s\n", err);
+	return ret;
+}
+
+int client_start(struct client *c, struct device *dev)
+{
+	int ret;
+
+	c->dev = dev;
+	ret = netlink_open(&c->nl);
+	if (ret) {
+		fprintf(stderr, "vpnd: cannot open netlink: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	dns_init(&c->dns, "/etc/resolv.conf", c->rundir, dev->ifname);
+	ret = socket_open(c);
+	if (ret) {
+		fprintf(stderr, "vpnd: cannot serve %s/%s.sock: %s\n",
+			c->rundir, dev->ifname,
+			ret == -EADDRINUSE ? "another daemon serves it" :
+					     strerror(-ret));
+		return ret;
+	}
+	/* A daemon that died while up left resolv.conf ours: give it back. */
+	ret = dns_recover(&c->dns);
+	if (ret)
+		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
+			c->dns.path, strerror(-ret));
+	ev_timer_init(&c->poll_w, poll_cb, 0.0, 0.0);
+	return 0;
+}
+
+void client_stop(struct client *c)
+{
+	if (c->dev && c->state != CLIENT_DISCONNECTED)
+		teardown(c);
+	while (c->conns)
+		conn_close(c->conns);
+	if (c->ctl_fd >= 0) {
+		ev_io_stop(c->dev->loop, &c->ctl_w);
+		close(c->ctl_fd);
+		c->ctl_fd = -1;
+	}
+	if (c->ctl_path[0])
+		unlink(c->ctl_path);
+	dns_free(&c->dns);
+	if (c->nl)
+		netlink_close(c->nl);
+	conf_servers_free(c->servers);
+	conf_client_free(c->conf);
+	c->nl = NULL;
+	c->servers = NULL;
+	c->conf = NULL;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client role: `vpnd -c client.conf`.  The daemon owns the whole
+ * connection (the tunnel's addresses, routes and rules, DNS, the single
+ * server peer) and answers vpnctl on a control socket whose protocol is
+ * docs/control.md.
+ */
+#ifndef VPND_CONTROL_H
+#define VPND_CONTROL_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "dns.h"
+#include "netlink.h"
+
+struct device;
+struct control_conn;
+
+enum client_state {
+	CLIENT_DISCONNECTED,
+	CLIENT_CONNECTING,
+	CLIENT_CONNECTED,
+	CLIENT_ERROR,
+};
+
+enum client_values {
+	/* The mark on our UDP socket, and the number of our routing table. */
+	CLIENT_FWMARK = 0x5670,
+	CLIENT_TABLE = 0x5670,
+	CLIENT_DEFAULT_MTU = 1420,
+	CLIENT_UP_TIMEOUT_MS = 10000,
+	CLIENT_MAX_CONNS = 16,
+};
+
+struct client {
+	struct device *dev;
+	char profile_path[256];
+	char rundir[128];
+	struct conf_client *conf;
+	struct conf_servers *servers;
+	const struct conf_server_entry *server;	/* while up */
+	enum client_state state;
+	char error[160];
+
+	struct netlink *nl;
+	struct netlink_tunnel tunnel;
+	bool routing_up;
+	unsigned int addresses_added;
+	struct dns_state dns;
+
+	uint64_t up_started;		/* ns, device_now() */
+	ev_timer poll_w;		/* watches for the first handshake */
+	bool exit_after_reply;
+
+	int ctl_fd;
+	char ctl_path[160];
+	ev_io ctl_w;
+	struct control_conn *conns;
+	unsigned int nconns;
+};
+
+/*
+ * Loads and checks the profile and its server list, before anything on the
+ * system changes; 0 or -errno, with the message on stderr.
+ */
+int client_load(struct client *c, const char *profile);
+/* Opens the control socket on the device the profile will drive. */
+int client_start(struct client *c, struct device *dev);
+/* Undoes whatever up did and closes the socket. */
+void client_stop(struct client *c);
+
+#endif /* VPND_CONTROL_H */
