@@ -30,7 +30,7 @@ enum {
 	NL_BUFSIZE = 32768,
 	NL_KMSG_LEN = 160,
 	NL_ERR_LEN = 400,
-	NL_DESC_LEN = 160,
+	NL_DESC_LEN = 256,
 	/* A dump interrupted by a concurrent change is retried this often. */
 	NL_DUMP_TRIES = 5,
 	TUNNEL_MAX_STEPS = 16,
