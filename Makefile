@@ -64,9 +64,11 @@ vpnd/vpnd: $(VPND_OBJS) $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_VPND)
 
-vpnctl/vpnctl: $(CTL_OBJS)
+# vpnctl reads servers.conf with vpnd's own reader when vpnd is not running;
+# of the archive, only conf.o and key.o are linked in.
+vpnctl/vpnctl: $(CTL_OBJS) $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsodium -liniparser
 
 # A unit test may #include the .c it tests to reach its statics; the core
 # archive then supplies only what the test did not define itself.

@@ -308,7 +308,7 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		c->state = CLIENT_CONNECTED;
 		log_msg(c->dev, LOG_LEVEL_VERBOSE, "connected");
 		answer_waiting(c, 0, NULL);
-	} else if (elapsed >= (uint64_t)CLIENT_UP_TIMEOUT_MS * 1000000) {
+	} else if (elapsed >= c->up_timeout) {
 		/* Keep trying: the reply only stops waiting. */
 		answer_waiting(c, -ETIMEDOUT,
 			       "no handshake with the server yet; still trying");
@@ -392,7 +392,8 @@ static void reply_servers(struct client *c, struct control_conn *cn)
 		const struct conf_server_entry *s = &c->servers->entry[i];
 
 		out_add(cn, "server=%s\n", s->id);
-		out_add(cn, "country=%s\n", s->country);
+		if (s->country[0])
+			out_add(cn, "country=%s\n", s->country);
 		if (s->city && *s->city)
 			out_add(cn, "city=%s\n", s->city);
 		format_endpoint(buf, sizeof(buf), &s->endpoint);
@@ -704,6 +705,21 @@ static int socket_open(struct client *c)
 	return 0;
 }
 
+/* VPND_UP_TIMEOUT, in seconds, bounds how long an up=1 reply waits. */
+static uint64_t up_timeout_setting(void)
+{
+	const char *v = getenv("VPND_UP_TIMEOUT");
+	char *end;
+	unsigned long s;
+
+	if (v && *v) {
+		s = strtoul(v, &end, 10);
+		if (!*end && s > 0 && s <= 3600)
+			return (uint64_t)s * 1000000000ULL;
+	}
+	return (uint64_t)CLIENT_UP_TIMEOUT_MS * 1000000ULL;
+}
+
 int client_load(struct client *c, const char *profile)
 {
 	char err[CONF_ERR_LEN];
@@ -754,6 +770,7 @@ int client_start(struct client *c, struct device *dev)
 		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
 			c->dns.path, strerror(-ret));
 	ev_timer_init(&c->poll_w, poll_cb, 0.0, 0.0);
+	c->up_timeout = up_timeout_setting();
 	return 0;
 }
 

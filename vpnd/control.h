@@ -52,6 +52,7 @@ struct client {
 	struct dns_state dns;
 
 	uint64_t up_started;		/* ns, device_now() */
+	uint64_t up_timeout;		/* ns */
 	ev_timer poll_w;		/* watches for the first handshake */
 	bool exit_after_reply;
 

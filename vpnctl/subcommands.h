@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The subcommands of vpnctl, one file each.  Each takes its own name as
+ * argv[0], answers --help, and returns one of the exit codes of ctl.h.
+ */
+#ifndef VPNCTL_SUBCOMMANDS_H
+#define VPNCTL_SUBCOMMANDS_H
+
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_servers(int argc, char **argv);
+
+#endif /* VPNCTL_SUBCOMMANDS_H */

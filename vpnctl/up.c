@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vpnctl up: connects, starting vpnd first when it is not running, and
+ * returns once the first handshake has completed, or with exit code 4 once
+ * vpnd gives up waiting for it.  Starting vpnd is a fork and an exec of
+ * "vpnd -c PROFILE IFNAME", whose parent returns when the control socket
+ * is ready and whose messages reach our stderr unchanged.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "subcommands.h"
+
+struct up_args {
+	const char *ifname;
+	const char *profile;		/* NULL: the default profile */
+	const char *server;		/* NULL: the profile's server */
+};
+
+static void up_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vpnctl up [SERVER] [-c PROFILE] [-i IFNAME]\n\n"
+		"Connects to SERVER (default: the profile's 'server'), or\n"
+		"switches to it when already up, and returns once the first\n"
+		"handshake has completed.  When vpnd is not running it is\n"
+		"started first as 'vpnd -c PROFILE IFNAME' ($VPND, else the vpnd\n"
+		"beside vpnctl, else vpnd on PATH).\n\n"
+		"  -c, --profile PROFILE   the client profile vpnd starts with\n"
+		"                          (default " CTL_PROFILE_DEFAULT ")\n"
+		"  -i, --interface IFNAME  the tunnel (default " CTL_IFNAME_DEFAULT
+		")\n"
+		"  -h, --help              this text\n\n"
+		"Exit codes: 0 connected, 1 vpnd refused, failed or could not\n"
+		"start (its message is printed), 2 usage, 3 vpnd not reachable,\n"
+		"4 no handshake in time (VPND_UP_TIMEOUT seconds, default 10):\n"
+		"vpnd keeps trying until 'vpnctl down'.\n");
+}
+
+static int up_parse(int argc, char **argv, struct up_args *a)
+{
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, 'c' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:i:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			a->profile = optarg;
+			break;
+		case 'i':
+			a->ifname = optarg;
+			break;
+		case 'h':
+			up_usage(stdout);
+			return CTL_EXIT_OK;
+		default:
+			return ctl_option_error("up", opt, optopt,
+						argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		a->server = argv[optind++];
+	if (optind < argc)
+		return ctl_usage_error("up", "unexpected argument '%s'",
+				       argv[optind]);
+	if (!ctl_ifname_valid(a->ifname))
+		return ctl_usage_error("up", "invalid interface name '%s'",
+				       a->ifname);
+	if (a->server && !ctl_server_id_valid(a->server))
+		return ctl_usage_error("up", "invalid server id '%s' (letters, "
+				       "digits, - _ . and at most %d)",
+				       a->server, CTL_SERVER_ID_MAX);
+	if (a->profile && !*a->profile)
+		return ctl_usage_error("up", "empty profile path");
+	return CTL_CONTINUE;
+}
+
+/* $VPND, else the vpnd beside our own executable, else "vpnd" on PATH. */
+static const char *vpnd_binary(char *buf, size_t len)
+{
+	const char *env = getenv("VPND");
+	char *slash;
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", buf, len);
+	if (n > 0 && (size_t)n < len) {
+		buf[n] = '\0';
+		slash = strrchr(buf, '/');
+		if (slash && (size_t)(slash - buf) + sizeof("/vpnd") <= len) {
+			strcpy(slash, "/vpnd");
+			if (!access(buf, X_OK))
+				return buf;
+		}
+	}
+	return "vpnd";
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* waitpid() for at most @timeout_ms: 0 with *status, or -ETIMEDOUT. */
+static int wait_child(pid_t pid, int *status, int timeout_ms)
+{
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		nanosleep(&tick, NULL);
+	}
+}
+
+static void vpnd_exec(const char *bin, const char *profile, const char *ifname)
+{
+	char *const argv[] = { (char *)bin, "-c", (char *)profile,
+			       (char *)ifname, NULL };
+
+	if (strchr(bin, '/'))
+		execv(bin, argv);
+	else
+		execvp(bin, argv);
+	fprintf(stderr, "vpnctl: cannot run %s: %s\n", bin, strerror(errno));
+	_exit(127);
+}
+
+/* Starts vpnd, which returns once its control socket is ready. */
+static int vpnd_start(const char *profile, const char *ifname)
+{
+	char buf[PATH_MAX];
+	const char *bin = vpnd_binary(buf, sizeof(buf));
+	int status, ret;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "vpnctl: fork: %s\n", strerror(errno));
+		return CTL_EXIT_FAILED;
+	}
+	if (!pid)
+		vpnd_exec(bin, profile, ifname);
+	ret = wait_child(pid, &status, CTL_START_TIMEOUT_MS);
+	if (ret) {
+		fprintf(stderr, "vpnctl: %s did not report ready within %d s\n",
+			bin, CTL_START_TIMEOUT_MS / 1000);
+		return CTL_EXIT_FAILED;
+	}
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		return CTL_EXIT_OK;
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "vpnctl: %s was killed by signal %d\n", bin,
+			WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 127)
+		fprintf(stderr, "vpnctl: %s -c %s %s failed (exit status %d)\n",
+			bin, profile, ifname, WEXITSTATUS(status));
+	return CTL_EXIT_FAILED;
+}
+
+/*
+ * How long to wait for the reply: the daemon's own bound, VPND_UP_TIMEOUT
+ * (seconds, as the daemon we start inherits it), and a margin for it to
+ * answer after that.
+ */
+static int up_timeout_ms(void)
+{
+	const char *env = getenv("VPND_UP_TIMEOUT");
+	double secs;
+	char *end;
+
+	if (env && *env) {
+		secs = strtod(env, &end);
+		if (!*end && secs > 0 && secs <= 3600)
+			return (int)(secs * 1000) + CTL_UP_MARGIN_MS;
+	}
+	return CTL_UP_TIMEOUT_MS + CTL_UP_MARGIN_MS;
+}
+
+static void print_addresses(const struct ctl_reply *r)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < r->n_pair; i++) {
+		if (strcmp(r->pair[i].key, "address"))
+			continue;
+		fputs(first ? "; addresses " : ", ", stdout);
+		ctl_print_text(stdout, r->pair[i].value);
+		first = false;
+	}
+}
+
+/* "se-sto-01 (192.0.2.1:51820)", or as much of it as is known. */
+static void print_server(FILE *f, const struct ctl_reply *r,
+			 const char *asked)
+{
+	const char *server = ctl_reply_get(r, "server");
+	const char *endpoint = ctl_reply_get(r, "endpoint");
+
+	if (!server)
+		server = asked ? asked : "the profile's server";
+	ctl_print_text(f, server);
+	if (endpoint) {
+		fputs(" (", f);
+		ctl_print_text(f, endpoint);
+		fputc(')', f);
+	}
+}
+
+static void up_print(const struct ctl_reply *r, const char *asked)
+{
+	const char *elapsed = ctl_reply_get(r, "elapsed_ms");
+	unsigned long long ms;
+
+	fputs("connected to ", stdout);
+	print_server(stdout, r, asked);
+	if (elapsed && ctl_parse_u64(elapsed, &ms))
+		printf(" in %.2f s", (double)ms / 1000);
+	print_addresses(r);
+	putchar('\n');
+}
+
+static int up_timed_out(const struct ctl_reply *r, const char *asked,
+			bool replied)
+{
+	if (replied) {
+		fputs("vpnctl: timed out waiting for the first handshake with ",
+		      stderr);
+		print_server(stderr, r, asked);
+		if (r->message && *r->message) {
+			fputs(": ", stderr);
+			ctl_print_text(stderr, r->message);
+		}
+		fputc('\n', stderr);
+	} else {
+		fprintf(stderr, "vpnctl: vpnd did not answer within %d s\n",
+			up_timeout_ms() / 1000);
+	}
+	fprintf(stderr, "vpnctl: the tunnel stays configured and vpnd keeps "
+			"trying: 'vpnctl status' shows when it connects, "
+			"'vpnctl down' gives up\n");
+	return CTL_EXIT_TIMEOUT;
+}
+
+static int up_request(struct ctl_conn *c, const struct up_args *a)
+{
+	char req[32 + CTL_SERVER_ID_MAX];
+	struct ctl_reply r;
+	int ret;
+
+	if (a->server)
+		snprintf(req, sizeof(req), "up=1\nserver=%s\n\n", a->server);
+	else
+		snprintf(req, sizeof(req), "up=1\n\n");
+	ret = ctl_call(c, req, up_timeout_ms(), &r);
+	if (ret == -ETIMEDOUT)
+		ret = up_timed_out(&r, a->server, false);
+	else if (ret)
+		ret = ctl_report_call(c, ret);
+	else if (r.err == -ETIMEDOUT)
+		ret = up_timed_out(&r, a->server, true);
+	else if (r.err)
+		ret = ctl_report_reply(&r);
+	else
+		up_print(&r, a->server);
+	ctl_reply_free(&r);
+	return ret;
+}
+
+/* An absolute path, as vpnd may change its directory. */
+static const char *profile_path(const char *profile, char *buf)
+{
+	if (profile[0] != '/' && realpath(profile, buf))
+		return buf;
+	return profile;
+}
+
+int cmd_up(int argc, char **argv)
+{
+	struct up_args a = { .ifname = CTL_IFNAME_DEFAULT };
+	char abs[PATH_MAX];
+	struct ctl_conn c;
+	int ret;
+
+	ret = up_parse(argc, argv, &a);
+	if (ret != CTL_CONTINUE)
+		return ret;
+	ret = ctl_connect(&c, a.ifname);
+	if (ret && ctl_not_running(ret)) {
+		ret = vpnd_start(profile_path(a.profile ? a.profile :
+					      CTL_PROFILE_DEFAULT, abs),
+				 a.ifname);
+		if (ret)
+			return ret;
+		ret = ctl_connect(&c, a.ifname);
+		if (ret)
+			fprintf(stderr, "vpnctl: vpnd started, but its control "
+					"socket does not answer\n");
+	} else if (!ret && a.profile) {
+		fprintf(stderr, "vpnctl: vpnd already runs on %s with its "
+				"profile: -c %s is ignored ('vpnctl down' "
+				"first to change profiles)\n",
+			a.ifname, a.profile);
+	}
+	if (ret)
+		return ctl_report_connect(&c, ret);
+	ret = up_request(&c, &a);
+	ctl_close(&c);
+	return ret;
+}
