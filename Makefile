@@ -2,6 +2,7 @@
 #
 #   make            build vpnd and vpnctl
 #   make deps       install the Debian build and test dependencies (root)
+#   make demo       install what is missing, build, run the local demo (root)
 #   make check      install what is missing, build, run every test: unit,
 #                   unit under ASan/UBSan and valgrind, netns integration
 #   make asan       build and run the unit tests under ASan and UBSan
@@ -46,7 +47,7 @@ TEST_BINS  := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELP  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_HOBJS := $(TEST_HELP:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit netns asan valgrind install clean
+.PHONY: all deps check unit netns asan valgrind install clean demo
 .SECONDARY:
 
 all: vpnd/vpnd vpnctl/vpnctl
@@ -98,6 +99,9 @@ netns: all $(BUILD)/tests/netlink_driver $(BUILD)/tests/firewall_driver
 	@tests/netns/run
 
 check: deps all unit asan valgrind netns
+
+demo: deps all
+	@tests/demo/demo.sh
 
 asan:
 	@echo "  ASAN    unit tests"
