@@ -11,6 +11,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include <vpn/le.h>
+
 #include "cookie.h"
 
 static const char label_mac1[] = "mac1----";
@@ -24,18 +26,6 @@ enum {
 static uint64_t seconds_ns(uint64_t s)
 {
 	return s * UINT64_C(1000000000);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
 }
 
 /* HASH(label || public key), the key of MAC1 or of the cookie AEAD. */

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <vpn/le.h>
+
 #include "noise.h"
 
 /*
@@ -34,20 +36,6 @@ enum {
 	/* The initiation flood limit, in nanoseconds between two accepted. */
 	NOISE_INITIATION_MIN_INTERVAL = 1000000000 / INITIATIONS_PER_SECOND,
 };
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /* H = HASH(H || data) */
 static void mix_hash(uint8_t hash[NOISE_HASH_LEN], const void *data,

@@ -15,21 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <vpn/le.h>
+
 #include "device.h"
 #include "peer.h"
 #include "receive.h"
 #include "send.h"
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 static bool endpoint_equal(const union endpoint *a, const union endpoint *b)
 {

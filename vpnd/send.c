@@ -13,22 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <vpn/le.h>
+
 #include "device.h"
 #include "icmp.h"
 #include "peer.h"
 #include "send.h"
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 uint64_t send_jitter(struct device *dev)
 {
