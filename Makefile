@@ -7,6 +7,7 @@
 #                   unit under ASan/UBSan and valgrind, netns integration
 #   make asan       build and run the unit tests under ASan and UBSan
 #   make valgrind   run the unit tests under valgrind
+#   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make install    install into $(DESTDIR)$(PREFIX)
 
 PREFIX  ?= /usr/local
@@ -27,7 +28,7 @@ LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcmocka
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
-           valgrind python3
+           valgrind python3 iputils-ping clang
 
 ifeq ($(V),1)
 Q :=
@@ -47,7 +48,7 @@ TEST_BINS  := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELP  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_HOBJS := $(TEST_HELP:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit netns asan valgrind install clean demo
+.PHONY: all deps check unit netns asan valgrind fuzz install clean demo
 .SECONDARY:
 
 all: vpnd/vpnd vpnctl/vpnctl
@@ -98,7 +99,13 @@ unit: $(TEST_BINS)
 netns: all $(BUILD)/tests/netlink_driver $(BUILD)/tests/firewall_driver
 	@tests/netns/run
 
-check: deps all unit asan valgrind netns
+check: deps all unit asan valgrind fuzz netns
+
+# libFuzzer harnesses under ASan/UBSan, FUZZ_SECONDS per target; check runs
+# them briefly as a smoke test, longer runs are for hunting.
+FUZZ_SECONDS ?= 10
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 demo: deps all
 	@tests/demo/demo.sh

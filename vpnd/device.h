@@ -55,6 +55,9 @@ struct packet_batch {
 	uint8_t *buf[DEVICE_BATCH];
 	size_t len[DEVICE_BATCH];
 	union endpoint addr[DEVICE_BATCH];
+	struct endpoint_src local[DEVICE_BATCH];
+	/* Room for one IP_PKTINFO or IPV6_PKTINFO message per datagram. */
+	uint8_t cmsg[DEVICE_BATCH][64];
 };
 
 struct device {

@@ -148,8 +148,12 @@ static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		peer_staged_drop(p);
 	if (acts & TIMERS_ZERO_KEYS)
 		peer_keys_clear(p);
-	if (acts & (TIMERS_SEND_INITIATION | TIMERS_RETRY_INITIATION))
+	if (acts & (TIMERS_SEND_INITIATION | TIMERS_RETRY_INITIATION)) {
+		/* Unanswered: perhaps our address is not the way back any
+		 * more; let the kernel choose the source again. */
+		memset(&p->src, 0, sizeof(p->src));
 		send_handshake_initiation(p, now);
+	}
 	if (acts & (TIMERS_SEND_KEEPALIVE | TIMERS_SEND_PERSISTENT_KEEPALIVE))
 		send_keepalive(p, now);
 	peer_timer_update(p, now);

@@ -32,6 +32,20 @@ union endpoint {
 	struct sockaddr_in6 sin6;
 };
 
+/*
+ * Our own address a peer last reached us at, and the interface: replies
+ * leave from it, so that a multi-homed server answers from the address the
+ * client sent to and the client's NAT or firewall recognises the reply.
+ */
+struct endpoint_src {
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	int ifindex;
+	sa_family_t family;		/* 0: none, let the kernel choose */
+};
+
 struct keypair {
 	struct noise_keypair k;
 	struct replay_counter replay;
@@ -60,6 +74,7 @@ struct peer {
 	struct cookie_maker cookie;
 	struct keypair *current, *previous, *next;
 	union endpoint endpoint;	/* sa_family 0: none yet */
+	struct endpoint_src src;	/* where we answer from */
 	struct timers_state timers;
 	ev_timer timer;
 	uint64_t timer_armed_at;	/* TIMERS_NEVER: not armed */

@@ -21,6 +21,7 @@
 #include "peer.h"
 #include "receive.h"
 #include "send.h"
+#include "udp.h"
 
 static bool endpoint_equal(const union endpoint *a, const union endpoint *b)
 {
@@ -34,10 +35,13 @@ static bool endpoint_equal(const union endpoint *a, const union endpoint *b)
 	       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
 }
 
-static void roam(struct peer *p, const union endpoint *src)
+static void roam(struct peer *p, const union endpoint *src,
+		 const struct endpoint_src *local)
 {
 	if (!endpoint_equal(&p->endpoint, src))
 		p->endpoint = *src;
+	if (local)
+		p->src = *local;
 }
 
 static void drop(struct device *dev, uint64_t *why)
@@ -77,7 +81,8 @@ static struct peer *inner_source_owner(struct device *dev, const uint8_t *pkt)
 }
 
 static void receive_data(struct device *dev, uint8_t *msg, size_t len,
-			 const union endpoint *src, uint64_t now)
+			 const union endpoint *src,
+			 const struct endpoint_src *local, uint64_t now)
 {
 	struct keypair *kp;
 	struct peer *p;
@@ -100,7 +105,7 @@ static void receive_data(struct device *dev, uint8_t *msg, size_t len,
 		return drop(dev, &dev->stats.rx_replayed);
 
 	p = kp->peer;
-	roam(p, src);
+	roam(p, src, local);
 	p->rx_bytes += len;
 	if (peer_keypair_confirm(p, kp)) {
 		/* The initiator used the session we answered: it is ours. */
@@ -135,7 +140,8 @@ static void receive_data(struct device *dev, uint8_t *msg, size_t len,
  */
 static bool handshake_admit(struct device *dev, const uint8_t *msg,
 			    size_t len, const union endpoint *src,
-			    uint32_t sender, uint64_t now)
+			    const struct endpoint_src *local, uint32_t sender,
+			    uint64_t now)
 {
 	enum cookie_mac_state st;
 	uint8_t reply[MESSAGE_COOKIE_LEN];
@@ -152,7 +158,7 @@ static bool handshake_admit(struct device *dev, const uint8_t *msg,
 	case COOKIE_SEND_REPLY:
 		if (!cookie_checker_create_reply(&dev->cookie, reply, msg, len,
 						 sender, &src->sa, now) &&
-		    !send_datagram(dev, src, reply, sizeof(reply)))
+		    !send_datagram_from(dev, src, local, reply, sizeof(reply)))
 			dev->stats.cookies_sent++;
 		dev->stats.rx_dropped++;
 		return false;
@@ -169,18 +175,18 @@ static bool handshake_admit(struct device *dev, const uint8_t *msg,
 
 static void receive_initiation(struct device *dev, const uint8_t *msg,
 			       size_t len, const union endpoint *src,
-			       uint64_t now)
+			       const struct endpoint_src *local, uint64_t now)
 {
 	struct noise_remote *r;
 	struct peer *p;
 
-	if (!handshake_admit(dev, msg, len, src,
+	if (!handshake_admit(dev, msg, len, src, local,
 			     get_le32(msg + INITIATION_OFF_SENDER), now))
 		return;
 	if (noise_handshake_consume_initiation(&dev->noise, msg, len, now, &r))
 		return drop(dev, &dev->stats.rx_bad_handshake);
 	p = r->owner;
-	roam(p, src);
+	roam(p, src, local);
 	p->rx_bytes += len;
 	timers_on_authenticated_packet_received(&p->timers, now);
 	timers_on_authenticated_packet_traversal(&p->timers, now);
@@ -191,18 +197,18 @@ static void receive_initiation(struct device *dev, const uint8_t *msg,
 
 static void receive_response(struct device *dev, const uint8_t *msg,
 			     size_t len, const union endpoint *src,
-			     uint64_t now)
+			     const struct endpoint_src *local, uint64_t now)
 {
 	struct noise_remote *r;
 	struct peer *p;
 
-	if (!handshake_admit(dev, msg, len, src,
+	if (!handshake_admit(dev, msg, len, src, local,
 			     get_le32(msg + RESPONSE_OFF_SENDER), now))
 		return;
 	if (noise_handshake_consume_response(&dev->noise, msg, len, &r))
 		return drop(dev, &dev->stats.rx_bad_handshake);
 	p = r->owner;
-	roam(p, src);
+	roam(p, src, local);
 	p->rx_bytes += len;
 	if (peer_keypair_install(p, now))
 		return drop(dev, &dev->stats.rx_bad_handshake);
@@ -237,6 +243,13 @@ static void receive_cookie(struct device *dev, const uint8_t *msg, size_t len,
 void receive_datagram(struct device *dev, uint8_t *msg, size_t len,
 		      const union endpoint *src, uint64_t now)
 {
+	receive_datagram_to(dev, msg, len, src, NULL, now);
+}
+
+void receive_datagram_to(struct device *dev, uint8_t *msg, size_t len,
+			 const union endpoint *src,
+			 const struct endpoint_src *local, uint64_t now)
+{
 	uint32_t type;
 
 	/* A device that is down talks to nobody. */
@@ -244,13 +257,13 @@ void receive_datagram(struct device *dev, uint8_t *msg, size_t len,
 		return drop(dev, NULL);
 	type = get_le32(msg);
 	if (type == MESSAGE_DATA && len >= MESSAGE_DATA_MIN_LEN)
-		receive_data(dev, msg, len, src, now);
+		receive_data(dev, msg, len, src, local, now);
 	else if (type == MESSAGE_HANDSHAKE_INITIATION &&
 		 len == MESSAGE_INITIATION_LEN)
-		receive_initiation(dev, msg, len, src, now);
+		receive_initiation(dev, msg, len, src, local, now);
 	else if (type == MESSAGE_HANDSHAKE_RESPONSE &&
 		 len == MESSAGE_RESPONSE_LEN)
-		receive_response(dev, msg, len, src, now);
+		receive_response(dev, msg, len, src, local, now);
 	else if (type == MESSAGE_HANDSHAKE_COOKIE && len == MESSAGE_COOKIE_LEN)
 		receive_cookie(dev, msg, len, now);
 	else
@@ -272,6 +285,8 @@ void receive_udp_readable(struct device *dev, int fd)
 		msgs[i].msg_hdr.msg_namelen = sizeof(dev->rx.addr[i]);
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_control = dev->rx.cmsg[i];
+		msgs[i].msg_hdr.msg_controllen = sizeof(dev->rx.cmsg[i]);
 	}
 	n = recvmmsg(fd, msgs, DEVICE_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
@@ -282,7 +297,8 @@ void receive_udp_readable(struct device *dev, int fd)
 			drop(dev, NULL);
 			continue;
 		}
-		receive_datagram(dev, dev->rx.buf[i], msgs[i].msg_len,
-				 &dev->rx.addr[i], now);
+		udp_local_from_cmsg(&msgs[i].msg_hdr, &dev->rx.local[i]);
+		receive_datagram_to(dev, dev->rx.buf[i], msgs[i].msg_len,
+				    &dev->rx.addr[i], &dev->rx.local[i], now);
 	}
 }

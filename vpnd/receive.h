@@ -14,8 +14,14 @@ union endpoint;
 
 /* Drains up to one batch from a UDP socket. */
 void receive_udp_readable(struct device *dev, int fd);
+struct endpoint_src;
+
 /* One datagram from src; msg is modified in place. */
 void receive_datagram(struct device *dev, uint8_t *msg, size_t len,
 		      const union endpoint *src, uint64_t now);
+/* The same, knowing which of our addresses it was sent to. */
+void receive_datagram_to(struct device *dev, uint8_t *msg, size_t len,
+			 const union endpoint *src,
+			 const struct endpoint_src *local, uint64_t now);
 
 #endif /* VPND_RECEIVE_H */

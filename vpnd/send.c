@@ -19,6 +19,7 @@
 #include "icmp.h"
 #include "peer.h"
 #include "send.h"
+#include "udp.h"
 
 uint64_t send_jitter(struct device *dev)
 {
@@ -42,16 +43,52 @@ static int socket_for(const struct device *dev, const union endpoint *e)
 	return e->sa.sa_family == AF_INET6 ? dev->udp6 : dev->udp4;
 }
 
-int send_datagram(struct device *dev, const union endpoint *to,
-		  const void *buf, size_t len)
+int send_datagram_from(struct device *dev, const union endpoint *to,
+		       const struct endpoint_src *from, const void *buf,
+		       size_t len)
 {
+	uint8_t cmsg[UDP_CMSG_SPACE];
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = {
+		.msg_name = (void *)&to->sa,
+		.msg_namelen = endpoint_len(to),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cmsg,
+	};
 	int fd = socket_for(dev, to);
 
 	if (fd < 0 || !to->sa.sa_family)
 		return -EDESTADDRREQ;
-	if (sendto(fd, buf, len, 0, &to->sa, endpoint_len(to)) < 0)
+	mh.msg_controllen = udp_local_to_cmsg(from, cmsg, sizeof(cmsg));
+	if (!mh.msg_controllen)
+		mh.msg_control = NULL;
+	if (sendmsg(fd, &mh, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int send_datagram(struct device *dev, const union endpoint *to,
+		  const void *buf, size_t len)
+{
+	return send_datagram_from(dev, to, NULL, buf, len);
+}
+
+/*
+ * To the peer's endpoint, from the address it last reached us at.  That
+ * address may have gone away (the kernel says EINVAL or ENETUNREACH, by
+ * family): on any failure the kernel chooses instead, and keeps choosing
+ * until the peer reaches us again.
+ */
+static int send_to_peer(struct peer *p, const void *buf, size_t len)
+{
+	int ret = send_datagram_from(p->dev, &p->endpoint, &p->src, buf, len);
+
+	if (ret && p->src.family) {
+		memset(&p->src, 0, sizeof(p->src));
+		ret = send_datagram(p->dev, &p->endpoint, buf, len);
+	}
+	return ret;
 }
 
 /*
@@ -103,7 +140,7 @@ static int send_one(struct peer *p, struct keypair *kp, const uint8_t *pkt,
 	if (len)
 		memcpy(buf + MESSAGE_DATA_HEADER_LEN, pkt, len);
 	mlen = seal(kp, buf, len, dev->mtu);
-	ret = send_datagram(dev, &p->endpoint, buf, mlen);
+	ret = send_to_peer(p, buf, mlen);
 	if (ret) {
 		dev->stats.tx_dropped++;
 		return ret;
@@ -136,7 +173,7 @@ void send_handshake_initiation(struct peer *p, uint64_t now)
 	cookie_maker_add_macs(&p->cookie, msg, sizeof(msg), now);
 	timers_on_authenticated_packet_traversal(&p->timers, now);
 	timers_on_authenticated_packet_sent(&p->timers, now);
-	if (send_datagram(dev, &p->endpoint, msg, sizeof(msg)))
+	if (send_to_peer(p, msg, sizeof(msg)))
 		dev->stats.tx_dropped++;
 	timers_on_handshake_initiated(&p->timers, now, send_jitter(dev));
 	peer_timer_update(p, now);
@@ -166,7 +203,7 @@ int send_handshake_response(struct peer *p, uint64_t now)
 	timers_on_authenticated_packet_traversal(&p->timers, now);
 	timers_on_authenticated_packet_sent(&p->timers, now);
 	timers_on_handshake_response_sent(&p->timers, now);
-	if (send_datagram(dev, &p->endpoint, msg, sizeof(msg)))
+	if (send_to_peer(p, msg, sizeof(msg)))
 		dev->stats.tx_dropped++;
 	peer_timer_update(p, now);
 	return 0;
@@ -257,6 +294,15 @@ static void batch_flush_family(struct device *dev, struct send_batch *b,
 		sent = fd >= 0 ? sendmmsg(fd, msgs + done, n - done, 0) : -1;
 		if (sent < 0 && errno == EINTR)
 			continue;
+		if (sent <= 0 && msgs[done].msg_hdr.msg_controllen) {
+			/* Perhaps our source address went away: send this
+			 * one again, and later ones, from the kernel's
+			 * choice. */
+			memset(&peers[done]->src, 0, sizeof(peers[done]->src));
+			msgs[done].msg_hdr.msg_control = NULL;
+			msgs[done].msg_hdr.msg_controllen = 0;
+			continue;
+		}
 		if (sent <= 0) {
 			dev->stats.tx_dropped++;
 			done++;
@@ -282,6 +328,11 @@ static void batch_add(struct device *dev, struct send_batch *b, unsigned int slo
 	b->msgs[i].msg_hdr.msg_namelen = endpoint_len(&p->endpoint);
 	b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
 	b->msgs[i].msg_hdr.msg_iovlen = 1;
+	b->msgs[i].msg_hdr.msg_controllen =
+		udp_local_to_cmsg(&p->src, dev->tx.cmsg[slot],
+				  sizeof(dev->tx.cmsg[slot]));
+	if (b->msgs[i].msg_hdr.msg_controllen)
+		b->msgs[i].msg_hdr.msg_control = dev->tx.cmsg[slot];
 	b->peer[i] = p;
 	b->v6[i] = p->endpoint.sa.sa_family == AF_INET6;
 }

@@ -24,9 +24,15 @@ void send_keepalive(struct peer *p, uint64_t now);
 /* Sends what waited for a session; a keepalive when nothing did. */
 void send_staged(struct peer *p, uint64_t now, bool keepalive_if_empty);
 
-/* One datagram to an address, for handshakes and cookie replies. */
+struct endpoint_src;
+
+/* One datagram to an address, for handshakes and cookie replies; from our
+ * address `from` when given. */
 int send_datagram(struct device *dev, const union endpoint *to,
 		  const void *buf, size_t len);
+int send_datagram_from(struct device *dev, const union endpoint *to,
+		       const struct endpoint_src *from, const void *buf,
+		       size_t len);
 
 /* A cheap, non-cryptographic jitter for the timers. */
 uint64_t send_jitter(struct device *dev);

@@ -36,10 +36,14 @@ static int udp_socket(int family, uint16_t port, uint32_t fwmark)
 	memset(&a, 0, sizeof(a));
 	if (family == AF_INET6) {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		/* Which of our addresses each datagram came to: see src. */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+			   sizeof(one));
 		a.sin6.sin6_family = AF_INET6;
 		a.sin6.sin6_port = htons(port);
 		len = sizeof(a.sin6);
 	} else {
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 		a.sin.sin_family = AF_INET;
 		a.sin.sin_port = htons(port);
 		len = sizeof(a.sin);
@@ -102,6 +106,64 @@ int udp_open(uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
 		return 0;
 	}
 	return -EADDRINUSE;
+}
+
+void udp_local_from_cmsg(struct msghdr *mh, struct endpoint_src *local)
+{
+	struct cmsghdr *cm;
+
+	memset(local, 0, sizeof(*local));
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			local->family = AF_INET;
+			local->addr.v4 = pi.ipi_addr;
+			local->ifindex = pi.ipi_ifindex;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
+			   cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			local->family = AF_INET6;
+			local->addr.v6 = pi.ipi6_addr;
+			local->ifindex = (int)pi.ipi6_ifindex;
+		}
+	}
+}
+
+size_t udp_local_to_cmsg(const struct endpoint_src *local, void *buf,
+			 size_t len)
+{
+	struct msghdr mh = { .msg_control = buf, .msg_controllen = len };
+	struct cmsghdr *cm;
+
+	if (!local || !local->family)
+		return 0;
+	memset(buf, 0, len);
+	cm = CMSG_FIRSTHDR(&mh);
+	if (local->family == AF_INET) {
+		struct in_pktinfo pi = { .ipi_spec_dst = local->addr.v4 };
+
+		/* The interface stays the route's choice: only the address
+		 * is pinned, which is what the other side checks. */
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	struct in6_pktinfo pi6 = { .ipi6_addr = local->addr.v6 };
+
+	/* A link-local address means nothing without its interface. */
+	if (IN6_IS_ADDR_LINKLOCAL(&local->addr.v6))
+		pi6.ipi6_ifindex = (unsigned int)local->ifindex;
+	cm->cmsg_level = IPPROTO_IPV6;
+	cm->cmsg_type = IPV6_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi6));
+	memcpy(CMSG_DATA(cm), &pi6, sizeof(pi6));
+	return CMSG_SPACE(sizeof(pi6));
 }
 
 void udp_close(int *fd4, int *fd6)

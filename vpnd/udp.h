@@ -16,4 +16,15 @@ int udp_open(uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
 int udp_set_mark(int fd, uint32_t mark);
 void udp_close(int *fd4, int *fd6);
 
+/* Our address a received datagram was sent to (family 0 when unknown). */
+void udp_local_from_cmsg(struct msghdr *mh, struct endpoint_src *local);
+/* The control message that sends from local; returns its length, 0 for
+ * none.  buf must hold UDP_CMSG_SPACE bytes. */
+size_t udp_local_to_cmsg(const struct endpoint_src *local, void *buf,
+			 size_t len);
+
+enum udp_values {
+	UDP_CMSG_SPACE = 64,
+};
+
 #endif /* VPND_UDP_H */
