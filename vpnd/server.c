@@ -79,9 +79,11 @@ static void sysctl_restore(struct server_sysctl *sc)
 }
 
 /*
- * Forwarding is switched on per interface, on the two that carry the
- * users' traffic: the tunnel and the egress interface, since IPv4 decides
- * by the interface a packet arrives on.
+ * IPv4 forwards by the flag of the interface a packet arrives on, so it is
+ * switched on for the two that carry the users' traffic: the tunnel and
+ * the egress interface.  IPv6 forwards only when the "all" switch is on,
+ * whatever the interfaces say, so that one is set (and the kernel copies it
+ * to every interface).  All are put back as found when the server stops.
  */
 static int forwarding_on(struct server *s)
 {
@@ -93,12 +95,10 @@ static int forwarding_on(struct server *s)
 		if (!*ifs[i])
 			continue;
 		ret = sysctl_set(&s->sysctl[k++], "ipv4", ifs[i]);
-		if (!ret)
-			ret = sysctl_set(&s->sysctl[k++], "ipv6", ifs[i]);
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return sysctl_set(&s->sysctl[k], "ipv6", "all");
 }
 
 static int add_peers(struct server *s)
