@@ -142,7 +142,8 @@ static int wait_child(pid_t pid, int *status, int timeout_ms)
 
 static void vpnd_exec(const char *bin, const char *profile, const char *ifname)
 {
-	char *const argv[] = { (char *)bin, "-c", (char *)profile,
+	/* --client: a server config given by mistake is refused, not run. */
+	char *const argv[] = { (char *)bin, "--client", "-c", (char *)profile,
 			       (char *)ifname, NULL };
 
 	if (strchr(bin, '/'))

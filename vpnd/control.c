@@ -258,6 +258,7 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 		set_error(c, "bringing the interface up", ret);
 		goto fail;
 	}
+	device_set_up(dev, true);
 	c->tunnel = (struct netlink_tunnel){
 		.ifindex = dev->ifindex,
 		.fwmark = CLIENT_FWMARK,
@@ -445,12 +446,18 @@ static void handle_request(struct client *c, struct control_conn *cn,
 	} else if (!strcmp(r->op, "up")) {
 		ret = client_up(c, r->has_server ? r->server : NULL, msg,
 				sizeof(msg));
-		if (ret == 1)
+		if (ret == 1) {
 			cn->waiting_up = true;
-		else if (ret == 0)
+		} else if (ret == 0) {
 			reply_up(c, cn, 0, NULL);
-		else
+		} else {
 			out_end(cn, ret, msg);
+			/* The daemon runs only while a connection is wanted:
+			 * a refused first up leaves nothing behind. */
+			if (c->state == CLIENT_DISCONNECTED ||
+			    c->state == CLIENT_ERROR)
+				c->exit_after_reply = true;
+		}
 	} else if (!strcmp(r->op, "down")) {
 		teardown(c);
 		out_end(cn, 0, NULL);

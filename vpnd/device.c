@@ -146,7 +146,7 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * wireguard-go: timers stop, keys and queued packets are dropped, and
  * nothing is sent or answered until it comes up again.
  */
-static void device_set_up(struct device *dev, bool up)
+void device_set_up(struct device *dev, bool up)
 {
 	uint64_t now = device_now();
 	struct peer *p;
@@ -171,6 +171,7 @@ static void device_set_up(struct device *dev, bool up)
 struct link_event {
 	struct device *dev;
 	bool deleted;
+	bool changed;
 };
 
 static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
@@ -183,7 +184,7 @@ static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type == RTM_DELLINK)
 		ev->deleted = true;
 	else if (nlh->nlmsg_type == RTM_NEWLINK)
-		device_set_up(ev->dev, ifi->ifi_flags & IFF_UP);
+		ev->changed = true;
 	return MNL_CB_OK;
 }
 
@@ -203,6 +204,13 @@ static void link_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	mnl_cb_run(buf, (size_t)n, 0, 0, link_msg_cb, &ev);
+	/*
+	 * Events arrive after the fact: one sent while the link was still
+	 * down (an MTU change just before "up") must not take down a link
+	 * that is up by now.  The interface's present flags decide.
+	 */
+	if (ev.changed && !ev.deleted)
+		device_set_up(dev, device_link_is_up(dev));
 	if (ev.deleted) {
 		log_msg(dev, LOG_LEVEL_ERROR, "interface deleted, exiting");
 		ev_break(loop, EVBREAK_ALL);

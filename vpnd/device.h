@@ -124,6 +124,12 @@ int device_set_fwmark(struct device *dev, uint32_t mark);
 void device_remove_all_peers(struct device *dev);
 
 bool device_link_is_up(const struct device *dev);
+/*
+ * The interface went up or down: down ends every session.  Called on the
+ * kernel's link events, and at once by a role that brought the link up
+ * itself, so that a reply arriving before the event is not dropped.
+ */
+void device_set_up(struct device *dev, bool up);
 
 /* Whether handshake work should be gated by cookies now. */
 bool device_under_load(struct device *dev, uint64_t now);

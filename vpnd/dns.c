@@ -11,6 +11,7 @@
  * by the original bytes.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,16 +82,51 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Writes a whole file at path atomically, or in place when it is a mount
- * point that rename() cannot replace. */
+/* Whether path is itself a mount point, as /etc/resolv.conf is under
+ * ip netns exec: /proc/self/mountinfo's fifth field is the mount point. */
+static bool is_mount_point(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], mnt[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 &&
+		    !strcmp(mnt, path))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static int rewrite_in_place(const char *path, const char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write_all(fd, buf, len);
+	close(fd);
+	return ret;
+}
+
+/*
+ * Writes a whole file at path: beside it under a name of our own and
+ * renamed over it, so no reader sees half a file.  A mount point cannot be
+ * renamed over, and the directory beside it is not ours to write in (under
+ * ip netns exec it is the host's /etc): it is rewritten in place.
+ */
 static int replace_file(const char *path, const char *buf, size_t len,
 			mode_t mode)
 {
 	char tmp[300];
 	int fd, ret;
 
-	snprintf(tmp, sizeof(tmp), "%s.vpnd-tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	if (is_mount_point(path))
+		return rewrite_in_place(path, buf, len);
+	snprintf(tmp, sizeof(tmp), "%s.vpnd-%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  mode);
 	if (fd < 0)
 		return -errno;
@@ -100,16 +136,8 @@ static int replace_file(const char *path, const char *buf, size_t len,
 	close(fd);
 	if (!ret && rename(tmp, path))
 		ret = -errno;
-	if (!ret)
-		return 0;
-	unlink(tmp);
-	if (ret != -EBUSY && ret != -EXDEV)
-		return ret;
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = write_all(fd, buf, len);
-	close(fd);
+	if (ret)
+		unlink(tmp);
 	return ret;
 }
 
@@ -117,7 +145,7 @@ static int replace_with_symlink(const char *path, const char *target)
 {
 	char tmp[300];
 
-	snprintf(tmp, sizeof(tmp), "%s.vpnd-tmp", path);
+	snprintf(tmp, sizeof(tmp), "%s.vpnd-%d", path, (int)getpid());
 	unlink(tmp);
 	if (symlink(target, tmp))
 		return -errno;

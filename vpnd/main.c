@@ -35,7 +35,7 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"Usage: %s [-f/--foreground] INTERFACE-NAME\n"
-		"       %s [-f] -c CLIENT-OR-SERVER-CONF [INTERFACE-NAME]\n"
+		"       %s [-f] [--client] -c CLIENT-OR-SERVER-CONF [INTERFACE-NAME]\n"
 		"       %s --version | --help\n\n"
 		"Creates the TUN interface INTERFACE-NAME and serves the WireGuard\n"
 		"userspace API on /var/run/wireguard/INTERFACE-NAME.sock, for wg(8)\n"
@@ -46,7 +46,8 @@ static void usage(FILE *f, const char *prog)
 		"With -c, vpnd runs the client role (a profile with dns and a\n"
 		"server list; vpnctl talks to it) or the server role (a config\n"
 		"with [peer NAME] sections), on INTERFACE-NAME (default "
-		DEFAULT_ROLE_IFNAME ").\n",
+		DEFAULT_ROLE_IFNAME ").  --client refuses anything but a\n"
+		"client profile, as vpnctl asks.\n",
 		prog, prog, prog);
 }
 
@@ -205,7 +206,7 @@ static void role_stop(struct client *client, struct server *server)
 int main(int argc, char **argv)
 {
 	const char *prog = argv[0], *ifname = NULL, *env, *conf = NULL;
-	bool foreground = false;
+	bool foreground = false, want_client = false;
 	enum role role = ROLE_ENGINE;
 	struct client *client = NULL;
 	struct server *server = NULL;
@@ -227,6 +228,8 @@ int main(int argc, char **argv)
 			foreground = true;
 		else if (!strcmp(argv[i], "-c") && i + 1 < argc && !conf)
 			conf = argv[++i];
+		else if (!strcmp(argv[i], "--client"))
+			want_client = true;
 		else if (argv[i][0] == '-' || ifname) {
 			usage(stderr, prog);
 			return 1;
@@ -242,8 +245,18 @@ int main(int argc, char **argv)
 				prog, conf);
 			return 1;
 		}
+		if (role == ROLE_SERVER && want_client) {
+			fprintf(stderr, "%s: %s: a server config (it has [peer] "
+					"sections or server keys), not a client "
+					"profile\n",
+				prog, conf);
+			return 1;
+		}
 		if (!ifname)
 			ifname = DEFAULT_ROLE_IFNAME;
+	} else if (want_client) {
+		usage(stderr, prog);
+		return 1;
 	}
 	if (!ifname) {
 		usage(stderr, prog);

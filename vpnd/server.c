@@ -213,6 +213,7 @@ int server_start(struct server *s, struct device *dev)
 	ret = netlink_link_set_up(s->nl, dev->ifindex, true);
 	if (ret)
 		goto fail;
+	device_set_up(dev, true);
 	what = "enabling forwarding";
 	ret = forwarding_on(s);
 	if (ret)

@@ -370,19 +370,19 @@ fi
 mkdir -p "$WORK/bin" "$WORK/alone"
 cat >"$WORK/bin/vpnd" <<EOF
 #!/usr/bin/env bash
-# A fake vpnd: checks "-c PROFILE IFNAME", starts a fake control socket,
+# A fake vpnd: checks "--client -c PROFILE IFNAME", starts a fake control socket,
 # and returns once it listens, as vpnd's parent does.
 echo "\$*" >>"$CALLS"
-if [ \$# != 3 ] || [ "\$1" != -c ] || [ -z "\$2" ] || [ -z "\$3" ]; then
+if [ \$# != 4 ] || [ "\$1" != --client ] || [ "\$2" != -c ] || [ -z "\$3" ] || [ -z "\$4" ]; then
 	echo "fake vpnd: bad arguments: \$*" >&2
 	exit 1
 fi
 if [ -n "\${FAKE_VPND_FAIL:-}" ]; then
-	echo "vpnd: cannot create interface \$3: the name is taken" >&2
+	echo "vpnd: cannot create interface \$4: the name is taken" >&2
 	exit 1
 fi
 pidfile=$WORK/fake-vpnd-\$\$.pid
-"$PYTHON" "$FAKE" --socket "$RUNDIR/\$3.sock" --config "$CONFIG" \\
+"$PYTHON" "$FAKE" --socket "$RUNDIR/\$4.sock" --config "$CONFIG" \\
 	--log "$LOG" --pidfile "\$pidfile" </dev/null >>"$WORK/fake.out" 2>&1 &
 for _ in \$(seq 100); do
 	[ -e "\$pidfile" ] && exit 0
@@ -398,7 +398,7 @@ rm -f "$RUNDIR/vpnd0.sock"
 
 VPND=$WORK/bin/vpnd run up -c "$WORK/etc/client.conf"; expect 0 "up starting vpnd"
 out_is "$UP_LINE"
-[ "$(cat "$CALLS")" = "-c $WORK/etc/client.conf vpnd0" ] ||
+[ "$(cat "$CALLS")" = "--client -c $WORK/etc/client.conf vpnd0" ] ||
 	fail "vpnd started as '$(cat "$CALLS")'"
 request 'up=1\n\n'
 VPND=$WORK/bin/vpnd run up se-sto-01; expect 0 "up with vpnd running"
@@ -412,7 +412,7 @@ ok "up starts vpnd exactly once as 'vpnd -c PROFILE IFNAME', then sends up=1"
 : >"$CALLS"
 "$PYTHON" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$RUNDIR/vpnd0.sock"
 VPND=$WORK/bin/vpnd run up; expect 0 "up with the default profile over a stale socket"
-[ "$(cat "$CALLS")" = "-c /etc/vpnd/client.conf vpnd0" ] ||
+[ "$(cat "$CALLS")" = "--client -c /etc/vpnd/client.conf vpnd0" ] ||
 	fail "vpnd started as '$(cat "$CALLS")'"
 request 'up=1\n\n'
 run down; expect 0 "down"; request 'down=1\n\n'
@@ -421,7 +421,7 @@ wait_gone "$RUNDIR/vpnd0.sock" || fail "the fake did not exit after down"
 (cd "$WORK/etc" && VPND=$WORK/bin/vpnd "$VPNCTL" up -c client.conf -i tun9 \
 	>"$WORK/out" 2>"$WORK/err"); rc=$?
 expect 0 "up with a relative profile on tun9"
-[ "$(cat "$CALLS")" = "-c $WORK/etc/client.conf tun9" ] ||
+[ "$(cat "$CALLS")" = "--client -c $WORK/etc/client.conf tun9" ] ||
 	fail "vpnd started as '$(cat "$CALLS")'"
 request 'up=1\n\n'
 run down -i tun9; expect 0 "down -i tun9"; request 'down=1\n\n'
