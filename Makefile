@@ -93,10 +93,16 @@ $(BUILD)/tests/firewall_driver: $(BUILD)/tests/netns/firewall_driver.o $(BUILD)/
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lnftables -lmnl
 
+$(BUILD)/tests/killswitch_driver: $(BUILD)/tests/netns/killswitch_driver.o $(BUILD)/libvpncore.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lnftables -lmnl
+
 unit: $(TEST_BINS)
 	@tests/unit/run $(TEST_BINS)
 
-netns: all $(BUILD)/tests/netlink_driver $(BUILD)/tests/firewall_driver
+netns: all $(BUILD)/tests/netlink_driver $(BUILD)/tests/firewall_driver \
+       $(BUILD)/tests/killswitch_driver
 	@tests/netns/run
 
 check: deps all unit asan valgrind fuzz netns

@@ -538,6 +538,11 @@ void killswitch_release(struct killswitch *ks)
 	ks->held = false;
 }
 
+void killswitch_hold(struct killswitch *ks)
+{
+	ks->held = true;
+}
+
 int killswitch_endpoint_from_sockaddr(struct killswitch_endpoint *e,
 				      const struct sockaddr *sa,
 				      socklen_t len)

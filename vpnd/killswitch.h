@@ -223,6 +223,9 @@ int killswitch_takeover(struct killswitch *ks,
 			const struct killswitch_state *s, bool *found);
 /* The user said down or off: stop holding.  The next apply decides. */
 void killswitch_release(struct killswitch *ks);
+/* Hold without a takeover: for a daemon that stops while up (SIGTERM, not
+ * "down"), so that its last apply leaves the BLOCK set, not nothing. */
+void killswitch_hold(struct killswitch *ks);
 
 /*
  * Fills e from a socket address (port included); an IPv4-mapped IPv6
