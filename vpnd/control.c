@@ -26,6 +26,7 @@
 
 #include "control.h"
 #include "device.h"
+#include "firewall.h"
 #include "peer.h"
 #include "send.h"
 
@@ -191,6 +192,65 @@ static void teardown(struct client *c)
 	c->state = CLIENT_DISCONNECTED;
 }
 
+/* The kill switch's view of the client in a given phase. */
+static void ks_fill(const struct client *c, enum killswitch_phase phase,
+		    const struct conf_server_entry *server,
+		    struct killswitch_state *st)
+{
+	static const enum killswitch_mode modes[] = {
+		[CONF_KILL_SWITCH_OFF] = KILLSWITCH_OFF,
+		[CONF_KILL_SWITCH_ON] = KILLSWITCH_ON,
+		[CONF_KILL_SWITCH_LOCKDOWN] = KILLSWITCH_LOCKDOWN,
+	};
+	unsigned int i;
+
+	memset(st, 0, sizeof(*st));
+	st->mode = modes[c->conf->kill_switch];
+	st->phase = phase;
+	st->tunnel_ifname = c->dev->ifname;
+	st->fwmark = CLIENT_FWMARK;
+	st->allow_lan = c->conf->allow_lan;
+	if (server)
+		killswitch_endpoint_from_sockaddr(
+			&st->server, &server->endpoint.sa,
+			server->endpoint.sa.sa_family == AF_INET6 ?
+				sizeof(struct sockaddr_in6) :
+				sizeof(struct sockaddr_in));
+	for (i = 0; i < c->conf->n_address && i < KILLSWITCH_ADDR_MAX; i++) {
+		const struct conf_prefix *a = &c->conf->address[i];
+		struct netlink_prefix *p = &st->tunnel_addr[st->n_tunnel_addr++];
+
+		p->family = a->family;
+		p->len = a->cidr;
+		memcpy(&p->addr, &a->addr, a->family == AF_INET ? 4 : 16);
+	}
+	for (i = 0; i < c->conf->n_dns && i < KILLSWITCH_DNS_MAX; i++) {
+		const struct conf_prefix *a = &c->conf->dns[i];
+		struct netlink_prefix *p = &st->resolver[st->n_resolver++];
+
+		p->family = a->family;
+		p->len = a->family == AF_INET ? 32 : 128;
+		memcpy(&p->addr, &a->addr, a->family == AF_INET ? 4 : 16);
+	}
+}
+
+/* One atomic ruleset for the phase; 0 or -errno with c->error set. */
+static int ks_apply(struct client *c, enum killswitch_phase phase,
+		    const struct conf_server_entry *server)
+{
+	struct killswitch_state st;
+	int ret;
+
+	if (!c->ks_ready)
+		return 0;
+	ks_fill(c, phase, server, &st);
+	ret = killswitch_apply(&c->ks, &st);
+	if (ret)
+		snprintf(c->error, sizeof(c->error), "kill switch: %s",
+			 killswitch_strerror(&c->ks));
+	return ret;
+}
+
 static int add_server_peer(struct client *c,
 			   const struct conf_server_entry *s)
 {
@@ -307,6 +367,7 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (c->state == CLIENT_CONNECTING && handshake_done(c)) {
 		c->state = CLIENT_CONNECTED;
+		ks_apply(c, KILLSWITCH_CONNECTED, c->server);
 		log_msg(c->dev, LOG_LEVEL_VERBOSE, "connected");
 		answer_waiting(c, 0, NULL);
 	} else if (elapsed >= c->up_timeout) {
@@ -330,6 +391,16 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 		return ret;
 	if (c->server == s && c->state == CLIENT_CONNECTED)
 		return 0;
+	/*
+	 * The firewall moves first: it lets the new server's endpoint through
+	 * before any packet goes to it, and blocks everything else before
+	 * routing changes.  If it cannot, no connection is made.
+	 */
+	ret = ks_apply(c, KILLSWITCH_CONNECTING, s);
+	if (ret) {
+		snprintf(msg, len, "%s", c->error);
+		return ret;
+	}
 	if (c->state == CLIENT_CONNECTING || c->state == CLIENT_CONNECTED) {
 		/* Switching servers: only the peer changes. */
 		ret = add_server_peer(c, s);
@@ -343,6 +414,8 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 		ret = bring_up(c, s);
 		if (ret) {
 			snprintf(msg, len, "%s", c->error);
+			/* Still blocking, as the profile says, with no server. */
+			ks_apply(c, KILLSWITCH_ERROR, NULL);
 			return ret;
 		}
 	}
@@ -460,6 +533,10 @@ static void handle_request(struct client *c, struct control_conn *cn,
 		}
 	} else if (!strcmp(r->op, "down")) {
 		teardown(c);
+		/* "on" stops blocking on down; "lockdown" goes on blocking. */
+		if (c->ks_ready)
+			killswitch_release(&c->ks);
+		ks_apply(c, KILLSWITCH_DISCONNECTED, NULL);
 		out_end(cn, 0, NULL);
 		c->exit_after_reply = true;
 	} else {
@@ -712,6 +789,38 @@ static int socket_open(struct client *c)
 	return 0;
 }
 
+/*
+ * A table left by a daemon that died keeps blocking: it is taken over in
+ * one transaction, never deleted first, and held until the user says up,
+ * down or off.
+ */
+static int killswitch_start(struct client *c)
+{
+	struct killswitch_state st;
+	bool found = false;
+	int ret;
+
+	ret = firewall_open(&c->fw);
+	if (ret) {
+		fprintf(stderr, "vpnd: cannot open nftables: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	killswitch_init(&c->ks, c->fw);
+	c->ks_ready = true;
+	ks_fill(c, KILLSWITCH_DISCONNECTED, NULL, &st);
+	ret = killswitch_takeover(&c->ks, &st, &found);
+	if (ret) {
+		fprintf(stderr, "vpnd: kill switch: %s\n",
+			killswitch_strerror(&c->ks));
+		return ret;
+	}
+	if (found)
+		log_msg(c->dev, LOG_LEVEL_ERROR,
+			"kill switch table from an earlier run taken over");
+	return 0;
+}
+
 /* VPND_UP_TIMEOUT, in seconds, bounds how long an up=1 reply waits. */
 static uint64_t up_timeout_setting(void)
 {
@@ -778,13 +887,25 @@ int client_start(struct client *c, struct device *dev)
 			c->dns.path, strerror(-ret));
 	ev_timer_init(&c->poll_w, poll_cb, 0.0, 0.0);
 	c->up_timeout = up_timeout_setting();
-	return 0;
+	return killswitch_start(c);
 }
 
 void client_stop(struct client *c)
 {
-	if (c->dev && c->state != CLIENT_DISCONNECTED)
+	if (c->dev && c->state != CLIENT_DISCONNECTED) {
+		/* Stopped while a connection was wanted (a signal, not
+		 * "down"): the kill switch goes on blocking without us. */
+		if (c->ks_ready)
+			killswitch_hold(&c->ks);
 		teardown(c);
+		ks_apply(c, KILLSWITCH_DISCONNECTED, NULL);
+	}
+	if (c->ks_ready)
+		killswitch_free(&c->ks);
+	c->ks_ready = false;
+	if (c->fw)
+		firewall_close(c->fw);
+	c->fw = NULL;
 	while (c->conns)
 		conn_close(c->conns);
 	if (c->ctl_fd >= 0) {

@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "dns.h"
+#include "killswitch.h"
 #include "netlink.h"
 
 struct device;
@@ -50,6 +51,10 @@ struct client {
 	bool routing_up;
 	unsigned int addresses_added;
 	struct dns_state dns;
+
+	struct firewall *fw;
+	struct killswitch ks;
+	bool ks_ready;
 
 	uint64_t up_started;		/* ns, device_now() */
 	uint64_t up_timeout;		/* ns */

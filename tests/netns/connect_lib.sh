@@ -462,7 +462,14 @@ traffic_v4() { # [LABEL]
 	out=$(probe udp $INET 2>&1)
 	check "${l}UDP echo from $INET: $out" test "$out" = "echo ok"
 	out=$(probe dns $INET_DNS 2>&1)
-	check "${l}DNS query to $INET_DNS: $out" test "$out" = "answer 203.0.113.7"
+	# With the kill switch on, DNS may go only to the tunnel's resolvers
+	# (issue 5), so a query to another resolver must find no answer.
+	if [ "${KILL_SWITCH:-off}" = off ]; then
+		check "${l}DNS query to $INET_DNS: $out" test "$out" = "answer 203.0.113.7"
+	else
+		check "${l}DNS query to $INET_DNS (not the tunnel's resolver) gets no answer with the kill switch on" \
+			test "$out" != "answer 203.0.113.7"
+	fi
 }
 
 traffic_v6() { # [LABEL]

@@ -63,7 +63,11 @@ leak_round() { # LABEL V6
 	local label=$1 v6=$2
 	capture_start leak "$LEAK_FILTER"
 	capture_start tun "$TUNNEL_FILTER"
-	traffic_v4 "$label"
+	# The second profile leaves kill_switch at its default, on.
+	case $label in
+	*kill_switch=off*) KILL_SWITCH=off traffic_v4 "$label" ;;
+	*) KILL_SWITCH=on traffic_v4 "$label" ;;
+	esac
 	check "$label: ping the server's physical address $S_ADDR (through the tunnel)" \
 		quiet in_c ping -c 2 -i 0.2 -W 2 -q $S_ADDR
 	probe spray "$LAN_DNS" 192.0.2.77 "$TUN_S" "$INET" "$INET6" 2001:db8:1::53 >/dev/null 2>&1

@@ -104,7 +104,14 @@ cycle() { # LABEL PROFILE ADDRESSES V6(0|1) KILL_SWITCH_NAME
 	check "$label: ip route get $INET resolves to the tunnel" \
 		sh -c "ip -n $NS_C route get $INET | grep -q 'dev $IF_C '"
 
-	traffic_v4 "$label"
+	if [ "$ks" = off ]; then
+		check "$label: no kill-switch table while up with kill_switch=off" \
+			sh -c "! ip netns exec $NS_C nft list table inet vpnd_killswitch >/dev/null 2>&1"
+	else
+		check "$label: the kill-switch table is in the kernel while up" \
+			sh -c "ip netns exec $NS_C nft list table inet vpnd_killswitch | grep -q 'meta mark 0x00005670'"
+	fi
+	KILL_SWITCH=$ks traffic_v4 "$label"
 	[ "$v6" = 1 ] && traffic_v6 "$label"
 
 	ctl status --json -i "$IF_C"
