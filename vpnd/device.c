@@ -273,7 +273,7 @@ static void udp_unwatch(struct device *dev)
 /* Both directions' packet buffers, in one mapping that is never dumped. */
 static int buffers_alloc(struct device *dev)
 {
-	size_t each = DEVICE_BUF_LEN, total = (2 * DEVICE_BATCH + 1) * each;
+	size_t each = DEVICE_BUF_LEN, total = (2 * DEVICE_BATCH + 2) * each;
 	uint8_t *base;
 
 	base = mmap(NULL, total, PROT_READ | PROT_WRITE,
@@ -287,6 +287,7 @@ static int buffers_alloc(struct device *dev)
 		dev->rx.buf[i] = base + (DEVICE_BATCH + i) * each;
 	}
 	dev->single = base + 2 * DEVICE_BATCH * each;
+	dev->gso = base + (2 * DEVICE_BATCH + 1) * each;
 	dev->buffers = base;
 	dev->buffers_len = total;
 	return 0;
@@ -340,7 +341,8 @@ int device_init(struct device *dev, struct ev_loop *loop, const char *ifname)
 	if (ret)
 		return ret;
 
-	ret = tun_open(ifname, dev->ifname);
+	dev->offload = !getenv("VPND_NO_OFFLOAD");
+	ret = tun_open(ifname, dev->ifname, &dev->offload);
 	if (ret < 0)
 		return ret;
 	dev->tun_fd = ret;

@@ -95,6 +95,8 @@ struct device {
 	void *buffers;
 	size_t buffers_len;
 	bool tun_dead;			/* a read failed for good */
+	bool offload;			/* TUN reads carry a vnet header */
+	uint8_t *gso;			/* one super-packet, read whole */
 
 	bool up;			/* the interface is administratively up */
 	struct mnl_socket *link_nl;	/* link events for ifindex */

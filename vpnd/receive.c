@@ -18,6 +18,7 @@
 #include <vpn/le.h>
 
 #include "device.h"
+#include "offload.h"
 #include "peer.h"
 #include "receive.h"
 #include "send.h"
@@ -130,6 +131,13 @@ static void receive_data(struct device *dev, uint8_t *msg, size_t len,
 		return drop(dev, &dev->stats.rx_bad_data);
 	if (inner_source_owner(dev, pkt) != p)
 		return drop(dev, &dev->stats.rx_bad_source);
+	if (dev->offload) {
+		/* A zero virtio-net header: a plain packet, checksums done.
+		 * The message header it overwrites has been read already. */
+		pkt -= OFFLOAD_VNET_HDR_LEN;
+		memset(pkt, 0, OFFLOAD_VNET_HDR_LEN);
+		inner += OFFLOAD_VNET_HDR_LEN;
+	}
 	if (write(dev->tun_fd, pkt, inner) < 0)
 		dev->stats.rx_dropped++;
 }

@@ -17,6 +17,7 @@
 
 #include "device.h"
 #include "icmp.h"
+#include "offload.h"
 #include "peer.h"
 #include "send.h"
 #include "udp.h"
@@ -246,10 +247,12 @@ void send_staged(struct peer *p, uint64_t now, bool keepalive_if_empty)
 static void reply_unreachable(struct device *dev, const uint8_t *pkt,
 			      size_t len)
 {
-	uint8_t out[ICMP_V6_MAX];
-	size_t n = icmp_build_unreachable(out, pkt, len);
+	uint8_t out[OFFLOAD_VNET_HDR_LEN + ICMP_V6_MAX];
+	size_t hdr = dev->offload ? OFFLOAD_VNET_HDR_LEN : 0;
+	size_t n = icmp_build_unreachable(out + hdr, pkt, len);
 
-	if (n && write(dev->tun_fd, out, n) < 0)
+	memset(out, 0, hdr);
+	if (n && write(dev->tun_fd, out, hdr + n) < 0)
 		dev->stats.tx_dropped++;
 }
 
@@ -363,6 +366,71 @@ static void handle_outgoing(struct device *dev, struct send_batch *b,
 	batch_add(dev, b, slot, p, seal(kp, dev->tx.buf[slot], len, dev->mtu));
 }
 
+/* A read failed: EAGAIN means drained; anything else, the device is gone
+ * (EBADFD once it was deleted). */
+static void read_failed(struct device *dev, ssize_t n)
+{
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		dev->tun_dead = true;
+}
+
+static void batch_flush(struct device *dev, struct send_batch *b,
+			uint64_t now)
+{
+	batch_flush_family(dev, b, false, now);
+	batch_flush_family(dev, b, true, now);
+	b->n = 0;
+}
+
+/*
+ * With offloads, one read may bring a TCP super-packet: it is cut into
+ * segments straight into the batch's buffers, flushing the batch whenever
+ * it fills.
+ */
+static void tun_readable_offload(struct device *dev, struct send_batch *b,
+				 uint64_t now)
+{
+	struct offload_hdr h;
+	unsigned int slot = 0, reads, segs, i;
+	size_t hdrlen, plen;
+	uint8_t *pkt = dev->gso + OFFLOAD_VNET_HDR_LEN;
+	ssize_t n;
+
+	for (reads = 0; reads < DEVICE_BATCH; reads++) {
+		n = read(dev->tun_fd, dev->gso, DEVICE_BUF_LEN);
+		if (n <= 0) {
+			read_failed(dev, n);
+			break;
+		}
+		if (offload_hdr_parse(dev->gso, (size_t)n, &h))
+			continue;
+		plen = (size_t)n - OFFLOAD_VNET_HDR_LEN;
+		segs = offload_segments(pkt, plen, &h, &hdrlen);
+		if (!segs || (segs == 1 && offload_csum_complete(pkt, plen, &h))) {
+			dev->stats.tx_dropped++;
+			continue;
+		}
+		for (i = 0; i < segs; i++) {
+			uint8_t *dst;
+			size_t len;
+
+			if (slot == DEVICE_BATCH) {
+				batch_flush(dev, b, now);
+				slot = 0;
+			}
+			dst = dev->tx.buf[slot] + MESSAGE_DATA_HEADER_LEN;
+			if (segs == 1) {
+				memcpy(dst, pkt, plen);
+				len = plen;
+			} else {
+				len = offload_segment(dst, pkt, plen, &h, hdrlen,
+						      i);
+			}
+			handle_outgoing(dev, b, slot++, len, now);
+		}
+	}
+}
+
 void send_tun_readable(struct device *dev)
 {
 	struct send_batch b;
@@ -371,19 +439,20 @@ void send_tun_readable(struct device *dev)
 	ssize_t n;
 
 	b.n = 0;
+	if (dev->offload) {
+		tun_readable_offload(dev, &b, now);
+		batch_flush(dev, &b, now);
+		return;
+	}
 	for (slot = 0; slot < DEVICE_BATCH; slot++) {
 		n = read(dev->tun_fd, dev->tx.buf[slot] + MESSAGE_DATA_HEADER_LEN,
 			 DEVICE_BUF_LEN - MESSAGE_DATA_HEADER_LEN -
 				 NOISE_AUTHTAG_LEN - MESSAGE_PADDING_MULTIPLE);
 		if (n <= 0) {
-			/* EAGAIN: drained.  Anything else: the device is gone
-			 * (EBADFD once it was deleted). */
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				dev->tun_dead = true;
+			read_failed(dev, n);
 			break;
 		}
 		handle_outgoing(dev, &b, slot, (size_t)n, now);
 	}
-	batch_flush_family(dev, &b, false, now);
-	batch_flush_family(dev, &b, true, now);
+	batch_flush(dev, &b, now);
 }

@@ -13,10 +13,11 @@
 
 #include "tun.h"
 
-int tun_open(const char *name, char actual[IFNAMSIZ])
+int tun_open(const char *name, char actual[IFNAMSIZ], bool *offload)
 {
 	struct ifreq ifr;
 	int fd, ret;
+	unsigned int feat = 0;
 
 	if (strlen(name) >= IFNAMSIZ || !*name)
 		return -ENAMETOOLONG;
@@ -25,6 +26,10 @@ int tun_open(const char *name, char actual[IFNAMSIZ])
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* Ask for the virtio-net header only where offloads are wanted. */
+	if (offload && *offload && !ioctl(fd, TUNGETFEATURES, &feat) &&
+	    (feat & IFF_VNET_HDR))
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	memcpy(ifr.ifr_name, name, strlen(name));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
@@ -33,6 +38,16 @@ int tun_open(const char *name, char actual[IFNAMSIZ])
 	}
 	memcpy(actual, ifr.ifr_name, IFNAMSIZ);
 	actual[IFNAMSIZ - 1] = '\0';
+	if (offload)
+		*offload = (ifr.ifr_flags & IFF_VNET_HDR) &&
+			   !ioctl(fd, TUNSETOFFLOAD,
+				  TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+	if (offload && !*offload && (ifr.ifr_flags & IFF_VNET_HDR)) {
+		/* The header without the offloads is no use: start over. */
+		close(fd);
+		*offload = false;
+		return tun_open(name, actual, offload);
+	}
 	return fd;
 }
 

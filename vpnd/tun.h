@@ -7,8 +7,14 @@
 
 #include <net/if.h>
 
-/* Creates (or attaches to) TUN name; returns the fd or -errno. */
-int tun_open(const char *name, char actual[IFNAMSIZ]);
+#include <stdbool.h>
+
+/*
+ * Creates (or attaches to) TUN name; returns the fd or -errno.  With
+ * *offload true on entry, asks for TSO and checksum offload behind a
+ * virtio-net header; *offload says on return whether it got them.
+ */
+int tun_open(const char *name, char actual[IFNAMSIZ], bool *offload);
 int tun_set_mtu(const char *name, unsigned int mtu);
 /* The interface's MTU, or -errno (-ENODEV once it has been deleted). */
 int tun_get_mtu(const char *name);
