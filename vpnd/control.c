@@ -180,10 +180,9 @@ static void teardown(struct client *c)
 	while (c->addresses_added) {
 		const struct conf_prefix *a =
 			&c->conf->address[--c->addresses_added];
-		struct netlink_prefix p = { .family = a->family,
-					    .len = a->cidr };
+		struct netlink_prefix p;
 
-		memcpy(&p.addr, &a->addr, a->family == AF_INET ? 4 : 16);
+		netlink_prefix_set(&p, a->family, &a->addr, a->cidr);
 		netlink_addr_del(c->nl, ifindex, &p);
 	}
 	netlink_link_set_up(c->nl, ifindex, false);
@@ -218,19 +217,15 @@ static void ks_fill(const struct client *c, enum killswitch_phase phase,
 				sizeof(struct sockaddr_in));
 	for (i = 0; i < c->conf->n_address && i < KILLSWITCH_ADDR_MAX; i++) {
 		const struct conf_prefix *a = &c->conf->address[i];
-		struct netlink_prefix *p = &st->tunnel_addr[st->n_tunnel_addr++];
 
-		p->family = a->family;
-		p->len = a->cidr;
-		memcpy(&p->addr, &a->addr, a->family == AF_INET ? 4 : 16);
+		netlink_prefix_set(&st->tunnel_addr[st->n_tunnel_addr++],
+				   a->family, &a->addr, a->cidr);
 	}
 	for (i = 0; i < c->conf->n_dns && i < KILLSWITCH_DNS_MAX; i++) {
 		const struct conf_prefix *a = &c->conf->dns[i];
-		struct netlink_prefix *p = &st->resolver[st->n_resolver++];
 
-		p->family = a->family;
-		p->len = a->family == AF_INET ? 32 : 128;
-		memcpy(&p->addr, &a->addr, a->family == AF_INET ? 4 : 16);
+		netlink_prefix_set(&st->resolver[st->n_resolver++], a->family,
+				   &a->addr, a->family == AF_INET ? 32 : 128);
 	}
 }
 
@@ -300,10 +295,9 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 	}
 	for (unsigned int i = 0; i < c->conf->n_address; i++) {
 		const struct conf_prefix *a = &c->conf->address[i];
-		struct netlink_prefix p = { .family = a->family,
-					    .len = a->cidr };
+		struct netlink_prefix p;
 
-		memcpy(&p.addr, &a->addr, a->family == AF_INET ? 4 : 16);
+		netlink_prefix_set(&p, a->family, &a->addr, a->cidr);
 		ret = netlink_addr_add(c->nl, dev->ifindex, &p);
 		if (ret) {
 			set_error(c, "adding an address", ret);

@@ -261,6 +261,15 @@ static bool prefix_valid(const struct netlink_prefix *p)
 	return alen && p->len <= alen * 8;
 }
 
+void netlink_prefix_set(struct netlink_prefix *p, int family, const void *addr,
+			uint8_t len)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = family;
+	p->len = len;
+	memcpy(&p->addr, addr, family == AF_INET ? 4 : 16);
+}
+
 int netlink_prefix_parse(const char *text, struct netlink_prefix *p)
 {
 	char buf[INET6_ADDRSTRLEN + 4], *slash, *end;

@@ -104,6 +104,9 @@ struct netlink_prefix {
 
 /* "192.0.2.1/24", "2001:db8::1/64"; without "/len", a host prefix. */
 int netlink_prefix_parse(const char *text, struct netlink_prefix *p);
+/* Fills p (zeroing it first) from a binary address of family and a length. */
+void netlink_prefix_set(struct netlink_prefix *p, int family, const void *addr,
+			uint8_t len);
 
 /* Addresses.  IPv6 ones are added with IFA_F_NODAD: a tunnel has no
  * neighbours to collide with, and nothing should wait for DAD. */

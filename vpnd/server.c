@@ -129,11 +129,10 @@ static int add_addresses(struct server *s)
 {
 	for (unsigned int i = 0; i < s->conf->n_address; i++) {
 		const struct conf_prefix *a = &s->conf->address[i];
-		struct netlink_prefix p = { .family = a->family,
-					    .len = a->cidr };
+		struct netlink_prefix p;
 		int ret;
 
-		memcpy(&p.addr, &a->addr, a->family == AF_INET ? 4 : 16);
+		netlink_prefix_set(&p, a->family, &a->addr, a->cidr);
 		ret = netlink_addr_add(s->nl, s->dev->ifindex, &p);
 		if (ret)
 			return ret;
@@ -155,12 +154,9 @@ static int nat_up(struct server *s)
 
 	for (unsigned int i = 0; i < s->conf->n_address; i++) {
 		const struct conf_prefix *a = &s->conf->address[i];
-		struct netlink_prefix *p = &prefixes[n.n_prefixes++];
 
-		memset(p, 0, sizeof(*p));
-		p->family = a->family;
-		p->len = a->cidr;
-		memcpy(&p->addr, &a->addr, a->family == AF_INET ? 4 : 16);
+		netlink_prefix_set(&prefixes[n.n_prefixes++], a->family,
+				   &a->addr, a->cidr);
 	}
 	ret = firewall_open(&s->fw);
 	if (ret)
@@ -244,11 +240,9 @@ void server_stop(struct server *s)
 		while (s->addresses_added) {
 			const struct conf_prefix *a =
 				&s->conf->address[--s->addresses_added];
-			struct netlink_prefix p = { .family = a->family,
-						    .len = a->cidr };
+			struct netlink_prefix p;
 
-			memcpy(&p.addr, &a->addr,
-			       a->family == AF_INET ? 4 : 16);
+			netlink_prefix_set(&p, a->family, &a->addr, a->cidr);
 			netlink_addr_del(s->nl, s->dev->ifindex, &p);
 		}
 	}
