@@ -264,6 +264,7 @@ static int add_server_peer(struct client *c,
 	       s->endpoint.sa.sa_family == AF_INET6 ?
 		       sizeof(struct sockaddr_in6) :
 		       sizeof(struct sockaddr_in));
+	p->endpoint_pinned = true;
 	ret = allowedips_insert(dev->aips, AF_INET, any, 0, p);
 	if (!ret)
 		ret = allowedips_insert(dev->aips, AF_INET6, any, 0, p);

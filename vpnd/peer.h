@@ -75,6 +75,10 @@ struct peer {
 	struct keypair *current, *previous, *next;
 	union endpoint endpoint;	/* sa_family 0: none yet */
 	struct endpoint_src src;	/* where we answer from */
+	/* The client's server: its endpoint is the one the kill switch lets
+	 * through, so an authenticated packet from elsewhere must not move
+	 * it (our packets would go where the firewall drops them). */
+	bool endpoint_pinned;
 	struct timers_state timers;
 	ev_timer timer;
 	uint64_t timer_armed_at;	/* TIMERS_NEVER: not armed */

@@ -8,7 +8,8 @@
  * and load checks of cookie.c before any Diffie-Hellman work.
  *
  * The peer's endpoint follows the source of the last authenticated message
- * (roaming); nothing unauthenticated can move it.
+ * (roaming); nothing unauthenticated can move it, and nothing moves a
+ * pinned one (the client's server).
  */
 #include <errno.h>
 #include <string.h>
@@ -39,6 +40,8 @@ static bool endpoint_equal(const union endpoint *a, const union endpoint *b)
 static void roam(struct peer *p, const union endpoint *src,
 		 const struct endpoint_src *local)
 {
+	if (p->endpoint_pinned && !endpoint_equal(&p->endpoint, src))
+		return;
 	if (!endpoint_equal(&p->endpoint, src))
 		p->endpoint = *src;
 	if (local)
