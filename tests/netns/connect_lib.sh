@@ -68,6 +68,8 @@ WORK=$(mktemp -d "/tmp/vpnd-$TEST_NAME.XXXXXX") || exit 1
 chmod 700 "$WORK"
 RUNDIR=$WORK/run     # VPND_RUNDIR of the client
 mkdir -m 700 "$RUNDIR"
+STATEDIR=$WORK/state # VPND_STATEDIR of the client: the kill switch's state file
+mkdir -m 700 "$STATEDIR"
 T0=$(date +%s.%N)
 
 # ---------------------------------------------------------------- reporting
@@ -330,7 +332,8 @@ stop_vpnd_server() {
 # bounded (VPND_UP_TIMEOUT 10 s + 3 s, plus the start of the daemon).
 # Output in CTL_OUT (stdout), CTL_ERR (stderr), status in CTL_RC.
 ctl() {
-	timeout 40 ip netns exec "$NS_C" env VPND_RUNDIR="$RUNDIR" VPND="$VPND" \
+	timeout 40 ip netns exec "$NS_C" env VPND_RUNDIR="$RUNDIR" \
+		VPND_STATEDIR="$STATEDIR" VPND="$VPND" \
 		"$VPNCTL" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
 	CTL_RC=$?
 	CTL_OUT=$(cat "$WORK/ctl.out")
