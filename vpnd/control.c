@@ -165,6 +165,8 @@ static void set_error(struct client *c, const char *what, int err)
 						     strerror(-err));
 }
 
+static void arp_set(struct client *c, bool want);
+
 static void teardown(struct client *c)
 {
 	struct device *dev = c->dev;
@@ -187,6 +189,7 @@ static void teardown(struct client *c)
 	}
 	netlink_link_set_up(c->nl, ifindex, false);
 	device_remove_all_peers(dev);
+	arp_set(c, false);
 	c->server = NULL;
 	c->state = CLIENT_DISCONNECTED;
 }
@@ -196,19 +199,14 @@ static void ks_fill(const struct client *c, enum killswitch_phase phase,
 		    const struct conf_server_entry *server,
 		    struct killswitch_state *st)
 {
-	static const enum killswitch_mode modes[] = {
-		[CONF_KILL_SWITCH_OFF] = KILLSWITCH_OFF,
-		[CONF_KILL_SWITCH_ON] = KILLSWITCH_ON,
-		[CONF_KILL_SWITCH_LOCKDOWN] = KILLSWITCH_LOCKDOWN,
-	};
 	unsigned int i;
 
 	memset(st, 0, sizeof(*st));
-	st->mode = modes[c->conf->kill_switch];
+	st->mode = c->ksf.mode;
 	st->phase = phase;
 	st->tunnel_ifname = c->dev->ifname;
 	st->fwmark = CLIENT_FWMARK;
-	st->allow_lan = c->conf->allow_lan;
+	st->allow_lan = c->ksf.allow_lan;
 	if (server)
 		killswitch_endpoint_from_sockaddr(
 			&st->server, &server->endpoint.sa,
@@ -244,6 +242,119 @@ static int ks_apply(struct client *c, enum killswitch_phase phase,
 		snprintf(c->error, sizeof(c->error), "kill switch: %s",
 			 killswitch_strerror(&c->ks));
 	return ret;
+}
+
+static enum killswitch_phase ks_phase(const struct client *c)
+{
+	switch (c->state) {
+	case CLIENT_CONNECTING:
+		return KILLSWITCH_CONNECTING;
+	case CLIENT_CONNECTED:
+		return KILLSWITCH_CONNECTED;
+	case CLIENT_ERROR:
+		return KILLSWITCH_ERROR;
+	default:
+		return KILLSWITCH_DISCONNECTED;
+	}
+}
+
+/* The rules the client's present state gets. */
+static enum killswitch_rules ks_rules(const struct client *c)
+{
+	struct killswitch_state st;
+
+	ks_fill(c, ks_phase(c), c->server, &st);
+	return killswitch_rules_for(&st, c->ks.held);
+}
+
+/* Writes c->ksf to the state file; 0 or -errno with c->error set. */
+static int ks_save(struct client *c)
+{
+	int ret = ksfile_save(ksfile_dir(), &c->ksf);
+
+	if (ret)
+		snprintf(c->error, sizeof(c->error),
+			 "cannot write the kill switch state file %s/%s: %s",
+			 ksfile_dir(), KSFILE_NAME, strerror(-ret));
+	return ret;
+}
+
+/*
+ * Changes the kill switch: mode and allow_lan, for the phase given, as the
+ * user's word (a hold from an earlier run ends).  The state file is
+ * written first, then the rules; if either fails, both are as they were.
+ * 0 or -errno with c->error set.
+ */
+static int ks_set(struct client *c, enum killswitch_mode mode,
+		  bool allow_lan, enum killswitch_phase phase,
+		  const struct conf_server_entry *server)
+{
+	struct ksfile old = c->ksf;
+	bool was_held = c->ks.held;
+	int ret;
+
+	c->ksf.mode = mode;
+	c->ksf.allow_lan = allow_lan;
+	c->ksf.hold = phase != KILLSWITCH_DISCONNECTED &&
+		      mode != KILLSWITCH_OFF;
+	ret = ks_save(c);
+	if (ret)
+		goto undo;
+	if (c->ks_ready)
+		killswitch_release(&c->ks);
+	ret = ks_apply(c, phase, server);
+	if (!ret)
+		return 0;
+	/* The kernel kept what it had: so does the file. */
+	if (was_held)
+		killswitch_hold(&c->ks);
+	c->ksf = old;
+	if (ksfile_save(ksfile_dir(), &c->ksf))
+		log_msg(c->dev, LOG_LEVEL_ERROR,
+			"cannot put the kill switch state file back");
+	return ret;
+undo:
+	c->ksf = old;
+	return ret;
+}
+
+/*
+ * arp_ignore is raised while the tunnel has IPv4 addresses and the kill
+ * switch is on, so that the physical link cannot learn that we hold the
+ * tunnel's address; the value found is kept in the state file, so that a
+ * daemon that died can still put it back.  Only "all" reaches interfaces
+ * that appear later.
+ */
+static bool has_ipv4_address(const struct client *c)
+{
+	for (unsigned int i = 0; i < c->conf->n_address; i++)
+		if (c->conf->address[i].family == AF_INET)
+			return true;
+	return false;
+}
+
+static void arp_set(struct client *c, bool want)
+{
+	bool guarded = c->arp.name[0] != '\0';
+	int ret;
+
+	want = want && c->ksf.mode != KILLSWITCH_OFF && has_ipv4_address(c);
+	if (want == guarded)
+		return;
+	if (want) {
+		ret = killswitch_arp_guard(&c->arp, "all");
+		if (!ret && c->arp.ours >= 0)
+			c->ksf.arp_ignore = c->arp.old;
+	} else {
+		ret = killswitch_arp_restore(&c->arp);
+		memset(&c->arp, 0, sizeof(c->arp));
+		c->ksf.arp_ignore = -1;
+	}
+	if (ret)
+		log_msg(c->dev, LOG_LEVEL_ERROR, "arp_ignore: %s",
+			strerror(-ret));
+	if (ks_save(c))
+		log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
 }
 
 static int add_server_peer(struct client *c,
@@ -289,6 +400,9 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 		goto fail;
 	}
 	c->server = s;
+	/* Before the addresses: from their first moment, ARP for them is
+	 * answered on the tunnel only. */
+	arp_set(c, true);
 	ret = netlink_link_set_mtu(c->nl, dev->ifindex, mtu);
 	if (ret) {
 		set_error(c, "setting the MTU", ret);
@@ -322,8 +436,8 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 		.has_ipv4 = v4,
 		.has_ipv6 = v6,
 		.nofamily = NETLINK_NOFAMILY_UNREACHABLE,
-		.fail_closed = c->conf->kill_switch != CONF_KILL_SWITCH_OFF,
-		.allow_lan = c->conf->allow_lan,
+		.fail_closed = c->ksf.mode != KILLSWITCH_OFF,
+		.allow_lan = c->ksf.allow_lan,
 	};
 	ret = netlink_tunnel_routing_up(c->nl, &c->tunnel);
 	if (ret) {
@@ -387,11 +501,14 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 	if (c->server == s && c->state == CLIENT_CONNECTED)
 		return 0;
 	/*
-	 * The firewall moves first: it lets the new server's endpoint through
-	 * before any packet goes to it, and blocks everything else before
-	 * routing changes.  If it cannot, no connection is made.
+	 * The state file first: should we die from here on, whoever starts
+	 * next (a daemon, the boot unit) blocks.  Then the firewall: it lets
+	 * the new server's endpoint through before any packet goes to it,
+	 * and blocks everything else before routing changes.  If either
+	 * cannot, no connection is made and nothing has changed.
 	 */
-	ret = ks_apply(c, KILLSWITCH_CONNECTING, s);
+	ret = ks_set(c, c->ksf.mode, c->ksf.allow_lan, KILLSWITCH_CONNECTING,
+		     s);
 	if (ret) {
 		snprintf(msg, len, "%s", c->error);
 		return ret;
@@ -430,10 +547,35 @@ struct request {
 	char op[32];
 	char server[CONF_NAME_MAX + 1];
 	bool has_server;
-	bool json;
+	enum killswitch_mode mode;
+	bool has_mode;
+	bool allow_lan;
+	bool has_allow_lan;
 };
 
 static void conn_flush(struct control_conn *cn);
+
+static void add_killswitch_lines(struct client *c, struct control_conn *cn)
+{
+	static const char *const rules_names[] = {
+		[KILLSWITCH_RULES_NONE] = "none",
+		[KILLSWITCH_RULES_BLOCK] = "block",
+		[KILLSWITCH_RULES_TUNNEL] = "tunnel",
+	};
+	struct killswitch_state st;
+	const char *kernel = "unknown";
+	bool matches;
+
+	ks_fill(c, ks_phase(c), c->server, &st);
+	if (c->ks_ready && !killswitch_verify(&c->ks, &st, &matches))
+		kernel = matches ? "matches" : "differs";
+	out_add(cn, "kill_switch=%s\n", ksfile_mode_name(c->ksf.mode));
+	out_add(cn, "allow_lan=%s\n", c->ksf.allow_lan ? "yes" : "no");
+	out_add(cn, "kill_switch_rules=%s\n",
+		rules_names[killswitch_rules_for(&st, c->ks.held)]);
+	out_add(cn, "kill_switch_held=%s\n", c->ks.held ? "yes" : "no");
+	out_add(cn, "kill_switch_kernel=%s\n", kernel);
+}
 
 static void reply_status(struct client *c, struct control_conn *cn)
 {
@@ -446,8 +588,7 @@ static void reply_status(struct client *c, struct control_conn *cn)
 		p ? (unsigned long long)p->rx_bytes : 0ULL);
 	out_add(cn, "tx_bytes=%llu\n",
 		p ? (unsigned long long)p->tx_bytes : 0ULL);
-	out_add(cn, "kill_switch=%s\n",
-		conf_kill_switch_name(c->conf->kill_switch));
+	add_killswitch_lines(c, cn);
 	if (c->state == CLIENT_ERROR)
 		out_add(cn, "error=%s\n", c->error);
 	out_end(cn, 0, NULL);
@@ -500,6 +641,59 @@ static void answer_waiting(struct client *c, int err, const char *message)
 	}
 }
 
+/*
+ * Disconnected: the daemon runs on only while it guards a table (lockdown,
+ * or a hold), so that vpnctl can still ask whether the kernel holds it.
+ * The connection that asked is closed after its reply either way: its
+ * client waits for that end-of-file.
+ */
+static void after_disconnected(struct client *c, struct control_conn *cn)
+{
+	if (ks_rules(c) == KILLSWITCH_RULES_NONE)
+		c->exit_after_reply = true;
+	else
+		cn->closing = true;
+}
+
+/*
+ * killswitch=1 [mode=off|on|lockdown] [allow_lan=yes|no]: changes what is
+ * given, for the present phase, and answers with the kill switch's lines.
+ * Routing follows allow_lan and the unreachable backstop only where they
+ * add protection or reach: what would take a route away while up waits for
+ * the next up, and the firewall, which decides, changes at once.
+ */
+static void handle_killswitch(struct client *c, struct control_conn *cn,
+			      const struct request *r)
+{
+	enum killswitch_mode mode = r->has_mode ? r->mode : c->ksf.mode;
+	bool lan = r->has_allow_lan ? r->allow_lan : c->ksf.allow_lan;
+	struct netlink_tunnel t = c->tunnel;
+	int ret;
+
+	if (r->has_mode || r->has_allow_lan) {
+		ret = ks_set(c, mode, lan, ks_phase(c), c->server);
+		if (ret) {
+			out_end(cn, ret, c->error);
+			return;
+		}
+		log_msg(c->dev, LOG_LEVEL_VERBOSE,
+			"kill switch %s, allow_lan %s", ksfile_mode_name(mode),
+			lan ? "yes" : "no");
+		if (c->routing_up) {
+			t.allow_lan |= lan;
+			t.fail_closed |= mode != KILLSWITCH_OFF;
+			if (!netlink_tunnel_routing_up(c->nl, &t))
+				c->tunnel = t;
+		}
+		if (c->state != CLIENT_DISCONNECTED)
+			arp_set(c, true);
+	}
+	add_killswitch_lines(c, cn);
+	out_end(cn, 0, NULL);
+	if (c->state == CLIENT_DISCONNECTED)
+		after_disconnected(c, cn);
+}
+
 static void handle_request(struct client *c, struct control_conn *cn,
 			   const struct request *r)
 {
@@ -520,20 +714,27 @@ static void handle_request(struct client *c, struct control_conn *cn,
 			reply_up(c, cn, 0, NULL);
 		} else {
 			out_end(cn, ret, msg);
-			/* The daemon runs only while a connection is wanted:
-			 * a refused first up leaves nothing behind. */
-			if (c->state == CLIENT_DISCONNECTED ||
-			    c->state == CLIENT_ERROR)
+			/* The daemon runs only while a connection is wanted,
+			 * or a table guarded: a refused first up leaves
+			 * nothing behind, unless the kill switch blocks (then
+			 * "down" must still find someone to ask). */
+			if ((c->state == CLIENT_DISCONNECTED ||
+			     c->state == CLIENT_ERROR) &&
+			    ks_rules(c) == KILLSWITCH_RULES_NONE)
 				c->exit_after_reply = true;
 		}
 	} else if (!strcmp(r->op, "down")) {
 		teardown(c);
-		/* "on" stops blocking on down; "lockdown" goes on blocking. */
-		if (c->ks_ready)
-			killswitch_release(&c->ks);
-		ks_apply(c, KILLSWITCH_DISCONNECTED, NULL);
+		/* "on" stops blocking on down; "lockdown" goes on blocking.
+		 * Down must succeed: a state file that cannot be written
+		 * only costs the next start a hold. */
+		if (ks_set(c, c->ksf.mode, c->ksf.allow_lan,
+			   KILLSWITCH_DISCONNECTED, NULL))
+			log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
 		out_end(cn, 0, NULL);
-		c->exit_after_reply = true;
+		after_disconnected(c, cn);
+	} else if (!strcmp(r->op, "killswitch")) {
+		handle_killswitch(c, cn, r);
 	} else {
 		out_end(cn, -EINVAL, "unknown operation");
 	}
@@ -569,6 +770,23 @@ static int parse_request(char *text, struct request *r, char *msg,
 			   strlen(eq + 1) < sizeof(r->server)) {
 			strcpy(r->server, eq + 1);
 			r->has_server = true;
+		} else if (!strcmp(r->op, "killswitch") &&
+			   !strcmp(line, "mode")) {
+			if (ksfile_mode_parse(eq + 1, &r->mode)) {
+				snprintf(msg, len, "mode: '%.32s' is not off, "
+					 "on or lockdown", eq + 1);
+				return -EINVAL;
+			}
+			r->has_mode = true;
+		} else if (!strcmp(r->op, "killswitch") &&
+			   !strcmp(line, "allow_lan")) {
+			if (strcmp(eq + 1, "yes") && strcmp(eq + 1, "no")) {
+				snprintf(msg, len, "allow_lan: '%.32s' is not "
+					 "yes or no", eq + 1);
+				return -EINVAL;
+			}
+			r->allow_lan = !strcmp(eq + 1, "yes");
+			r->has_allow_lan = true;
 		} else {
 			snprintf(msg, len, "unknown key '%.32s' for %s", line,
 				 r->op);
@@ -785,9 +1003,72 @@ static int socket_open(struct client *c)
 }
 
 /*
+ * What the kill switch starts as: the state file's mode and allow_lan,
+ * unless the profile changed since the file was written (then the
+ * profile's: the last change wins); held when the file says so.  A file
+ * that is missing or that we cannot vouch for says nothing we may trust:
+ * the profile's values, held, so that nothing opens before the user's
+ * word.
+ */
+static void ks_load(struct client *c)
+{
+	static const enum killswitch_mode modes[] = {
+		[CONF_KILL_SWITCH_OFF] = KILLSWITCH_OFF,
+		[CONF_KILL_SWITCH_ON] = KILLSWITCH_ON,
+		[CONF_KILL_SWITCH_LOCKDOWN] = KILLSWITCH_LOCKDOWN,
+	};
+	enum killswitch_mode pmode = modes[c->conf->kill_switch];
+	bool plan = c->conf->allow_lan;
+	char err[KSFILE_ERR_LEN];
+	struct ksfile f;
+	int ret;
+
+	ret = ksfile_load(ksfile_dir(), &f, err, sizeof(err));
+	if (ret) {
+		if (ret == -ENOENT)
+			log_msg(c->dev, LOG_LEVEL_ERROR,
+				"no kill switch state file in %s: blocking "
+				"until up, down or killswitch", ksfile_dir());
+		else
+			log_msg(c->dev, LOG_LEVEL_ERROR,
+				"kill switch state file: %s: blocking until "
+				"up, down or killswitch", err);
+		f = (struct ksfile){ .mode = pmode, .allow_lan = plan,
+				     .hold = true, .arp_ignore = -1 };
+	}
+	if (f.profile_mode != pmode || ret)
+		f.mode = pmode;
+	if (f.profile_allow_lan != plan || ret)
+		f.allow_lan = plan;
+	f.profile_mode = pmode;
+	f.profile_allow_lan = plan;
+	c->ksf = f;
+}
+
+/* A daemon that died raised arp_ignore: put back the value it found,
+ * unless someone changed it since. */
+static void arp_recover(struct client *c)
+{
+	int ret;
+
+	if (c->ksf.arp_ignore < 0)
+		return;
+	c->arp = (struct killswitch_arp){ .name = "all",
+					  .old = c->ksf.arp_ignore,
+					  .ours = KILLSWITCH_ARP_IGNORE };
+	ret = killswitch_arp_restore(&c->arp);
+	if (ret)
+		log_msg(c->dev, LOG_LEVEL_ERROR, "arp_ignore: %s",
+			strerror(-ret));
+	memset(&c->arp, 0, sizeof(c->arp));
+	c->ksf.arp_ignore = -1;
+}
+
+/*
  * A table left by a daemon that died keeps blocking: it is taken over in
  * one transaction, never deleted first, and held until the user says up,
- * down or off.
+ * down or killswitch.  The state file must be writable: without it, the
+ * promises that outlive the daemon cannot be kept.
  */
 static int killswitch_start(struct client *c)
 {
@@ -803,6 +1084,9 @@ static int killswitch_start(struct client *c)
 	}
 	killswitch_init(&c->ks, c->fw);
 	c->ks_ready = true;
+	ks_load(c);
+	if (c->ksf.hold)
+		killswitch_hold(&c->ks);
 	ks_fill(c, KILLSWITCH_DISCONNECTED, NULL, &st);
 	ret = killswitch_takeover(&c->ks, &st, &found);
 	if (ret) {
@@ -813,7 +1097,12 @@ static int killswitch_start(struct client *c)
 	if (found)
 		log_msg(c->dev, LOG_LEVEL_ERROR,
 			"kill switch table from an earlier run taken over");
-	return 0;
+	c->ksf.hold = c->ks.held;
+	arp_recover(c);
+	ret = ks_save(c);
+	if (ret)
+		fprintf(stderr, "vpnd: %s\n", c->error);
+	return ret;
 }
 
 /* VPND_UP_TIMEOUT, in seconds, bounds how long an up=1 reply waits. */
@@ -918,4 +1207,67 @@ void client_stop(struct client *c)
 	c->nl = NULL;
 	c->servers = NULL;
 	c->conf = NULL;
+}
+
+/*
+ * The boot unit's kill switch (vpnd --killswitch-boot): before any network
+ * is up, block as a daemon would at its start, from the state file alone:
+ * in lockdown, when a connection was wanted when the machine went down
+ * (hold), or when the file is missing or corrupt (then without the LAN,
+ * as nothing says it was allowed).  A table already there belongs to a
+ * running daemon, or to an earlier run of this: it is left alone.
+ */
+int client_killswitch_boot(void)
+{
+	struct killswitch_state st = {
+		.mode = KILLSWITCH_LOCKDOWN,
+		.phase = KILLSWITCH_DISCONNECTED,
+		.fwmark = CLIENT_FWMARK,
+	};
+	char err[KSFILE_ERR_LEN];
+	struct firewall *fw;
+	struct killswitch ks;
+	bool exists = false;
+	struct ksfile f;
+	int ret;
+
+	ret = ksfile_load(ksfile_dir(), &f, err, sizeof(err));
+	if (ret == -ENOENT) {
+		fprintf(stderr, "vpnd: no kill switch state file in %s: "
+				"blocking\n", ksfile_dir());
+	} else if (ret) {
+		fprintf(stderr, "vpnd: kill switch state file: %s: blocking\n",
+			err);
+	} else if (f.mode != KILLSWITCH_LOCKDOWN && !f.hold) {
+		printf("vpnd: kill switch %s, no connection wanted: not "
+		       "blocking\n", ksfile_mode_name(f.mode));
+		return 0;
+	} else {
+		st.allow_lan = f.allow_lan;
+	}
+	ret = firewall_open(&fw);
+	if (ret) {
+		fprintf(stderr, "vpnd: cannot open nftables: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	ret = firewall_table_exists(fw, FIREWALL_INET, KILLSWITCH_TABLE,
+				    &exists);
+	if (!ret && exists) {
+		printf("vpnd: kill switch table already in place: left as "
+		       "it is\n");
+		goto out;
+	}
+	killswitch_init(&ks, fw);
+	ret = killswitch_apply(&ks, &st);
+	if (ret)
+		fprintf(stderr, "vpnd: kill switch: %s\n",
+			killswitch_strerror(&ks));
+	else
+		printf("vpnd: kill switch blocking%s\n",
+		       st.allow_lan ? ", except the LAN" : "");
+	killswitch_free(&ks);
+out:
+	firewall_close(fw);
+	return ret;
 }

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "dns.h"
 #include "killswitch.h"
+#include "ksfile.h"
 #include "netlink.h"
 
 struct device;
@@ -55,6 +56,11 @@ struct client {
 	struct firewall *fw;
 	struct killswitch ks;
 	bool ks_ready;
+	/* The kill switch as it stands, and as the state file keeps it:
+	 * the profile's kill_switch and allow_lan until vpnctl changes
+	 * them (ksfile.h). */
+	struct ksfile ksf;
+	struct killswitch_arp arp;	/* arp_ignore while up */
 
 	uint64_t up_started;		/* ns, device_now() */
 	uint64_t up_timeout;		/* ns */
@@ -77,5 +83,12 @@ int client_load(struct client *c, const char *profile);
 int client_start(struct client *c, struct device *dev);
 /* Undoes whatever up did and closes the socket. */
 void client_stop(struct client *c);
+
+/*
+ * For the boot unit: blocks, from the state file alone, when a daemon
+ * starting now would (lockdown, a hold, a missing or corrupt file), unless
+ * a kill switch table is already there.  0 or -errno, with a message.
+ */
+int client_killswitch_boot(void);
 
 #endif /* VPND_CONTROL_H */

@@ -36,6 +36,7 @@ static void usage(FILE *f, const char *prog)
 	fprintf(f,
 		"Usage: %s [-f/--foreground] INTERFACE-NAME\n"
 		"       %s [-f] [--client] -c CLIENT-OR-SERVER-CONF [INTERFACE-NAME]\n"
+		"       %s --killswitch-boot\n"
 		"       %s --version | --help\n\n"
 		"Creates the TUN interface INTERFACE-NAME and serves the WireGuard\n"
 		"userspace API on /var/run/wireguard/INTERFACE-NAME.sock, for wg(8)\n"
@@ -47,8 +48,13 @@ static void usage(FILE *f, const char *prog)
 		"server list; vpnctl talks to it) or the server role (a config\n"
 		"with [peer NAME] sections), on INTERFACE-NAME (default "
 		DEFAULT_ROLE_IFNAME ").  --client refuses anything but a\n"
-		"client profile, as vpnctl asks.\n",
-		prog, prog, prog);
+		"client profile, as vpnctl asks.\n\n"
+		"--killswitch-boot, for the boot unit: blocks every packet\n"
+		"outside a tunnel when the kill switch's state file asks for it\n"
+		"(lockdown, a connection that was wanted, or a missing or corrupt\n"
+		"file), then exits.  VPND_STATEDIR (default /var/lib/vpnd) is\n"
+		"where that file is.\n",
+		prog, prog, prog, prog);
 }
 
 static void harden(void)
@@ -215,6 +221,8 @@ int main(int argc, char **argv)
 	int status_fd = -1, ret, i;
 
 	ensure_stdio();
+	if (argc == 2 && !strcmp(argv[1], "--killswitch-boot"))
+		return client_killswitch_boot() ? 1 : 0;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-v")) {
 			printf("vpnd v%s\n", VPN_VERSION);

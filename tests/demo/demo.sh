@@ -99,7 +99,7 @@ ip netns exec "$S" tcpdump -n -i s-eth0 -w "$WORK/link.pcap" >/dev/null 2>&1 &
 sleep 1
 
 step "vpnctl up"
-export VPND VPND_RUNDIR=$WORK/run
+export VPND VPND_RUNDIR=$WORK/run VPND_STATEDIR=$WORK/state
 ip netns exec "$C" "$VPNCTL" up -c "$WORK/client.conf" || die "vpnctl up failed"
 
 step "vpnctl status"

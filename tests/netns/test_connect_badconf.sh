@@ -90,7 +90,7 @@ no_secrets() {
 run_vpnd() {
 	local label="$1 (vpnd -c)" f=$2 out rc
 	shift 2
-	out=$(timeout 20 ip netns exec "$NS_C" env VPND_RUNDIR="$RUNDIR" "$VPND" -c "$f" "$IF_C" 2>&1 </dev/null)
+	out=$(timeout 20 ip netns exec "$NS_C" env VPND_RUNDIR="$RUNDIR" VPND_STATEDIR="$STATEDIR" "$VPND" -c "$f" "$IF_C" 2>&1 </dev/null)
 	rc=$?
 	note "$label: says: $(printf '%s' "$out" | head -n 1)"
 	check "$label: exits 1 (got $rc)" test "$rc" = 1
@@ -252,7 +252,7 @@ helper portholder ip netns exec "$NS_C" "$PYTHON" -c \
 	'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("0.0.0.0",'$PORT')); time.sleep(30)'
 wait_for "ip netns exec $NS_C ss -uln | grep -q ':$PORT '" 5 || die "could not take port $PORT"
 say "--- server whose listen port is taken"
-out=$(timeout 20 ip netns exec "$NS_C" "$VPND" -c "$f" "$IF_C" 2>&1 </dev/null); rc=$?
+out=$(timeout 20 ip netns exec "$NS_C" env VPND_STATEDIR="$STATEDIR" "$VPND" -c "$f" "$IF_C" 2>&1 </dev/null); rc=$?
 link=$(ip -n "$NS_C" -br link show "$IF_C" 2>/dev/null)
 check "listen port taken (vpnd -c): exits 1 (got $rc)" test "$rc" = 1
 check "listen port taken (vpnd -c): when vpnd exits, its interface is already gone${link:+: $link}" test -z "$link"
@@ -273,8 +273,12 @@ unchanged "vpnctl up -c server.conf"
 
 # An unknown server named on the command line, with a good profile: a
 # refused up, and the daemon it started must not stay behind (it runs only
-# while a connection is wanted).
+# while a connection is wanted).  A kill switch state file as an earlier
+# run leaves it: without one, vpnd starts blocking (test_connect_kscmd).
 say "--- vpnctl up UNKNOWN with a good profile"
+printf 'mode=off\nallow_lan=no\nhold=no\nprofile_mode=off\nprofile_allow_lan=no\narp_ignore=-1\n' \
+	>"$STATEDIR/killswitch"
+chmod 644 "$STATEDIR/killswitch"
 profile "$D/good.conf" "$D/servers.conf" "kill_switch = off"
 ctl up xx-nowhere-09 -c "$D/good.conf" -i "$IF_C"
 check "vpnctl up xx-nowhere-09: exits 1 (got $CTL_RC)" test "$CTL_RC" = 1
@@ -284,7 +288,7 @@ unchanged "vpnctl up xx-nowhere-09"
 # --------------------------------------------------------------- control
 
 say "--- control: a good profile"
-out=$(timeout 20 ip netns exec "$NS_C" env VPND_RUNDIR="$RUNDIR" "$VPND" -c "$D/good.conf" "$IF_C" 2>&1 </dev/null); rc=$?
+out=$(timeout 20 ip netns exec "$NS_C" env VPND_RUNDIR="$RUNDIR" VPND_STATEDIR="$STATEDIR" "$VPND" -c "$D/good.conf" "$IF_C" 2>&1 </dev/null); rc=$?
 check "good profile: vpnd -c exits 0 ($out)" test "$rc" = 0
 check "good profile: control socket ready" test -S "$RUNDIR/$IF_C.sock"
 ctl down -i "$IF_C"
