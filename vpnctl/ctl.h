@@ -95,6 +95,14 @@ const char *ctl_reply_find(const struct ctl_reply *r, size_t from, size_t to,
 			   const char *key);
 const char *ctl_reply_get(const struct ctl_reply *r, const char *key);
 
+/*
+ * Connects to the daemon of @ifname, starting "vpnd --client -c PROFILE
+ * IFNAME" first when none runs (@profile NULL: CTL_PROFILE_DEFAULT).
+ * CTL_EXIT_OK with @c connected, or the exit code, its message printed.
+ */
+int ctl_connect_or_start(struct ctl_conn *c, const char *ifname,
+			 const char *profile);
+
 /* Messages on stderr; each returns the exit code that goes with them. */
 int ctl_report_connect(const struct ctl_conn *c, int err);
 int ctl_report_call(const struct ctl_conn *c, int err);

@@ -29,6 +29,10 @@ static const struct json_field status_fields[] = {
 	{ "rx_bytes", JSON_NUMBER },
 	{ "tx_bytes", JSON_NUMBER },
 	{ "kill_switch", JSON_STRING },
+	{ "allow_lan", JSON_STRING },
+	{ "kill_switch_rules", JSON_STRING },
+	{ "kill_switch_held", JSON_STRING },
+	{ "kill_switch_kernel", JSON_STRING },
 	{ "error", JSON_STRING },
 };
 
@@ -38,8 +42,10 @@ static void status_usage(FILE *f)
 		"Usage: vpnctl status [--json] [-i IFNAME]\n\n"
 		"Shows the state (disconnected, connecting, connected, error),\n"
 		"the server and its endpoint, the tunnel addresses, the latest\n"
-		"handshake, the bytes each way and the kill switch.  When vpnd\n"
-		"is not running, the state is disconnected.\n\n"
+		"handshake, the bytes each way and the kill switch (its mode,\n"
+		"the rules the state gets and whether the kernel holds exactly\n"
+		"those).  When vpnd is not running, the state is disconnected\n"
+		"and the kill switch is what its state file says.\n\n"
 		"  -j, --json              one JSON object, keys as the control\n"
 		"                          protocol's (address is an array)\n"
 		"  -i, --interface IFNAME  the tunnel (default " CTL_IFNAME_DEFAULT
@@ -209,7 +215,7 @@ static void status_print(const struct ctl_reply *r)
 		putchar('\n');
 	}
 	print_transfer(r);
-	print_line(r, "kill_switch", "kill switch:");
+	killswitch_print(r);
 }
 
 static void status_output(const struct ctl_reply *r, bool json)
@@ -232,6 +238,8 @@ static int status_not_running(const char *ifname, bool json)
 	ret = ctl_reply_add(&r, "interface", ifname);
 	if (!ret)
 		ret = ctl_reply_add(&r, "state", "disconnected");
+	if (!ret)
+		ret = killswitch_from_file(&r);
 	if (!ret)
 		status_output(&r, json);
 	else

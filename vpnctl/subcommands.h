@@ -10,5 +10,12 @@ int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_servers(int argc, char **argv);
+int cmd_killswitch(int argc, char **argv);
+
+struct ctl_reply;
+/* The kill switch's lines of a status or killswitch reply, for a person. */
+void killswitch_print(const struct ctl_reply *r);
+/* No daemon: the kill switch's pairs from its state file, into @r. */
+int killswitch_from_file(struct ctl_reply *r);
 
 #endif /* VPNCTL_SUBCOMMANDS_H */

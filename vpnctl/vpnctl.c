@@ -32,6 +32,7 @@ static const struct subcommand subcommands[] = {
 	{ "down", cmd_down, "disconnect and undo what up did" },
 	{ "status", cmd_status, "show the state of the connection" },
 	{ "servers", cmd_servers, "list the servers, with country and city" },
+	{ "killswitch", cmd_killswitch, "show or set the kill switch" },
 	{ "version", cmd_version, "print the version" },
 };
 

@@ -688,6 +688,7 @@ static void handle_killswitch(struct client *c, struct control_conn *cn,
 		if (c->state != CLIENT_DISCONNECTED)
 			arp_set(c, true);
 	}
+	out_add(cn, "state=%s\n", state_name(c->state));
 	add_killswitch_lines(c, cn);
 	out_end(cn, 0, NULL);
 	if (c->state == CLIENT_DISCONNECTED)
