@@ -11,6 +11,7 @@
 #   make install    install into $(DESTDIR)$(PREFIX)
 
 PREFIX  ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
@@ -136,8 +137,11 @@ deps:
 	else echo "  DEPS    not root: assuming $(DEB_DEPS) are installed"; fi
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
 	install -m 0755 vpnd/vpnd vpnctl/vpnctl $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' packaging/vpnd-killswitch.service \
+		>$(DESTDIR)$(UNITDIR)/vpnd-killswitch.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vpnd-killswitch.service
 
 clean:
 	rm -rf build build-asan vpnd/vpnd vpnctl/vpnctl
