@@ -17,5 +17,6 @@ struct ctl_reply;
 void killswitch_print(const struct ctl_reply *r);
 /* No daemon: the kill switch's pairs from its state file, into @r. */
 int killswitch_from_file(struct ctl_reply *r);
+int cmd_leaktest(int argc, char **argv);
 
 #endif /* VPNCTL_SUBCOMMANDS_H */

@@ -33,6 +33,7 @@ static const struct subcommand subcommands[] = {
 	{ "status", cmd_status, "show the state of the connection" },
 	{ "servers", cmd_servers, "list the servers, with country and city" },
 	{ "killswitch", cmd_killswitch, "show or set the kill switch" },
+	{ "leaktest", cmd_leaktest, "probe for leaks around the tunnel" },
 	{ "version", cmd_version, "print the version" },
 };
 
