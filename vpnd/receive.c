@@ -10,10 +10,16 @@
  * The peer's endpoint follows the source of the last authenticated message
  * (roaming); nothing unauthenticated can move it, and nothing moves a
  * pinned one (the client's server).
+ *
+ * With TUN offloads, the packets of one recvmmsg() batch that passed every
+ * check are written together at its end, consecutive TCP segments of a
+ * flow merged into one super-packet (offload_gro_*): one write instead of
+ * dozens.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <vpn/le.h>
@@ -84,8 +90,48 @@ static struct peer *inner_source_owner(struct device *dev, const uint8_t *pkt)
 	return allowedips_lookup(dev->aips, AF_INET6, pkt + 8);
 }
 
-static void receive_data(struct device *dev, uint8_t *msg, size_t len,
-			 const union endpoint *src,
+/* Writes what the batch gathered, one write per merge or lone packet. */
+static void gro_flush(struct device *dev, struct offload_gro *gro)
+{
+	uint8_t vnet[OFFLOAD_VNET_HDR_LEN];
+	struct iovec iov[OFFLOAD_GRO_IOV];
+	unsigned int i, n, packets;
+
+	for (i = 0; i < offload_gro_items(gro); i++) {
+		n = offload_gro_item_iov(gro, i, vnet, iov, &packets);
+		if (writev(dev->tun_fd, iov, (int)n) < 0)
+			dev->stats.rx_dropped += packets;
+	}
+	offload_gro_init(gro);
+}
+
+/*
+ * A decrypted packet that passed every check, to the TUN device: into the
+ * batch's coalescing when there is one, else at once.
+ */
+static void tun_deliver(struct device *dev, struct offload_gro *gro,
+			uint8_t *pkt, size_t len)
+{
+	if (gro) {
+		if (offload_gro_add(gro, pkt, len) == -ENOSPC) {
+			gro_flush(dev, gro);
+			offload_gro_add(gro, pkt, len);
+		}
+		return;
+	}
+	if (dev->offload) {
+		/* A zero virtio-net header: a plain packet, checksums done.
+		 * The message header it overwrites has been read already. */
+		pkt -= OFFLOAD_VNET_HDR_LEN;
+		memset(pkt, 0, OFFLOAD_VNET_HDR_LEN);
+		len += OFFLOAD_VNET_HDR_LEN;
+	}
+	if (write(dev->tun_fd, pkt, len) < 0)
+		dev->stats.rx_dropped++;
+}
+
+static void receive_data(struct device *dev, struct offload_gro *gro,
+			 uint8_t *msg, size_t len, const union endpoint *src,
 			 const struct endpoint_src *local, uint64_t now)
 {
 	struct keypair *kp;
@@ -134,15 +180,8 @@ static void receive_data(struct device *dev, uint8_t *msg, size_t len,
 		return drop(dev, &dev->stats.rx_bad_data);
 	if (inner_source_owner(dev, pkt) != p)
 		return drop(dev, &dev->stats.rx_bad_source);
-	if (dev->offload) {
-		/* A zero virtio-net header: a plain packet, checksums done.
-		 * The message header it overwrites has been read already. */
-		pkt -= OFFLOAD_VNET_HDR_LEN;
-		memset(pkt, 0, OFFLOAD_VNET_HDR_LEN);
-		inner += OFFLOAD_VNET_HDR_LEN;
-	}
-	if (write(dev->tun_fd, pkt, inner) < 0)
-		dev->stats.rx_dropped++;
+	/* Only now, with every check passed, may it join a merge. */
+	tun_deliver(dev, gro, pkt, inner);
 }
 
 /*
@@ -251,15 +290,10 @@ static void receive_cookie(struct device *dev, const uint8_t *msg, size_t len,
 		drop(dev, &dev->stats.rx_bad_mac);
 }
 
-void receive_datagram(struct device *dev, uint8_t *msg, size_t len,
-		      const union endpoint *src, uint64_t now)
-{
-	receive_datagram_to(dev, msg, len, src, NULL, now);
-}
-
-void receive_datagram_to(struct device *dev, uint8_t *msg, size_t len,
-			 const union endpoint *src,
-			 const struct endpoint_src *local, uint64_t now)
+/* One datagram; a decrypted packet goes into gro when given. */
+static void receive_one(struct device *dev, struct offload_gro *gro,
+			uint8_t *msg, size_t len, const union endpoint *src,
+			const struct endpoint_src *local, uint64_t now)
 {
 	uint32_t type;
 
@@ -268,7 +302,7 @@ void receive_datagram_to(struct device *dev, uint8_t *msg, size_t len,
 		return drop(dev, NULL);
 	type = get_le32(msg);
 	if (type == MESSAGE_DATA && len >= MESSAGE_DATA_MIN_LEN)
-		receive_data(dev, msg, len, src, local, now);
+		receive_data(dev, gro, msg, len, src, local, now);
 	else if (type == MESSAGE_HANDSHAKE_INITIATION &&
 		 len == MESSAGE_INITIATION_LEN)
 		receive_initiation(dev, msg, len, src, local, now);
@@ -281,10 +315,24 @@ void receive_datagram_to(struct device *dev, uint8_t *msg, size_t len,
 		drop(dev, NULL);
 }
 
+void receive_datagram(struct device *dev, uint8_t *msg, size_t len,
+		      const union endpoint *src, uint64_t now)
+{
+	receive_one(dev, NULL, msg, len, src, NULL, now);
+}
+
+void receive_datagram_to(struct device *dev, uint8_t *msg, size_t len,
+			 const union endpoint *src,
+			 const struct endpoint_src *local, uint64_t now)
+{
+	receive_one(dev, NULL, msg, len, src, local, now);
+}
+
 void receive_udp_readable(struct device *dev, int fd)
 {
 	struct mmsghdr msgs[DEVICE_BATCH];
 	struct iovec iov[DEVICE_BATCH];
+	struct offload_gro gro, *g = dev->offload ? &gro : NULL;
 	uint64_t now;
 	int n, i;
 
@@ -303,13 +351,17 @@ void receive_udp_readable(struct device *dev, int fd)
 	if (n <= 0)
 		return;
 	now = device_now();
+	if (g)
+		offload_gro_init(g);
 	for (i = 0; i < n; i++) {
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			drop(dev, NULL);
 			continue;
 		}
 		udp_local_from_cmsg(&msgs[i].msg_hdr, &dev->rx.local[i]);
-		receive_datagram_to(dev, dev->rx.buf[i], msgs[i].msg_len,
-				    &dev->rx.addr[i], &dev->rx.local[i], now);
+		receive_one(dev, g, dev->rx.buf[i], msgs[i].msg_len,
+			    &dev->rx.addr[i], &dev->rx.local[i], now);
 	}
+	if (g)
+		gro_flush(dev, g);
 }

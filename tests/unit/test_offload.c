@@ -4,6 +4,11 @@
  * sequence number, flags and identification, checksums that verify, and
  * the payloads put back together give the original; partial checksums are
  * finished correctly.
+ *
+ * Receive coalescing: segments that may be merged are, into a super-packet
+ * whose header and partial checksum are right (cutting it again gives back
+ * every original byte for byte); every rule that refuses a merge refuses
+ * it, and nothing of one flow overtakes anything of the same flow.
  */
 #include <linux/virtio_net.h>
 #include <setjmp.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
 
 #include "offload.h"
 
@@ -165,6 +171,506 @@ static void test_csum_complete(void **state)
 	assert_int_equal(offload_csum_complete(pkt, len, &h), -22);
 }
 
+/* Segments as a peer's TCP stack sends them, with valid checksums. */
+struct seg_spec {
+	bool v6;
+	uint32_t seq;
+	uint32_t ack;
+	uint8_t flags;
+	size_t payload;
+	uint16_t window;
+	uint8_t tos;
+	uint16_t sport;
+	uint16_t id;
+	uint32_t tsval;		/* in a 12-byte timestamp option */
+	bool bad_csum;
+};
+
+static size_t tcp_seg(uint8_t *p, const struct seg_spec *s)
+{
+	size_t ip = s->v6 ? 40 : 20, tcp = 32, len = ip + tcp + s->payload;
+	uint8_t *t = p + ip;
+	uint32_t acc;
+	uint16_t c;
+
+	memset(p, 0, ip + tcp);
+	if (s->v6) {
+		p[0] = 0x60 | s->tos >> 4;
+		p[1] = (uint8_t)(s->tos << 4);
+		p[4] = (uint8_t)((len - 40) >> 8);
+		p[5] = (uint8_t)(len - 40);
+		p[6] = 6;
+		p[7] = 64;
+		p[8] = 0xfd, p[23] = 1, p[24] = 0xfd, p[39] = 2;
+	} else {
+		p[0] = 0x45;
+		p[1] = s->tos;
+		p[2] = (uint8_t)(len >> 8);
+		p[3] = (uint8_t)len;
+		p[4] = (uint8_t)(s->id >> 8);
+		p[5] = (uint8_t)s->id;
+		p[6] = 0x40;	/* DF */
+		p[8] = 64;
+		p[9] = 6;
+		p[12] = 10, p[15] = 1, p[16] = 10, p[19] = 2;
+		c = (uint16_t)~csum(0, p, 20);
+		p[10] = (uint8_t)(c >> 8);
+		p[11] = (uint8_t)c;
+	}
+	t[0] = (uint8_t)(s->sport >> 8);
+	t[1] = (uint8_t)s->sport;
+	t[2] = 0x14, t[3] = 0x51;
+	t[4] = (uint8_t)(s->seq >> 24), t[5] = (uint8_t)(s->seq >> 16);
+	t[6] = (uint8_t)(s->seq >> 8), t[7] = (uint8_t)s->seq;
+	t[8] = (uint8_t)(s->ack >> 24), t[9] = (uint8_t)(s->ack >> 16);
+	t[10] = (uint8_t)(s->ack >> 8), t[11] = (uint8_t)s->ack;
+	t[12] = (uint8_t)(tcp / 4) << 4;
+	t[13] = s->flags;
+	t[14] = (uint8_t)(s->window >> 8);
+	t[15] = (uint8_t)s->window;
+	t[20] = 1, t[21] = 1, t[22] = 8, t[23] = 10;	/* NOP NOP TS */
+	t[24] = (uint8_t)(s->tsval >> 24), t[25] = (uint8_t)(s->tsval >> 16);
+	t[26] = (uint8_t)(s->tsval >> 8), t[27] = (uint8_t)s->tsval;
+	for (size_t i = 0; i < s->payload; i++)
+		t[tcp + i] = (uint8_t)((s->seq + i) * 13 + 5);
+	acc = (s->v6 ? csum(0, p + 8, 32) : csum(0, p + 12, 8)) + 6 +
+	      (uint32_t)(len - ip);
+	c = (uint16_t)~csum(acc, t, len - ip);
+	if (s->bad_csum)
+		c ^= 0x0100;
+	t[16] = (uint8_t)(c >> 8);
+	t[17] = (uint8_t)c;
+	return len;
+}
+
+static struct seg_spec spec(bool v6, uint32_t seq, size_t payload)
+{
+	return (struct seg_spec){ .v6 = v6, .seq = seq, .ack = 0x01020304,
+				  .flags = 0x10, .payload = payload,
+				  .window = 501, .sport = 40000, .tsval = 77 };
+}
+
+enum { NPKT = 48, PKT_MAX = 1600 };
+
+static uint8_t pkts[NPKT][PKT_MAX], orig[NPKT][PKT_MAX];
+static size_t lens[NPKT];
+static struct offload_gro gro;
+
+/* Queues segment i as described; IPv4 identifications count up, as a
+ * cut gives them. */
+static void add(unsigned int i, struct seg_spec s)
+{
+	s.id = (uint16_t)(0x7000 + i);
+	lens[i] = tcp_seg(pkts[i], &s);
+	memcpy(orig[i], pkts[i], lens[i]);
+	assert_int_equal(offload_gro_add(&gro, pkts[i], lens[i]), 0);
+}
+
+/* Write i flattened into out (without its vnet header); returns its
+ * length and how many packets it carries. */
+static size_t flat(unsigned int i, uint8_t *out, struct offload_hdr *h,
+		   unsigned int *packets)
+{
+	static struct iovec iov[OFFLOAD_GRO_IOV];
+	uint8_t vnet[OFFLOAD_VNET_HDR_LEN];
+	unsigned int n = offload_gro_item_iov(&gro, i, vnet, iov, packets);
+	size_t len = 0;
+
+	assert_true(n >= 2 && n <= OFFLOAD_GRO_IOV);
+	assert_ptr_equal(iov[0].iov_base, vnet);
+	assert_int_equal(offload_hdr_parse(vnet, sizeof(vnet), h), 0);
+	for (unsigned int j = 1; j < n; j++) {
+		memcpy(out + len, iov[j].iov_base, iov[j].iov_len);
+		len += iov[j].iov_len;
+	}
+	return len;
+}
+
+/* Cutting write i again gives packets first .. first + count - 1, byte
+ * for byte; its partial checksum finishes into a valid one. */
+static void check_merge(unsigned int i, unsigned int first,
+			unsigned int count)
+{
+	static uint8_t big[70000], seg[PKT_MAX];
+	struct offload_hdr h;
+	unsigned int packets, segs;
+	size_t len = flat(i, big, &h, &packets), hdrlen, ip;
+	bool v6 = big[0] >> 4 == 6;
+	uint32_t acc;
+
+	ip = v6 ? 40 : 20;
+	assert_int_equal(packets, count);
+	if (count == 1) {
+		assert_int_equal(h.flags, 0);
+		assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+		assert_int_equal(len, lens[first]);
+		assert_memory_equal(big, orig[first], len);
+		return;
+	}
+	assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h.gso_type, v6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
+					  VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(h.hdr_len, ip + 32);
+	assert_int_equal(h.gso_size, lens[first] - ip - 32);
+	assert_int_equal(h.csum_start, ip);
+	assert_int_equal(h.csum_offset, 16);
+	if (v6) {
+		assert_int_equal(big[4] << 8 | big[5], len - 40);
+	} else {
+		assert_int_equal(big[2] << 8 | big[3], len);
+		assert_int_equal(csum(0, big, 20), 0xffff);
+	}
+
+	segs = offload_segments(big, len, &h, &hdrlen);
+	assert_int_equal(segs, count);
+	for (unsigned int k = 0; k < segs; k++) {
+		size_t n = offload_segment(seg, big, len, &h, hdrlen, k);
+
+		assert_int_equal(n, lens[first + k]);
+		assert_memory_equal(seg, orig[first + k], n);
+	}
+
+	/* What the kernel would do with the partial checksum. */
+	assert_int_equal(offload_csum_complete(big, len, &h), 0);
+	acc = (v6 ? csum(0, big + 8, 32) : csum(0, big + 12, 8)) + 6 +
+	      (uint32_t)(len - ip);
+	assert_int_equal(csum(acc, big + ip, len - ip), 0xffff);
+}
+
+static void check_merge_runs(bool v6)
+{
+	unsigned int i;
+
+	offload_gro_init(&gro);
+	for (i = 0; i < 20; i++) {
+		struct seg_spec s = spec(v6, 1000 + i * 1368, 1368);
+
+		if (i == 19) {
+			s.payload = 700;
+			s.flags |= 0x08;	/* PSH on the last */
+		}
+		add(i, s);
+	}
+	assert_int_equal(offload_gro_items(&gro), 1);
+	check_merge(0, 0, 20);
+}
+
+static void test_gro_merge_v4(void **state)
+{
+	(void)state;
+	check_merge_runs(false);
+}
+
+static void test_gro_merge_v6(void **state)
+{
+	(void)state;
+	check_merge_runs(true);
+}
+
+/* The sequence wraps inside a merge; a 64 KiB merge stops growing. */
+static void test_gro_wrap_and_limit(void **state)
+{
+	unsigned int i, n;
+
+	(void)state;
+	offload_gro_init(&gro);
+	for (i = 0; i < 4; i++)
+		add(i, spec(false, 0xfffff000u + i * 1400, 1400));
+	assert_int_equal(offload_gro_items(&gro), 1);
+	check_merge(0, 0, 4);
+
+	/* 64 segments of 1400 bytes: 46 fit in 65535 bytes, 18 more. */
+	offload_gro_init(&gro);
+	for (i = 0; i < NPKT; i++)
+		add(i, spec(true, 5000 + i * 1400, 1400));
+	n = offload_gro_items(&gro);
+	assert_int_equal(n, 2);
+	check_merge(0, 0, 46);
+	check_merge(1, 46, NPKT - 46);
+}
+
+/*
+ * Two segments that must not merge: each is written alone, in order.
+ * change() makes the second differ from a clean continuation of the first.
+ */
+static void check_refused(bool v6, void (*change)(struct seg_spec *a,
+						  struct seg_spec *b))
+{
+	struct seg_spec a = spec(v6, 1000, 1000), b = spec(v6, 2000, 1000);
+
+	change(&a, &b);
+	offload_gro_init(&gro);
+	add(0, a);
+	add(1, b);
+	assert_int_equal(offload_gro_items(&gro), 2);
+	check_merge(0, 0, 1);
+	check_merge(1, 1, 1);
+}
+
+static void gap(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->seq += 1;
+}
+
+static void overlap(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->seq -= 500;
+}
+
+static void other_ack(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->ack += 1;
+}
+
+static void other_window(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->window += 1;
+}
+
+static void other_options(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->tsval += 1;
+}
+
+static void other_tos(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->tos = 0x03;	/* CE */
+}
+
+static void first_psh(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)b;
+	a->flags |= 0x08;
+}
+
+static void first_short(struct seg_spec *a, struct seg_spec *b)
+{
+	a->payload = 500;
+	b->seq = a->seq + 500;
+}
+
+static void second_longer(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->payload = 1001;
+}
+
+static void syn(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->flags |= 0x02;
+}
+
+static void fin(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->flags |= 0x01;
+}
+
+static void rst(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->flags |= 0x04;
+}
+
+static void urg(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->flags |= 0x20;
+}
+
+static void cwr(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->flags |= 0x80;
+}
+
+static void first_cwr(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)b;
+	a->flags |= 0x80;
+}
+
+static void ece_differs(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->flags |= 0x40;
+}
+
+static void pure_ack(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->payload = 0;
+}
+
+static void bad_csum(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->bad_csum = true;
+}
+
+static void first_bad_csum(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)b;
+	a->bad_csum = true;
+}
+
+static void other_port(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->sport += 1;
+}
+
+static void (*const refusals[])(struct seg_spec *, struct seg_spec *) = {
+	gap, overlap, other_ack, other_window, other_options, other_tos,
+	first_psh, first_short, second_longer, syn, fin, rst, urg, cwr,
+	first_cwr, ece_differs, pure_ack, bad_csum, first_bad_csum, other_port,
+};
+
+static void test_gro_refused(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		check_refused(false, refusals[i]);
+		check_refused(true, refusals[i]);
+	}
+}
+
+/* What must not be merged in IPv4 alone: a bad header checksum, options,
+ * a fragment. */
+static void test_gro_refused_v4(void **state)
+{
+	static const unsigned int what[] = { 0, 1, 2 };
+
+	(void)state;
+	for (size_t w = 0; w < sizeof(what) / sizeof(what[0]); w++) {
+		offload_gro_init(&gro);
+		add(0, spec(false, 1000, 1000));
+		lens[1] = tcp_seg(pkts[1], &(struct seg_spec){
+			.seq = 2000, .ack = 0x01020304, .flags = 0x10,
+			.payload = 1000, .window = 501, .sport = 40000,
+			.id = 0x7002, .tsval = 77 });
+		if (what[w] == 0) {
+			pkts[1][11] ^= 1;
+		} else if (what[w] == 1) {
+			pkts[1][0] = 0x46;	/* a 24-byte header: options */
+		} else {
+			pkts[1][6] |= 0x20;	/* MF */
+			pkts[1][10] = pkts[1][11] = 0;
+			uint16_t c = (uint16_t)~csum(0, pkts[1], 20);
+			pkts[1][10] = (uint8_t)(c >> 8);
+			pkts[1][11] = (uint8_t)c;
+		}
+		memcpy(orig[1], pkts[1], lens[1]);
+		assert_int_equal(offload_gro_add(&gro, pkts[1], lens[1]), 0);
+		add(2, spec(false, 3000, 1000));
+		/* A fragment closes every merge; the others end theirs. */
+		assert_int_equal(offload_gro_items(&gro), 3);
+		check_merge(0, 0, 1);
+		check_merge(2, 2, 1);
+	}
+}
+
+/*
+ * Two flows interleaved merge separately; a UDP packet between them stays
+ * in its place and breaks nothing; a pure ACK of one flow ends that flow's
+ * merge so that later segments do not overtake it.
+ */
+static void test_gro_flows(void **state)
+{
+	struct seg_spec s;
+	unsigned int i;
+
+	(void)state;
+	offload_gro_init(&gro);
+	for (i = 0; i < 6; i++) {
+		s = spec(false, 1000 + (i / 2) * 1000, 1000);
+		s.sport = (uint16_t)(40000 + i % 2);
+		add(i, s);
+	}
+	/* A UDP packet: not merged, written after the two merges begun. */
+	lens[6] = tcp_seg(pkts[6], &(struct seg_spec){ .payload = 100 });
+	pkts[6][9] = 17;
+	memcpy(orig[6], pkts[6], lens[6]);
+	assert_int_equal(offload_gro_add(&gro, pkts[6], lens[6]), 0);
+	s = spec(false, 4000, 1000);
+	add(7, s);
+	s.payload = 0;
+	s.seq = 5000;
+	add(8, s);	/* pure ACK of flow 40000 */
+	s = spec(false, 5000, 1000);
+	add(9, s);	/* must come after the ACK */
+
+	assert_int_equal(offload_gro_items(&gro), 5);
+	/* Flow 40000: segments 0, 2, 4, 7. */
+	{
+		static uint8_t big[70000];
+		struct offload_hdr h;
+		unsigned int packets;
+		size_t len = flat(0, big, &h, &packets);
+
+		assert_int_equal(packets, 4);
+		assert_int_equal(len, lens[0] + 3 * 1000);
+		assert_int_equal(big[20] << 8 | big[21], 40000);
+		len = flat(1, big, &h, &packets);
+		assert_int_equal(packets, 3);
+		assert_int_equal(big[20] << 8 | big[21], 40001);
+	}
+	check_merge(2, 6, 1);
+	check_merge(3, 8, 1);
+	check_merge(4, 9, 1);
+}
+
+/* More flows than can grow at once: the newest are written unmerged, the
+ * older ones keep growing, nothing is lost. */
+static void test_gro_many_flows(void **state)
+{
+	struct seg_spec s;
+	unsigned int i, total = 0, packets, n;
+
+	(void)state;
+	offload_gro_init(&gro);
+	for (i = 0; i < 2 * (OFFLOAD_GRO_FLOWS + 2); i++) {
+		s = spec(true, 1000 + (i / (OFFLOAD_GRO_FLOWS + 2)) * 1000,
+			 1000);
+		s.sport = (uint16_t)(1000 + i % (OFFLOAD_GRO_FLOWS + 2));
+		add(i, s);
+	}
+	n = offload_gro_items(&gro);
+	for (i = 0; i < n; i++) {
+		static uint8_t big[70000];
+		struct offload_hdr h;
+
+		flat(i, big, &h, &packets);
+		total += packets;
+	}
+	assert_int_equal(total, 2 * (OFFLOAD_GRO_FLOWS + 2));
+	/* Two flows found no room: their four segments are alone. */
+	assert_int_equal(n, OFFLOAD_GRO_FLOWS + 2 + 2);
+}
+
+/* A full batch says so and takes nothing. */
+static void test_gro_full(void **state)
+{
+	static uint8_t udp[100];
+	unsigned int i;
+
+	(void)state;
+	offload_gro_init(&gro);
+	udp[0] = 0x45;
+	udp[9] = 17;
+	for (i = 0; i < OFFLOAD_GRO_PACKETS; i++)
+		assert_int_equal(offload_gro_add(&gro, udp, sizeof(udp)), 0);
+	assert_int_equal(offload_gro_add(&gro, udp, sizeof(udp)), -ENOSPC);
+	assert_int_equal(offload_gro_items(&gro), OFFLOAD_GRO_PACKETS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +678,14 @@ int main(void)
 		cmocka_unit_test(test_cut_v6),
 		cmocka_unit_test(test_not_cut),
 		cmocka_unit_test(test_csum_complete),
+		cmocka_unit_test(test_gro_merge_v4),
+		cmocka_unit_test(test_gro_merge_v6),
+		cmocka_unit_test(test_gro_wrap_and_limit),
+		cmocka_unit_test(test_gro_refused),
+		cmocka_unit_test(test_gro_refused_v4),
+		cmocka_unit_test(test_gro_flows),
+		cmocka_unit_test(test_gro_many_flows),
+		cmocka_unit_test(test_gro_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
