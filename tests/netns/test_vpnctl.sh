@@ -26,6 +26,8 @@ LOG=$WORK/requests.log
 CONFIG=$WORK/config.json
 CALLS=$WORK/vpnd.calls
 export VPND_RUNDIR=$RUNDIR
+# The kill switch's state file vpnctl reads when no daemon runs: ours.
+export VPND_STATEDIR=$WORK/state
 unset VPND VPND_UP_TIMEOUT
 n_fakes=0
 rc=0
@@ -327,8 +329,17 @@ run down; expect 3 "down with no daemon"; err_has "vpnd is not running on vpnd0"
 run status; expect 0 "status with no daemon"
 out_has "state:            disconnected"
 run status --json; expect 0 "status --json with no daemon"
-json 'd == {"interface": "vpnd0", "state": "disconnected", "address": []}'
-ok "down: request bytes; the daemon goes; then down exits 3, status says disconnected (exit 0)"
+json 'd == {"interface": "vpnd0", "state": "disconnected", "address": [], "kill_switch_kernel": "unchecked (vpnd is not running; no state file)"}'
+# With a state file, status shows the kill switch it keeps.
+mkdir -m 755 "$VPND_STATEDIR"
+printf 'mode=lockdown\nallow_lan=yes\nhold=no\nprofile_mode=on\nprofile_allow_lan=no\narp_ignore=-1\n' >"$VPND_STATEDIR/killswitch"
+chmod 644 "$VPND_STATEDIR/killswitch"
+run status --json; expect 0 "status --json with no daemon, a state file"
+json 'd["kill_switch"] == "lockdown"' 'd["allow_lan"] == "yes"' 'd["kill_switch_kernel"] == "unchecked (vpnd is not running)"'
+run status; expect 0 "status with no daemon, a state file"
+out_has "kill switch:      lockdown, LAN allowed"
+rm -r "$VPND_STATEDIR"
+ok "down: request bytes; the daemon goes; then down exits 3, status says disconnected (exit 0) and the kill switch of the state file"
 
 start_fake
 config '{"down": {"errno": -16, "message": "cannot restore resolv.conf"}}'
