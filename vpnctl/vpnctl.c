@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vpnctl: a table of subcommands, each in a file of its own.  It only ever
- * talks to vpnd's control socket (and starts vpnd for "up"; "servers" may
- * read the server list itself when vpnd is not running).
+ * talks to vpnd's control socket (and starts vpnd for "up" and a kill switch
+ * change; "servers" may read the server list, and "status" the kill
+ * switch's state file, when vpnd is not running).  "leaktest" alone sends
+ * packets of its own: probes, to see what the kernel lets out.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,7 +55,8 @@ static void usage(FILE *f)
 			subcommands[i].help);
 	fprintf(f, "\n'vpnctl COMMAND --help' (or 'vpnctl help COMMAND') "
 		   "describes one.\nExit codes: 0 success, 1 vpnd refused or "
-		   "failed, 2 usage, 3 vpnd\nnot reachable, 4 up timed out.\n");
+		   "failed (leaktest: a leak), 2 usage,\n3 vpnd not reachable, "
+		   "4 up timed out.\n");
 }
 
 /* "vpnctl help COMMAND" is "vpnctl COMMAND --help". */
