@@ -1179,8 +1179,9 @@ void client_stop(struct client *c)
 {
 	if (c->dev && c->state != CLIENT_DISCONNECTED) {
 		/* Stopped while a connection was wanted (a signal, not
-		 * "down"): the kill switch goes on blocking without us. */
-		if (c->ks_ready)
+		 * "down"): the kill switch, if there is one, goes on
+		 * blocking without us. */
+		if (c->ks_ready && c->ksf.mode != KILLSWITCH_OFF)
 			killswitch_hold(&c->ks);
 		teardown(c);
 		ks_apply(c, KILLSWITCH_DISCONNECTED, NULL);

@@ -23,7 +23,8 @@
 #     and removes the table;
 #   - a corrupt, a missing and a world-writable state file each make a
 #     starting daemon (and the boot unit) block until the user's word;
-#   - a profile edited after vpnctl set the mode wins;
+#   - a profile edited after vpnctl set the mode wins; SIGTERM while up
+#     keeps blocking in lockdown, and leaves nothing with the mode off;
 #   - bad input: unknown modes and values are refused, nothing changes.
 CL_TAG=m
 . "$(dirname "$0")/connect_lib.sh"
@@ -222,6 +223,10 @@ ctl killswitch --allow-lan no -c "$PROFILE" -i "$IF_C" --json
 check "profile now says off: it wins over the older lockdown" test "$(json_get kill_switch)" = off
 check_not "off: no table" has_table
 check "off: state file mode=off" state_has mode=off
+ctl up -c "$PROFILE" -i "$IF_C"
+check "off: up exits 0 ($CTL_ERR)" test "$CTL_RC" = 0
+PID=$(client_pid); kill -TERM "$PID"; wait_for "! client_pid" 5
+check_not "off: SIGTERM while up leaves no table (there is no kill switch to keep)" has_table
 write_profile "$PROFILE" "$TUN_C/32"
 
 # ------------------------------------------------------------ bad input
