@@ -15,7 +15,8 @@ static void down_usage(FILE *f)
 		"Usage: vpnctl down [-i IFNAME]\n\n"
 		"Disconnects: vpnd removes every address, route, rule, firewall\n"
 		"table and DNS change that 'vpnctl up' made, and exits.  With\n"
-		"kill_switch = lockdown in the profile, traffic stays blocked.\n\n"
+		"the kill switch in lockdown ('vpnctl killswitch'), traffic\n"
+		"stays blocked, and vpnd stays to guard the block.\n\n"
 		"  -i, --interface IFNAME  the tunnel (default " CTL_IFNAME_DEFAULT
 		")\n"
 		"  -h, --help              this text\n\n"

@@ -342,9 +342,24 @@ static void arp_set(struct client *c, bool want)
 	if (want == guarded)
 		return;
 	if (want) {
-		ret = killswitch_arp_guard(&c->arp, "all");
-		if (!ret && c->arp.ours >= 0)
-			c->ksf.arp_ignore = c->arp.old;
+		int cur;
+
+		/* The value found goes to the file before we change it, so
+		 * that a crash in between still leaves it for the next start.
+		 * Unrecorded, it is raised all the same: protection first. */
+		ret = killswitch_arp_value("all", &cur);
+		if (!ret && cur < KILLSWITCH_ARP_IGNORE) {
+			c->ksf.arp_ignore = cur;
+			if (ks_save(c))
+				log_msg(c->dev, LOG_LEVEL_ERROR, "%s",
+					c->error);
+		}
+		if (!ret)
+			ret = killswitch_arp_guard(&c->arp, "all");
+		if (ret)
+			log_msg(c->dev, LOG_LEVEL_ERROR, "arp_ignore: %s",
+				strerror(-ret));
+		return;
 	} else {
 		ret = killswitch_arp_restore(&c->arp);
 		memset(&c->arp, 0, sizeof(c->arp));
@@ -519,6 +534,12 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 		if (ret) {
 			snprintf(msg, len, "cannot switch servers: %s",
 				 strerror(-ret));
+			/* The old peer is gone: no half switch, the error
+			 * state, blocking as the mode says. */
+			teardown(c);
+			c->state = CLIENT_ERROR;
+			snprintf(c->error, sizeof(c->error), "%s", msg);
+			ks_apply(c, KILLSWITCH_ERROR, NULL);
 			return ret;
 		}
 		c->server = s;
@@ -674,6 +695,8 @@ static void handle_killswitch(struct client *c, struct control_conn *cn,
 		ret = ks_set(c, mode, lan, ks_phase(c), c->server);
 		if (ret) {
 			out_end(cn, ret, c->error);
+			if (c->state == CLIENT_DISCONNECTED)
+				after_disconnected(c, cn);
 			return;
 		}
 		log_msg(c->dev, LOG_LEVEL_VERBOSE,
@@ -684,6 +707,10 @@ static void handle_killswitch(struct client *c, struct control_conn *cn,
 			t.fail_closed |= mode != KILLSWITCH_OFF;
 			if (!netlink_tunnel_routing_up(c->nl, &t))
 				c->tunnel = t;
+			else
+				log_msg(c->dev, LOG_LEVEL_ERROR,
+					"routing for the kill switch change: %s",
+					netlink_strerror(c->nl));
 		}
 		if (c->state != CLIENT_DISCONNECTED)
 			arp_set(c, true);
@@ -730,8 +757,16 @@ static void handle_request(struct client *c, struct control_conn *cn,
 		 * Down must succeed: a state file that cannot be written
 		 * only costs the next start a hold. */
 		if (ks_set(c, c->ksf.mode, c->ksf.allow_lan,
-			   KILLSWITCH_DISCONNECTED, NULL))
+			   KILLSWITCH_DISCONNECTED, NULL)) {
+			/* The file keeps hold=yes, which errs on the safe
+			 * side; the kernel must still lose the tunnel's
+			 * rules. */
 			log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
+			killswitch_release(&c->ks);
+			if (ks_apply(c, KILLSWITCH_DISCONNECTED, NULL))
+				log_msg(c->dev, LOG_LEVEL_ERROR, "%s",
+					c->error);
+		}
 		out_end(cn, 0, NULL);
 		after_disconnected(c, cn);
 	} else if (!strcmp(r->op, "killswitch")) {
@@ -1130,6 +1165,7 @@ int client_load(struct client *c, const char *profile)
 
 	memset(c, 0, sizeof(*c));
 	c->ctl_fd = -1;
+	c->lock_fd = -1;
 	snprintf(c->rundir, sizeof(c->rundir), "%s",
 		 rundir && *rundir ? rundir : "/run/vpnd");
 	ret = conf_client_load(profile, &c->conf, err, sizeof(err));
@@ -1150,6 +1186,17 @@ int client_start(struct client *c, struct device *dev)
 	int ret;
 
 	c->dev = dev;
+	/* One client per host: the kill switch's table and state file,
+	 * resolv.conf and the routing rules are the host's. */
+	ret = ksfile_lock(ksfile_dir(), &c->lock_fd);
+	if (ret) {
+		fprintf(stderr, "vpnd: %s: %s\n",
+			ret == -EBUSY ? "another vpnd client runs on this host "
+					"and owns the kill switch" :
+					"cannot lock the kill switch's state",
+			ret == -EBUSY ? "one per host" : strerror(-ret));
+		return ret;
+	}
 	ret = netlink_open(&c->nl);
 	if (ret) {
 		fprintf(stderr, "vpnd: cannot open netlink: %s\n",
@@ -1192,8 +1239,9 @@ void client_stop(struct client *c)
 	if (c->fw)
 		firewall_close(c->fw);
 	c->fw = NULL;
-	while (c->conns)
-		conn_close(c->conns);
+	/* No new client finds this daemon; those connected learn that it is
+	 * gone only in client_free(), once its interface is gone too, so
+	 * that whatever they do next finds none of it in the way. */
 	if (c->ctl_fd >= 0) {
 		ev_io_stop(c->dev->loop, &c->ctl_w);
 		close(c->ctl_fd);
@@ -1201,6 +1249,11 @@ void client_stop(struct client *c)
 	}
 	if (c->ctl_path[0])
 		unlink(c->ctl_path);
+	for (struct control_conn *cn = c->conns; cn; cn = cn->next)
+		ev_io_stop(c->dev->loop, &cn->w);
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	c->lock_fd = -1;
 	dns_free(&c->dns);
 	if (c->nl)
 		netlink_close(c->nl);
@@ -1272,4 +1325,20 @@ int client_killswitch_boot(void)
 out:
 	firewall_close(fw);
 	return ret;
+}
+
+void client_free(struct client *c)
+{
+	struct control_conn *cn, *next;
+
+	if (!c)
+		return;
+	for (cn = c->conns; cn; cn = next) {
+		next = cn->next;
+		close(cn->fd);
+		free(cn->out);
+		free(cn);
+	}
+	c->conns = NULL;
+	free(c);
 }

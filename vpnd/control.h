@@ -54,6 +54,7 @@ struct client {
 	struct dns_state dns;
 
 	struct firewall *fw;
+	int lock_fd;			/* ksfile_lock() */
 	struct killswitch ks;
 	bool ks_ready;
 	/* The kill switch as it stands, and as the state file keeps it:
@@ -81,8 +82,12 @@ struct client {
 int client_load(struct client *c, const char *profile);
 /* Opens the control socket on the device the profile will drive. */
 int client_start(struct client *c, struct device *dev);
-/* Undoes whatever up did and closes the socket. */
+/* Undoes whatever up did and closes the socket; the connections stay
+ * open, their watchers stopped, until client_free(). */
 void client_stop(struct client *c);
+/* Closes the connections (their clients' end-of-file: the daemon is gone)
+ * and frees c; after the device is destroyed. */
+void client_free(struct client *c);
 
 /*
  * For the boot unit: blocks, from the state file alone, when a daemon

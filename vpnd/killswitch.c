@@ -445,6 +445,9 @@ int killswitch_apply(struct killswitch *ks, const struct killswitch_state *s)
 			firewall_strerror(ks->fw));
 	else
 		ks->listing = listing;
+	/* The kernel holds the new table: that is what the caller must
+	 * believe.  Without the listing, verify only says "differs". */
+	ret = 0;
 out:
 	free(text);
 	firewall_text_free(&body);
@@ -634,6 +637,17 @@ static int arp_write(const char *path, int value)
 		ret = -EIO;
 	if (close(fd) && !ret)
 		ret = -errno;
+	return ret;
+}
+
+int killswitch_arp_value(const char *name, int *value)
+{
+	char path[256];
+	int ret;
+
+	ret = arp_path(path, sizeof(path), name);
+	if (!ret)
+		ret = arp_read(path, value);
 	return ret;
 }
 

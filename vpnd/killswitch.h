@@ -251,6 +251,8 @@ struct killswitch_arp {
 };
 
 int killswitch_arp_guard(struct killswitch_arp *a, const char *name);
+/* The value of net.ipv4.conf.NAME.arp_ignore now; 0 or -errno. */
+int killswitch_arp_value(const char *name, int *value);
 /* Writes the old value back, only if the value is still ours (someone who
  * changed it since has the last word).  Nothing guarded: nothing done. */
 int killswitch_arp_restore(struct killswitch_arp *a);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,7 +160,12 @@ static int read_text(const char *path, char *buf, size_t cap, char *err,
 		ret = -EBADMSG;
 		goto out;
 	}
-	while ((n = read(fd, buf + got, cap - got)) > 0) {
+	for (;;) {
+		n = read(fd, buf + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
 		got += (size_t)n;
 		if (got == cap)
 			break;
@@ -309,6 +315,37 @@ static int write_all(int fd, const char *buf, size_t n)
 	return 0;
 }
 
+/* The directory, 0755 whatever the umask: vpnctl reads the file as a
+ * member of the vpnd group. */
+static int make_dir(const char *dir)
+{
+	if (!mkdir(dir, 0755))
+		return chmod(dir, 0755) ? -errno : 0;
+	return errno == EEXIST ? 0 : -errno;
+}
+
+int ksfile_lock(const char *dir, int *fd)
+{
+	char path[KSFILE_PATH_MAX];
+	int ret;
+
+	*fd = -1;
+	ret = path_of(path, dir, KSFILE_LOCK_NAME);
+	if (!ret)
+		ret = make_dir(dir);
+	if (ret)
+		return ret;
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0)
+		return -errno;
+	if (!flock(*fd, LOCK_EX | LOCK_NB))
+		return 0;
+	ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	close(*fd);
+	*fd = -1;
+	return ret;
+}
+
 int ksfile_save(const char *dir, const struct ksfile *f)
 {
 	char path[KSFILE_PATH_MAX], tmp[KSFILE_PATH_MAX];
@@ -323,8 +360,9 @@ int ksfile_save(const char *dir, const struct ksfile *f)
 		ret = path_of(tmp, dir, "." KSFILE_NAME ".tmp");
 	if (ret)
 		return ret;
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
+	ret = make_dir(dir);
+	if (ret)
+		return ret;
 	/* A temporary file left by a crash is ours to replace. */
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -344,5 +382,9 @@ int ksfile_save(const char *dir, const struct ksfile *f)
 		unlink(tmp);
 		return ret;
 	}
-	return fsync_dir(dir);
+	/* The new file is in place: that it might not survive a power cut
+	 * is no reason to say it was not written (the caller would then
+	 * believe the old one still holds). */
+	fsync_dir(dir);
+	return 0;
 }

@@ -40,6 +40,7 @@
 #include "killswitch.h"
 
 #define KSFILE_NAME "killswitch"
+#define KSFILE_LOCK_NAME "killswitch.lock"
 #define KSFILE_DIR_DEFAULT "/var/lib/vpnd"
 
 enum ksfile_limits {
@@ -70,8 +71,17 @@ int ksfile_load(const char *dir, struct ksfile *f, char *err, size_t len);
 
 /* Replaces dir/killswitch with f, creating dir (0755) if needed; mode
  * 0644, since vpnctl shows the mode to members of the vpnd group.  0 or
- * -errno; on failure the old file is left as it was. */
+ * -errno; on failure the old file is left as it was.  (Once the new file
+ * is renamed into place, 0: a failed fsync of the directory after that is
+ * not reported, as the new file is what any reader now sees.) */
 int ksfile_save(const char *dir, const struct ksfile *f);
+
+/*
+ * One client daemon owns the host's kill switch (one table, one file): an
+ * exclusive lock on dir/killswitch.lock, held by *fd until it is closed
+ * (or the process ends).  0; -EBUSY when another process holds it.
+ */
+int ksfile_lock(const char *dir, int *fd);
 
 /* "off", "on", "lockdown"; NULL for anything else. */
 const char *ksfile_mode_name(enum killswitch_mode m);

@@ -199,10 +199,8 @@ static enum role role_of(const char *path)
 
 static void role_stop(struct client *client, struct server *server)
 {
-	if (client) {
+	if (client)
 		client_stop(client);
-		free(client);
-	}
 	if (server) {
 		server_stop(server);
 		free(server);
@@ -290,6 +288,7 @@ int main(int argc, char **argv)
 		client = calloc(1, sizeof(*client));
 		if (!client || client_load(client, conf)) {
 			role_stop(client, NULL);
+			client_free(client);
 			report(status_fd, 1);
 			return 1;
 		}
@@ -338,6 +337,7 @@ int main(int argc, char **argv)
 	uapisock_close(dev);
 	device_destroy(dev);
 	free(dev);
+	client_free(client);
 	ev_loop_destroy(loop);
 	return 0;
 fail:
@@ -346,5 +346,6 @@ fail:
 	uapisock_close(dev);
 	device_destroy(dev);
 	free(dev);
+	client_free(client);
 	return 1;
 }

@@ -25,6 +25,10 @@
 #     starting daemon (and the boot unit) block until the user's word;
 #   - a profile edited after vpnctl set the mode wins; SIGTERM while up
 #     keeps blocking in lockdown, and leaves nothing with the mode off;
+#   - one client daemon per host: a second one is refused, the first's
+#     table and arp_ignore untouched;
+#   - sixteen changes in a row (a daemon that stays, then one that goes):
+#     none finds the last one half gone;
 #   - bad input: unknown modes and values are refused, nothing changes.
 CL_TAG=m
 . "$(dirname "$0")/connect_lib.sh"
@@ -145,6 +149,16 @@ check "on again while up: the table is back" has_table
 check "on again while up: still connected" quiet in_c ping -c 2 -i 0.2 -W 2 "$INET"
 probes_blocked "on, connected (probes out of the physical link)"
 
+say "--- one client daemon per host"
+ctl killswitch on -c "$PROFILE" -i "${IF_C}x"
+check "a second client daemon (another interface) is refused (exit $CTL_RC)" test "$CTL_RC" = 1
+contains "a second client daemon: says why" "$CTL_ERR" "another vpnd client runs on this host and owns the kill switch"
+check "a second client daemon: the table of the first stays" has_table
+check "a second client daemon: the first's arp_ignore stays raised" test "$(arp_all)" = 1
+check "a second client daemon: its interface is gone" sh -c "! ip -n $NS_C link show ${IF_C}x 2>/dev/null"
+ctl status -i "$IF_C" --json
+check "a second client daemon: the first still says its kernel matches" test "$(json_get kill_switch_kernel)" = matches
+
 # ------------------------------------------------------------ crash, boot
 
 say "--- SIGKILL while up, boot unit, restart"
@@ -230,6 +244,15 @@ check_not "off: SIGTERM while up leaves no table (there is no kill switch to kee
 write_profile "$PROFILE" "$TUN_C/32"
 
 # ------------------------------------------------------------ bad input
+
+say "--- changes in a row, each starting a daemon that goes (or stays)"
+fails=0
+for i in 1 2 3 4 5 6 7 8; do
+	ctl killswitch lockdown -c "$PROFILE" -i "$IF_C"; [ "$CTL_RC" = 0 ] || fails=$((fails + 1))
+	ctl killswitch on -c "$PROFILE" -i "$IF_C"; [ "$CTL_RC" = 0 ] || fails=$((fails + 1))
+done
+check "16 changes in a row, alternately staying and going: all succeed ($fails failed)" test "$fails" = 0
+check "after the last (on, disconnected): no table, no daemon" sh -c "! ip netns exec $NS_C nft list tables | grep -q vpnd_killswitch"
 
 say "--- bad input"
 cp "$STATE" "$WORK/state.before"

@@ -6,7 +6,7 @@
  * too long, a symbolic link, writable by others) is "corrupt", with the
  * file and line in the message; a missing file is told apart; a save
  * replaces the file whole and leaves no temporary behind, also over one a
- * crash left.
+ * crash left; one lock holder at a time; directories made 0755.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -282,6 +282,39 @@ static void test_permissions_and_links(void **state)
 	rmdir(d->file);
 }
 
+static void test_lock(void **state)
+{
+	struct dir *d = *state;
+	char lock[128], sub[96];
+	int a, b, c;
+	struct stat st;
+	mode_t old;
+
+	snprintf(lock, sizeof(lock), "%s/%s", d->path, KSFILE_LOCK_NAME);
+	assert_int_equal(ksfile_lock(d->path, &a), 0);
+	assert_true(a >= 0);
+	/* Another open file description, as another daemon has: refused. */
+	assert_int_equal(ksfile_lock(d->path, &b), -EBUSY);
+	assert_int_equal(b, -1);
+	close(a);
+	assert_int_equal(ksfile_lock(d->path, &c), 0);
+	close(c);
+	unlink(lock);
+
+	/* A directory it creates is 0755 whatever the umask: vpnctl reads
+	 * the file as a member of the vpnd group. */
+	snprintf(sub, sizeof(sub), "%s/sub", d->path);
+	old = umask(077);
+	assert_int_equal(ksfile_lock(sub, &a), 0);
+	umask(old);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	close(a);
+	snprintf(lock, sizeof(lock), "%s/%s", sub, KSFILE_LOCK_NAME);
+	unlink(lock);
+	rmdir(sub);
+}
+
 static void test_modes(void **state)
 {
 	enum killswitch_mode m;
@@ -312,6 +345,8 @@ int main(void)
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(test_permissions_and_links,
 						dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_lock, dir_setup,
+						dir_teardown),
 		cmocka_unit_test(test_modes),
 	};
 
