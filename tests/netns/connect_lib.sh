@@ -2,7 +2,8 @@
 # (tests/netns/test_connect*.sh, issue 4 "What must hold").
 #
 # Sourced by each test_connect_*.sh after it sets CL_TAG, a one-letter tag
-# that makes its namespace and interface names unique (u, l, g, s, b).
+# that makes its namespace and interface names unique (u, l, g, s, b; k, m, t for
+# the kill switch tests).
 #
 # Topology (every address is a documentation range, and exists only in the
 # namespaces made here):
@@ -544,7 +545,7 @@ LINK_NOISE="(arp and host $GW) or (ip6 and (src net fe80::/10 or src host ::))"
 # capture_start NAME FILTER: tcpdump on the client's physical link.
 capture_start() {
 	local name=$1 filter=$2
-	helper tcpdump ip netns exec "$NS_C" tcpdump -p -Z root -i "$C_PHYS" -n -U \
+	helper tcpdump ip netns exec "$NS_C" tcpdump -p -Z root -i "$C_PHYS" -n -U --immediate-mode \
 		-w "$WORK/$name.pcap" "$filter" 2>"$WORK/$name.err"
 	eval "CAP_$name=$LAST_HELPER"
 	wait_for "grep -q 'listening on' $WORK/$name.err" 5 || die "tcpdump $name did not start: $(cat "$WORK/$name.err")"
