@@ -77,6 +77,8 @@ vpnctl/vpnctl: $(CTL_OBJS) $(BUILD)/libvpncore.a
 # archive then supplies only what the test did not define itself.
 # test_noise counts Diffie-Hellman operations through a link-time wrapper.
 TEST_LDFLAGS_test_noise = -Wl,--wrap=wg_dh
+# test_leaktest includes vpnctl/leaktest.c, which calls into ctl.c and json.c.
+$(BUILD)/tests/test_leaktest: $(BUILD)/vpnctl/ctl.o $(BUILD)/vpnctl/json.o
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HOBJS) $(BUILD)/libvpncore.a
 	$(call say,LD,$@)

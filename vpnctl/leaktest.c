@@ -626,7 +626,7 @@ static bool parse_ipv4(const uint8_t *b, size_t len, struct packet *pk)
  * options headers to the transport header. */
 static bool parse_ipv6(const uint8_t *b, size_t len, struct packet *pk)
 {
-	uint8_t next;
+	uint8_t next, cur;
 	size_t off = 40;
 
 	if (len < 40 || b[0] >> 4 != 6)
@@ -639,8 +639,10 @@ static bool parse_ipv6(const uint8_t *b, size_t len, struct packet *pk)
 			return false;
 		if (next == 44 && ((b[off + 2] << 8 | b[off + 3]) & 0xfff8))
 			return false;
+		/* The length by this header's type, not the next one's. */
+		cur = next;
 		next = b[off];
-		off += next == 44 ? 8 : ((size_t)b[off + 1] + 1) * 8;
+		off += cur == 44 ? 8 : ((size_t)b[off + 1] + 1) * 8;
 	}
 	if (off > len)
 		return false;
