@@ -538,7 +538,8 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 			 * state, blocking as the mode says. */
 			teardown(c);
 			c->state = CLIENT_ERROR;
-			snprintf(c->error, sizeof(c->error), "%s", msg);
+			snprintf(c->error, sizeof(c->error), "%.*s",
+				 (int)sizeof(c->error) - 1, msg);
 			ks_apply(c, KILLSWITCH_ERROR, NULL);
 			return ret;
 		}
