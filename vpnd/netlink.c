@@ -33,7 +33,10 @@ enum {
 	NL_DESC_LEN = 256,
 	/* A dump interrupted by a concurrent change is retried this often. */
 	NL_DUMP_TRIES = 5,
-	TUNNEL_MAX_STEPS = 16,
+	/* Per family a default and a backstop route, the LAN throws, the
+	 * inside routes, and the two rules; checked against the LAN ranges
+	 * where they are defined. */
+	TUNNEL_MAX_STEPS = 32,
 };
 
 /* The first table id reserved by the kernel: compat, default, main, local. */
@@ -302,6 +305,103 @@ int netlink_prefix_parse(const char *text, struct netlink_prefix *p)
 		return -EINVAL;
 	p->len = len;
 	return 0;
+}
+
+/* Clears every bit of a after the first len, the bytes an IPv4 address
+ * does not use included, so that equal prefixes compare equal bytewise. */
+static void inaddr_mask(union netlink_inaddr *a, unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(a->bytes); i++)
+		if (len < 8 * (i + 1))
+			a->bytes[i] &= len > 8 * i ?
+				(uint8_t)(0xff00u >> (len - 8 * i)) : 0;
+}
+
+bool netlink_prefix_contains(const struct netlink_prefix *outer,
+			     const struct netlink_prefix *inner)
+{
+	union netlink_inaddr a = outer->addr, b = inner->addr;
+
+	if (outer->family != inner->family || outer->len > inner->len)
+		return false;
+	inaddr_mask(&a, outer->len);
+	inaddr_mask(&b, outer->len);
+	return !memcmp(&a, &b, sizeof(a));
+}
+
+static int prefix_cmp_family(const struct netlink_prefix *x,
+			     const struct netlink_prefix *y)
+{
+	return (x->family > y->family) - (x->family < y->family);
+}
+
+/* Family, then length, then address: a prefix comes after every prefix
+ * that can contain it. */
+static int prefix_cmp_len(const void *a, const void *b)
+{
+	const struct netlink_prefix *x = a, *y = b;
+	int d = prefix_cmp_family(x, y);
+
+	if (!d)
+		d = (x->len > y->len) - (x->len < y->len);
+	return d ? d : memcmp(&x->addr, &y->addr, sizeof(x->addr));
+}
+
+/* Family, then address: ascending, as nft lists an interval set. */
+static int prefix_cmp_addr(const void *a, const void *b)
+{
+	const struct netlink_prefix *x = a, *y = b;
+	int d = prefix_cmp_family(x, y);
+
+	if (!d)
+		d = memcmp(&x->addr, &y->addr, sizeof(x->addr));
+	return d ? d : (x->len > y->len) - (x->len < y->len);
+}
+
+unsigned int netlink_prefixes_reduce(struct netlink_prefix *p, unsigned int n)
+{
+	unsigned int i, k, kept = 0;
+
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++)
+		inaddr_mask(&p[i].addr, p[i].len);
+	qsort(p, n, sizeof(*p), prefix_cmp_len);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < kept; k++)
+			if (netlink_prefix_contains(&p[k], &p[i]))
+				break;
+		if (k == kept)
+			p[kept++] = p[i];
+	}
+	qsort(p, kept, sizeof(*p), prefix_cmp_addr);
+	return kept;
+}
+
+unsigned int netlink_tunnel_inside(const struct netlink_prefix *addr,
+				   unsigned int n_addr,
+				   const struct netlink_prefix *dns,
+				   unsigned int n_dns, struct netlink_prefix *out)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < n_addr; i++) {
+		out[n] = addr[i];
+		if (out[n].family == AF_INET6 &&
+		    out[n].len > NETLINK_INSIDE_IPV6_LEN)
+			out[n].len = NETLINK_INSIDE_IPV6_LEN;
+		if (prefix_valid(&out[n]))
+			n++;
+	}
+	for (i = 0; i < n_dns; i++) {
+		out[n] = dns[i];
+		out[n].len = (uint8_t)(family_addrlen(dns[i].family) * 8);
+		if (prefix_valid(&out[n]))
+			n++;
+	}
+	return netlink_prefixes_reduce(out, n);
 }
 
 static const char *prefix_str(const struct netlink_prefix *p, char *buf,
@@ -971,6 +1071,10 @@ struct tunnel_step {
 struct tunnel_plan {
 	struct tunnel_step step[TUNNEL_MAX_STEPS];
 	size_t n;
+	/* The description's inside prefixes, reduced (masked, none inside
+	 * another); none without allow_lan, where the default covers them. */
+	struct netlink_prefix inside[NETLINK_INSIDE_MAX];
+	unsigned int n_inside;
 };
 
 /* Ranges that are local by definition, never by announcement. */
@@ -981,6 +1085,10 @@ static const char *const lan_ipv4[] = {
 
 /* IPv6 multicast is answered by the local table before any rule. */
 static const char *const lan_ipv6[] = { "fe80::/10", "fc00::/7" };
+
+_Static_assert(MNL_ARRAY_SIZE(lan_ipv4) + MNL_ARRAY_SIZE(lan_ipv6) +
+		       2 * 2 + 2 + NETLINK_INSIDE_MAX <= TUNNEL_MAX_STEPS,
+	       "a tunnel plan does not fit in TUNNEL_MAX_STEPS");
 
 static struct netlink_route *plan_route(struct tunnel_plan *p,
 					const struct netlink_tunnel *t,
@@ -1000,24 +1108,78 @@ static struct netlink_route *plan_route(struct tunnel_plan *p,
 	return &s->route;
 }
 
+/* What the default route of a family is: into the tunnel, or unreachable
+ * for a family without address when the policy says so. */
+static uint8_t family_type(const struct netlink_tunnel *t, bool has_addr)
+{
+	return !has_addr && t->nofamily == NETLINK_NOFAMILY_UNREACHABLE ?
+		       RTN_UNREACHABLE : RTN_UNICAST;
+}
+
+/*
+ * The inside prefixes of a family, routed the way the default is, so that
+ * by longest-prefix match they beat the throws around them.  Planned
+ * before the throws: when allow_lan is switched on while up (rules in
+ * place), no throw is ever in without the inside routes that cut it.  A
+ * /0 is the default route itself (conf refuses one anyway).
+ */
+static void plan_inside(struct tunnel_plan *p, const struct netlink_tunnel *t,
+			int family, uint8_t type)
+{
+	struct netlink_route *r;
+	unsigned int i;
+
+	for (i = 0; i < p->n_inside; i++) {
+		if (p->inside[i].family != family || !p->inside[i].len)
+			continue;
+		r = plan_route(p, t, family, type, NETLINK_TUNNEL_METRIC);
+		r->dst = p->inside[i];
+	}
+}
+
+/* A LAN range that lies within an inside prefix gets no throw: for a
+ * longer prefix the throw would win there, and one equal to it is the
+ * same route key, which the kernel refuses (EEXIST), so the inside route
+ * would silently not be there. */
+static bool lan_is_inside(const struct tunnel_plan *p,
+			  const struct netlink_prefix *lan)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->n_inside; i++)
+		if (netlink_prefix_contains(&p->inside[i], lan))
+			return true;
+	return false;
+}
+
+static void plan_throws(struct tunnel_plan *p, const struct netlink_tunnel *t,
+			int family, const char *const *lan, size_t nlan)
+{
+	struct netlink_prefix range;
+	struct netlink_route *r;
+	size_t i;
+
+	for (i = 0; i < nlan; i++) {
+		netlink_prefix_parse(lan[i], &range);
+		if (lan_is_inside(p, &range))
+			continue;
+		r = plan_route(p, t, family, RTN_THROW, NETLINK_TUNNEL_METRIC);
+		r->dst = range;
+	}
+}
+
 static void plan_family(struct tunnel_plan *p, const struct netlink_tunnel *t,
 			int family, bool has_addr, const char *const *lan,
 			size_t nlan)
 {
-	struct netlink_route *r;
-	size_t i;
+	uint8_t type = family_type(t, has_addr);
 
-	for (i = 0; t->allow_lan && i < nlan; i++) {
-		r = plan_route(p, t, family, RTN_THROW, NETLINK_TUNNEL_METRIC);
-		netlink_prefix_parse(lan[i], &r->dst);
+	if (t->allow_lan) {
+		plan_inside(p, t, family, type);
+		plan_throws(p, t, family, lan, nlan);
 	}
-	if (!has_addr && t->nofamily == NETLINK_NOFAMILY_UNREACHABLE) {
-		plan_route(p, t, family, RTN_UNREACHABLE,
-			   NETLINK_TUNNEL_METRIC);
-		return;
-	}
-	plan_route(p, t, family, RTN_UNICAST, NETLINK_TUNNEL_METRIC);
-	if (t->fail_closed)
+	plan_route(p, t, family, type, NETLINK_TUNNEL_METRIC);
+	if (type == RTN_UNICAST && t->fail_closed)
 		plan_route(p, t, family, RTN_UNREACHABLE,
 			   NETLINK_BACKSTOP_METRIC);
 }
@@ -1038,9 +1200,39 @@ static void plan_rule(struct tunnel_plan *p, const struct netlink_tunnel *t,
 	s->rule.protocol = NETLINK_PROTO_VPND;
 }
 
+/* Checks the description's inside prefixes and keeps them reduced in the
+ * plan (a duplicate would be refused by the kernel as existing, and one
+ * inside another adds nothing); only allow_lan needs them. */
+static int plan_inside_prefixes(struct netlink *nl,
+				const struct netlink_tunnel *t,
+				struct tunnel_plan *p)
+{
+	unsigned int i;
+
+	p->n_inside = 0;
+	if (t->n_inside > NETLINK_INSIDE_MAX)
+		return nl_fail(nl, -EINVAL, "tunnel routing: %u inside "
+			       "prefixes, at most %u", t->n_inside,
+			       (unsigned int)NETLINK_INSIDE_MAX);
+	if (t->n_inside && !t->inside)
+		return nl_fail(nl, -EINVAL, "tunnel routing: inside prefixes "
+			       "counted but not given");
+	for (i = 0; i < t->n_inside; i++)
+		if (!prefix_valid(&t->inside[i]))
+			return nl_fail(nl, -EINVAL, "tunnel routing: inside "
+				       "prefix %u is invalid", i);
+	if (!t->allow_lan || !t->n_inside)
+		return 0;
+	memcpy(p->inside, t->inside, t->n_inside * sizeof(*t->inside));
+	p->n_inside = netlink_prefixes_reduce(p->inside, t->n_inside);
+	return 0;
+}
+
 static int tunnel_plan(struct netlink *nl, const struct netlink_tunnel *t,
 		       struct tunnel_plan *p)
 {
+	int ret;
+
 	nl->kmsg[0] = '\0';
 	if (t->ifindex <= 0)
 		return nl_fail(nl, -ENODEV, "tunnel routing: no tunnel link");
@@ -1060,6 +1252,9 @@ static int tunnel_plan(struct netlink *nl, const struct netlink_tunnel *t,
 	    t->nofamily != NETLINK_NOFAMILY_TUNNEL)
 		return nl_fail(nl, -EINVAL, "tunnel routing: unknown policy "
 			       "%d for a family without address", t->nofamily);
+	ret = plan_inside_prefixes(nl, t, p);
+	if (ret)
+		return ret;
 	p->n = 0;
 	plan_family(p, t, AF_INET, t->has_ipv4, lan_ipv4,
 		    MNL_ARRAY_SIZE(lan_ipv4));

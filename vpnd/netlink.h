@@ -53,6 +53,18 @@
  * main.  A range the DHCP server calls local but that is not one of them
  * still goes into the tunnel.
  *
+ * The tunnel's own resolvers and the networks of its addresses usually lie
+ * in those ranges too (10.64.0.1, fc00:bbbb::/64), and a throw would send
+ * them, DNS included, out the physical link in clear text.  So with
+ * allow_lan the caller also names them ("inside" prefixes, computed by
+ * netlink_tunnel_inside(): an IPv6 address counts as at least its /64,
+ * where the server's side of the tunnel lives), and T gets a
+ * route for each that goes where the default goes (into the tunnel, or
+ * unreachable for a family without address): being longer, it beats the
+ * throw around it by longest-prefix match.  A LAN range that lies within
+ * an inside prefix gets no throw at all, since the throw would be the
+ * longer (or, equal, the same route key, refused as existing).
+ *
  * Routing cannot stop a socket bound to the physical device
  * (SO_BINDTODEVICE: its lookups skip nexthops on other devices and fall
  * through to main), and routes on the tunnel vanish when its device goes
@@ -79,6 +91,9 @@ struct netlink;
  * backstop that only answers when the real one is gone. */
 #define NETLINK_TUNNEL_METRIC 1024
 #define NETLINK_BACKSTOP_METRIC UINT32_MAX
+/* Inside prefixes a tunnel may name: conf's CONF_ADDRESS_MAX addresses and
+ * CONF_DNS_MAX resolvers. */
+#define NETLINK_INSIDE_MAX 16
 
 int netlink_open(struct netlink **nlp);
 void netlink_close(struct netlink *nl);
@@ -107,6 +122,34 @@ int netlink_prefix_parse(const char *text, struct netlink_prefix *p);
 /* Fills p (zeroing it first) from a binary address of family and a length. */
 void netlink_prefix_set(struct netlink_prefix *p, int family, const void *addr,
 			uint8_t len);
+/* Whether every address of inner is in outer (same family, no longer). */
+bool netlink_prefix_contains(const struct netlink_prefix *outer,
+			     const struct netlink_prefix *inner);
+/*
+ * Reduces p[0..n) in place to the prefixes no other one contains, each
+ * masked to its length (host bits cleared), duplicates dropped, sorted by
+ * family then address; adjacent prefixes are not merged.  Returns how many
+ * are left.  The prefixes must be valid.
+ */
+unsigned int netlink_prefixes_reduce(struct netlink_prefix *p, unsigned int n);
+
+/*
+ * The "inside" prefixes of a tunnel (see allow_lan above) from its
+ * addresses addr[0..n_addr) (address/length) and its resolvers
+ * dns[0..n_dns) (the length is ignored): each resolver, and the network of
+ * each address, where an IPv6 network is never narrower than a /64.  IPv6
+ * links are /64s (SLAAC needs one), so no LAN shares a /64 with the
+ * tunnel's address, and a provider's gateway and resolver commonly sit in
+ * it (fc00:bbbb::1 next to fc00:bbbb::2/128); an IPv4 /32 has no such
+ * rule and stays a /32.  Invalid entries are skipped.  out has room for
+ * n_addr + n_dns; reduced as by netlink_prefixes_reduce(); returns how
+ * many.
+ */
+#define NETLINK_INSIDE_IPV6_LEN 64
+unsigned int netlink_tunnel_inside(const struct netlink_prefix *addr,
+				   unsigned int n_addr,
+				   const struct netlink_prefix *dns,
+				   unsigned int n_dns, struct netlink_prefix *out);
 
 /* Addresses.  IPv6 ones are added with IFA_F_NODAD: a tunnel has no
  * neighbours to collide with, and nothing should wait for DAD. */
@@ -194,6 +237,14 @@ struct netlink_tunnel {
 	 * main: 10/8, 172.16/12, 192.168/16, 169.254/16, 224/4,
 	 * 255.255.255.255, fe80::/10, fc00::/7. */
 	bool allow_lan;
+	/* With allow_lan, what stays in the tunnel although a throw covers
+	 * it: the tunnel's resolvers and the networks of its addresses, as
+	 * netlink_tunnel_inside() computes them.  Borrowed for as long as this description is used; overlaps and
+	 * duplicates are fine (reduced first); at most NETLINK_INSIDE_MAX,
+	 * each valid, or the description is refused.  Unused without
+	 * allow_lan, where the default route already covers them. */
+	const struct netlink_prefix *inside;
+	unsigned int n_inside;
 };
 
 /*

@@ -27,7 +27,7 @@ static const char usage[] =
 	"  snapshot\n"
 	"  tunnel-up|tunnel-down dev IFNAME|ifindex N fwmark M table N\n"
 	"      [priority N] [ipv4] [ipv6] [nofamily unreachable|tunnel]\n"
-	"      [fail-closed] [allow-lan]\n";
+	"      [fail-closed] [allow-lan] [inside PREFIX]...\n";
 
 static void die_usage(const char *why)
 {
@@ -171,10 +171,13 @@ static int do_rule(struct netlink *nl, bool add, struct args *a)
 
 static int do_tunnel(struct netlink *nl, bool up, struct args *a)
 {
+	/* One more than allowed, so that the refusal can be tested. */
+	static struct netlink_prefix inside[NETLINK_INSIDE_MAX + 1];
 	struct netlink_tunnel t;
 	const char *w;
 
 	memset(&t, 0, sizeof(t));
+	t.inside = inside;
 	for (; a->i < a->argc; a->i++) {
 		w = a->argv[a->i];
 		if (!strcmp(w, "dev")) {
@@ -203,6 +206,12 @@ static int do_tunnel(struct netlink *nl, bool up, struct args *a)
 			t.fail_closed = true;
 		} else if (!strcmp(w, "allow-lan")) {
 			t.allow_lan = true;
+		} else if (!strcmp(w, "inside")) {
+			if (t.n_inside == NETLINK_INSIDE_MAX + 1 ||
+			    netlink_prefix_parse(next_value(a),
+						 &inside[t.n_inside]))
+				die_usage("bad or too many inside prefixes");
+			t.n_inside++;
 		} else {
 			die_usage("unknown tunnel keyword");
 		}

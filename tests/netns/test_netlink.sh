@@ -13,7 +13,10 @@
 #    while wg-quick's suppress_prefixlength rule would let them;
 #  - down restores byte for byte what ip showed before up, leaving rules
 #    and routes of others alone; up twice and down twice are harmless; a
-#    failing up rolls back; fail-closed, allow-lan and bad descriptions.
+#    failing up rolls back; fail-closed, allow-lan and bad descriptions;
+#  - allow-lan's inside prefixes (the tunnel's resolvers and address
+#    networks) stay in the tunnel although a throw covers them, reduced
+#    when given twice or nested, and go with down.
 # Nothing is sent: `ip route get` only asks the kernel what it would do.
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -286,12 +289,66 @@ ns ip -6 route del fd00:7::/64 dev phys0
 same_as before "after allow-lan"
 ok "allow-lan: 192.168/16 and fc00::/7 reach the LAN, the physical /24 (public range) stays in the tunnel"
 
+# allow-lan with inside prefixes: the tunnel's resolvers and address
+# networks stay in the tunnel although a throw covers them.  Duplicates and
+# a resolver inside a network are given too: they must be reduced away.
+IN=(inside 10.64.0.1 inside 10.64.0.0/24 inside 10.64.0.1 inside fc00:bbbb::1
+    inside fc00:bbbb::/64 inside fc00:bbbb::1)
+drv tunnel-up dev tun0 "${TUN[@]}" ipv4 ipv6 allow-lan "${IN[@]}" || fail "tunnel-up allow-lan inside"
+t4=$(ns ip -4 route show table $TABLE)
+t6=$(ns ip -6 route show table $TABLE)
+grep -qF "10.64.0.0/24 dev tun0 proto 118 scope link metric 1024" <<<"$t4" || fail "no inside route 10.64.0.0/24: $t4"
+grep -qF "fc00:bbbb::/64 dev tun0 proto 118 metric 1024" <<<"$t6" || fail "no inside route fc00:bbbb::/64: $t6"
+grep -q "^10.64.0.1 " <<<"$t4" && fail "the resolver inside 10.64.0.0/24 got a route of its own: $t4"
+grep -qF "throw 10.0.0.0/8" <<<"$t4" || fail "the 10/8 throw is gone: $t4"
+expect_route tun0 route get 10.64.0.1
+expect_route tun0 route get 10.64.0.77
+expect_route phys0 route get 10.1.2.3
+expect_route phys0 route get 10.64.0.1 mark $MARK
+expect_route tun0 -6 route get fc00:bbbb::1
+expect_route phys0 -6 route get fd00:7::9
+dump >"$WORK/up_inside"
+drv tunnel-up dev tun0 "${TUN[@]}" ipv4 ipv6 allow-lan "${IN[@]}" || fail "second tunnel-up allow-lan inside"
+same_as up_inside "second up with inside prefixes"
+drv tunnel-down dev tun0 "${TUN[@]}" ipv4 ipv6 allow-lan "${IN[@]}" || fail "tunnel-down allow-lan inside"
+same_as before "after allow-lan with inside prefixes"
+drv tunnel-down dev tun0 "${TUN[@]}" ipv4 ipv6 allow-lan "${IN[@]}" || fail "second tunnel-down allow-lan inside"
+same_as before "after a second down with inside prefixes"
+ok "allow-lan + inside: 10.64.0.1 and fc00:bbbb::1 go to tun0, 10.1.2.3 and fd00:7::9 to main; up twice, down twice restore ip's dump"
+
+# An inside prefix equal to a LAN range replaces its throw (the same route
+# key would be refused as existing); without an IPv6 address, an IPv6
+# inside prefix is unreachable like the rest of IPv6, not thrown.
+IN=(inside 192.168.0.0/16 inside 10.64.0.1 inside fc00:bbbb::1)
+drv tunnel-up dev tun0 "${TUN[@]}" ipv4 allow-lan "${IN[@]}" || fail "tunnel-up inside 192.168/16"
+ns ip -4 route show table $TABLE | grep -qF "throw 192.168.0.0/16" && fail "a throw for the inside 192.168/16"
+expect_route tun0 route get 192.168.7.9
+expect_route tun0 route get 10.64.0.1
+expect_route phys0 route get 172.16.0.9
+expect_route unreachable -6 route get fc00:bbbb::1
+expect_route phys0 -6 route get fd00:7::9
+drv tunnel-down dev tun0 "${TUN[@]}" ipv4 allow-lan "${IN[@]}" || fail "tunnel-down inside 192.168/16"
+same_as before "after an inside prefix equal to a LAN range"
+# Without allow-lan the default covers them: no route of their own.
+drv tunnel-up dev tun0 "${TUN[@]}" ipv4 "${IN[@]}" || fail "tunnel-up inside without allow-lan"
+ns ip -4 route show table $TABLE | grep -qE "^(192.168.0.0/16|10.64.0.1) " && fail "inside routes without allow-lan"
+drv tunnel-down dev tun0 "${TUN[@]}" ipv4 "${IN[@]}" || fail "tunnel-down inside without allow-lan"
+same_as before "after inside prefixes without allow-lan"
+many=()
+for i in $(seq 17); do many+=(inside 10.99.$i.0/24); done
+expect_err "17 inside prefixes, at most 16" tunnel-up dev tun0 "${TUN[@]}" ipv4 allow-lan "${many[@]}"
+same_as before "after too many inside prefixes"
+ok "an inside prefix replaces an equal throw; IPv6 inside without an IPv6 address is unreachable; none without allow-lan; 17 refused"
+
 # All or nothing: IPv6 off on tun0 makes the IPv6 route fail after the IPv4
 # one went in; the IPv4 one must be gone again.
 ns sysctl -qw net.ipv6.conf.tun0.disable_ipv6=1
 dump >"$WORK/before6"
 expect_err "(kernel: IPv6 is disabled on nexthop device)" tunnel-up dev tun0 "${TUN[@]}" ipv4 ipv6
 same_as before6 "after a failed up"
+expect_err "(kernel: IPv6 is disabled on nexthop device)" tunnel-up dev tun0 "${TUN[@]}" ipv4 ipv6 \
+	allow-lan inside 10.64.0.0/24 inside 10.64.0.1 inside fc00:bbbb::/64
+same_as before6 "after a failed up with inside prefixes"
 expect_err "adding IPv4 unicast route 0.0.0.0/0 dev 9999" tunnel-up ifindex 9999 "${TUN[@]}" ipv4
 same_as before6 "after an up on a missing device"
 expect_err "table 254 is reserved" tunnel-up dev tun0 fwmark $MARK table 254 ipv4
