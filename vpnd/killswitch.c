@@ -89,15 +89,17 @@ static const char *family_kw(int family)
 	return family == AF_INET ? "ip" : "ip6";
 }
 
+/* with_len: the prefix length counts and must fit the family. */
 static bool addrs_valid(const struct netlink_prefix *p, unsigned int n,
-			unsigned int max)
+			unsigned int max, bool with_len)
 {
 	unsigned int i;
 
 	if (n > max)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!family_bits(p[i].family))
+		if (!family_bits(p[i].family) ||
+		    (with_len && p[i].len > family_bits(p[i].family)))
 			return false;
 	return true;
 }
@@ -120,9 +122,10 @@ static void check_tunnel_state(const struct killswitch_state *s,
 	else if (e->family && e->protocol != IPPROTO_UDP)
 		text_fail(t, -EPROTONOSUPPORT, "server protocol is not UDP");
 	else if (!addrs_valid(s->tunnel_addr, s->n_tunnel_addr,
-			      KILLSWITCH_ADDR_MAX))
+			      KILLSWITCH_ADDR_MAX, true))
 		text_fail(t, -EINVAL, "invalid tunnel addresses");
-	else if (!addrs_valid(s->resolver, s->n_resolver, KILLSWITCH_DNS_MAX))
+	else if (!addrs_valid(s->resolver, s->n_resolver, KILLSWITCH_DNS_MAX,
+			      false))
 		text_fail(t, -EINVAL, "invalid resolver addresses");
 }
 
@@ -207,6 +210,132 @@ static void addr_set(struct firewall_text *t, const struct netlink_prefix *a,
 		firewall_text_add(t, " }");
 }
 
+/*
+ * The inside prefixes (netlink_tunnel_inside()) as intervals, both ends
+ * included.  nft merges intervals of an anonymous set that touch when one
+ * of them is a prefix or a range (10.64.0.0/25 and 10.64.0.128/25 list as
+ * 10.64.0.0/24, a /24 and the next address as "A-B"), but not two single
+ * addresses.  Every run of touching intervals is merged here, so nft finds
+ * nothing left to merge and lists exactly what was written.
+ */
+struct span {
+	int family;
+	union netlink_inaddr lo, hi;
+};
+
+static unsigned int addr_bit(const union netlink_inaddr *a, unsigned int i)
+{
+	return (a->bytes[i / 8] >> (7 - i % 8)) & 1;
+}
+
+/* Sets the bits of a from len to the end of its family: the last address
+ * of the prefix. */
+static void addr_fill(union netlink_inaddr *a, unsigned int len,
+		      unsigned int bits)
+{
+	for (; len < bits; len++)
+		a->bytes[len / 8] |= (uint8_t)(0x80 >> (len % 8));
+}
+
+/* a + 1; false when a is the family's last address. */
+static bool addr_next(union netlink_inaddr *a, unsigned int bits)
+{
+	unsigned int i = bits / 8;
+
+	while (i--)
+		if (++a->bytes[i])
+			return true;
+	return false;
+}
+
+/* Whether r's next address is where p starts: nft would merge the two. */
+static bool span_touches(const struct span *r, const struct netlink_prefix *p)
+{
+	union netlink_inaddr next = r->hi;
+
+	return addr_next(&next, family_bits(r->family)) &&
+	       !memcmp(&next, &p->addr, sizeof(next));
+}
+
+static unsigned int inside_spans(const struct killswitch_state *s, int family,
+				 struct span *out)
+{
+	struct netlink_prefix in[KILLSWITCH_ADDR_MAX + KILLSWITCH_DNS_MAX];
+	unsigned int i, n, k = 0, bits = family_bits(family);
+
+	/* Sorted, masked, none inside another: only touching is left. */
+	n = netlink_tunnel_inside(s->tunnel_addr, s->n_tunnel_addr,
+				  s->resolver, s->n_resolver, in);
+	for (i = 0; i < n; i++) {
+		if (in[i].family != family)
+			continue;
+		if (!k || !span_touches(&out[k - 1], &in[i])) {
+			out[k].family = family;
+			out[k].lo = in[i].addr;
+			k++;
+		}
+		out[k - 1].hi = in[i].addr;
+		addr_fill(&out[k - 1].hi, in[i].len, bits);
+	}
+	return k;
+}
+
+/* The length of the prefix that is exactly r, or -1 when r is a range no
+ * prefix spans. */
+static int span_prefix_len(const struct span *r)
+{
+	unsigned int bits = family_bits(r->family), len = 0, i;
+
+	while (len < bits && addr_bit(&r->lo, len) == addr_bit(&r->hi, len))
+		len++;
+	for (i = len; i < bits; i++)
+		if (addr_bit(&r->lo, i) || !addr_bit(&r->hi, i))
+			return -1;
+	return (int)len;
+}
+
+/* As nft lists an interval: "A" for one address, "A/LEN" for a prefix,
+ * "A-B" for anything else. */
+static void span_text(struct firewall_text *t, const struct span *r)
+{
+	struct netlink_prefix p = { .family = r->family, .addr = r->lo };
+	int len = span_prefix_len(r);
+
+	p.len = (uint8_t)(len < 0 ? (int)family_bits(r->family) : len);
+	firewall_text_prefix(t, &p);
+	if (len >= 0)
+		return;
+	p.addr = r->hi;
+	firewall_text_add(t, "-");
+	firewall_text_prefix(t, &p);
+}
+
+/*
+ * allow_lan only: what is inside the tunnel never reaches the LAN accepts
+ * after this rule, by destination ("daddr") or source ("saddr").  Without
+ * it 10.64.0.1, in 10/8, would leave the physical link as "LAN".
+ */
+static void inside_drops(struct firewall_text *t,
+			 const struct killswitch_state *s, const char *dir)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct span set[KILLSWITCH_ADDR_MAX + KILLSWITCH_DNS_MAX];
+	unsigned int f, i, n;
+
+	for (f = 0; f < 2; f++) {
+		n = inside_spans(s, families[f], set);
+		if (!n)
+			continue;
+		firewall_text_add(t, "\t\t%s %s %s", family_kw(families[f]),
+				  dir, n > 1 ? "{ " : "");
+		for (i = 0; i < n; i++) {
+			firewall_text_add(t, i ? ", " : "");
+			span_text(t, &set[i]);
+		}
+		firewall_text_add(t, "%s drop\n", n > 1 ? " }" : "");
+	}
+}
+
 static void chain_head(struct firewall_text *t, const char *name, bool first)
 {
 	firewall_text_add(t, "%s\tchain %s {\n"
@@ -276,6 +405,8 @@ static void output_chain(struct firewall_text *t,
 	rule(t, "udp dport %s reject", dns_ports);
 	if (tunnel)
 		tunnel_rule(t, "oif", s->tunnel_ifname, "accept");
+	if (tunnel && s->allow_lan)
+		inside_drops(t, s, "daddr");
 	if (s->allow_lan) {
 		rule(t, "ip daddr %s accept", lan4_dst);
 		rule(t, "ip6 daddr %s accept", lan6_dst);
@@ -316,6 +447,8 @@ static void input_chain(struct firewall_text *t,
 		"nd-neighbor-solicit, nd-neighbor-advert } accept");
 	rule(t, "ip6 hoplimit 1 ip6 saddr fe80::/10 icmpv6 type "
 		"mld-listener-query accept");
+	if (tunnel && s->allow_lan)
+		inside_drops(t, s, "saddr");
 	if (s->allow_lan) {
 		rule(t, "ip saddr %s accept", lan4_src);
 		rule(t, "ip6 saddr %s accept", lan6_src);
@@ -335,6 +468,8 @@ static void forward_chain(struct firewall_text *t,
 		tunnel_rule(t, "iif", s->tunnel_ifname,
 			    "ct state established,related accept");
 	}
+	if (tunnel && s->allow_lan)
+		inside_drops(t, s, "daddr");
 	if (s->allow_lan) {
 		rule(t, "ip daddr %s accept", lan4_dst);
 		rule(t, "ip6 daddr %s accept", lan6_dst);

@@ -46,7 +46,16 @@
  *      the tunnel and LAN accepts: no query goes to the LAN's resolver, or
  *      a public one through the tunnel, allow_lan or not.
  *   7. oifname TUNNEL accept.
- *   8. allow_lan only, by destination: 10/8, 172.16/12, 192.168/16,
+ *   8. allow_lan only: the tunnel's inside prefixes, its resolvers and
+ *      the networks of its addresses (netlink_tunnel_inside(): IPv6 ones
+ *      at least a /64), drop by destination.  They usually lie in the
+ *      ranges of 9 (10.64.0.1 in 10/8, fc00:bbbb::/64 in fc00::/7), and
+ *      without this rule they would pass as LAN, in clear text, on any
+ *      interface; with it they leave through the tunnel (7) or not at all
+ *      (netlink.c routes them into the tunnel for the same reason).  One
+ *      set per family, ascending, touching intervals merged, as nft lists
+ *      it.
+ *   9. allow_lan only, by destination: 10/8, 172.16/12, 192.168/16,
  *      169.254/16, fe80::/10, fc00::/7; local multicast 224.0.0.0/24 and
  *      ff02::/16, which routers never forward (link-local scope), and the
  *      limited broadcast 255.255.255.255, which never leaves the link
@@ -54,7 +63,7 @@
  *      only: what a DHCP server or a route calls local is not looked at.
  *      Admin-scoped multicast (239/8, SSDP's 239.255.255.250) can cross
  *      routers and is left out.
- *   9. tcp: reject with a reset; everything else: reject with icmpx
+ *  10. tcp: reject with a reset; everything else: reject with icmpx
  *      admin-prohibited.  The local user gets a fast failure rather than
  *      a timeout; the policy drop stays as the backstop.
  * input (policy drop): lo accept; anything for a tunnel address arriving
@@ -64,15 +73,18 @@
  *   DHCP replies (udp 67 -> 68; DHCPv6 547 -> 546 from fe80::/10); router
  *   advertisements, neighbour solicitations and advertisements with hop
  *   limit 255; MLD queries from fe80::/10 with hop limit 1; with
- *   allow_lan, anything from the LAN source ranges above.
+ *   allow_lan, anything from the inside prefixes drop, then anything from
+ *   the LAN source ranges above accept.
  * forward (policy drop): the same DNS accepts and drops as output, the
- *   tunnel out, the tunnel's replies back, and with allow_lan the LAN
- *   destinations; drops rather than rejects, since what is forwarded is
- *   not the local user's and nothing here should answer the network.
+ *   tunnel out, the tunnel's replies back, and with allow_lan the inside
+ *   prefixes dropped, then the LAN destinations; drops rather than
+ *   rejects, since what is forwarded is not the local user's and nothing
+ *   here should answer the network.
  *
  * KILLSWITCH_RULES_BLOCK (lockdown while disconnected, or a held table):
- * the same without the server, the tunnel and the resolvers: loopback,
- * DHCP, ND, all DNS rejected, LAN when allow_lan, the rest rejected.
+ * the same without the server, the tunnel, the resolvers and the inside
+ * prefixes: loopback, DHCP, ND, all DNS rejected, LAN when allow_lan, the
+ * rest rejected.
  *
  * Which rules a state gets
  *   off                              no table
@@ -148,8 +160,9 @@ struct killswitch_state {
 	const char *tunnel_ifname;
 	uint32_t fwmark;		/* the daemon's SO_MARK; not 0 */
 	struct killswitch_endpoint server;	/* family 0: none yet */
-	/* The tunnel's own addresses; only the address counts, not the
-	 * prefix length: packets for them are dropped on other devices. */
+	/* The tunnel's own addresses with their prefix lengths.  Packets for
+	 * the addresses themselves are dropped on other devices; with
+	 * allow_lan their networks are also inside prefixes. */
 	struct netlink_prefix tunnel_addr[KILLSWITCH_ADDR_MAX];
 	unsigned int n_tunnel_addr;
 	/* The tunnel's resolvers (addresses; the length is ignored).  None:

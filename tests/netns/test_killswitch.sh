@@ -28,7 +28,9 @@
 #    DNS through the tunnel does not; TCP fails fast (reset); nobody
 #    cannot set the mark; nft lists exactly the rendered table;
 #  - allow_lan: 192.168.77.20 reachable, 203.0.113.77 (a route calls it
-#    local) and DNS to the LAN resolver not;
+#    local) and DNS to the LAN resolver not, nor the tunnel's resolvers
+#    and networks (in 10/8, fc00::/7) over the physical link; nft lists
+#    the inside sets as rendered, touching and nested ones too;
 #  - IPv6 server while connecting: only it passes, not the old IPv4 one;
 #  - input: a packet for the tunnel's address arriving on the physical
 #    link is not answered, also from a LAN address with allow_lan (when
@@ -481,6 +483,34 @@ spray_says lan dns-lan-tcp refused
 spray_says lan local-public-tcp refused
 pings 203.0.113.77 && fail "allow_lan: 203.0.113.77, a public address a route calls local, is reachable"
 ok "allow_lan: 192.168.77.20 and link-local multicast reachable; 203.0.113.77, the LAN resolver, 239.255.255.250 and ff05::c are not; nothing else leaves"
+
+# The tunnel's resolvers and address networks (10.64.0.0/24, fd64::/64) lie
+# in 10/8 and fc00::/7, which allow_lan opens: bound to the physical link,
+# they must still not leave.  Control first: they are reachable through the
+# tunnel.
+drv render $CONNECTED lan=yes >"$WORK/rendered-lan" || fail "render allow_lan"
+in_c nft list table inet vpnd_killswitch >"$WORK/listed-lan"
+diff -u "$WORK/rendered-lan" "$WORK/listed-lan" || fail "allow_lan: nft lists something else than the module rendered"
+grep -qF "ip daddr 10.64.0.0/24 drop" "$WORK/listed-lan" || fail "allow_lan: no drop of the tunnel's network"
+pings 10.64.0.1 || fail "allow_lan: the tunnel's resolver is not reachable through the tunnel (control)"
+cap_start lan-inside
+pings -I "$P" 10.64.0.1 && fail "allow_lan: 10.64.0.1 answered over the physical link"
+pings -I "$P" 10.64.0.9 && fail "allow_lan: 10.64.0.9 answered over the physical link"
+pings -6 -I "$P" fd64::1 && fail "allow_lan: fd64::1 answered over the physical link"
+cap_stop
+n=$(count "dst net 10.64.0.0/24 or dst net fd64::/64")
+[ "$n" = 0 ] || { show "dst net 10.64.0.0/24 or dst net fd64::/64"; fail "allow_lan: $n packets to the tunnel's networks on the physical link"; }
+# A set nft could merge or refuse: overlapping, nested, touching entries.
+LAN_ODD="$CONNECTED lan=yes addr=10.64.1.7/25 dns=10.64.1.128 addr=fc00:bbbb::2/128 dns=fc00:bbbb::1 dns=192.0.2.54 dns=192.0.2.53 dns=10.64.0.9"
+ks_ok apply $LAN_ODD
+drv render $LAN_ODD >"$WORK/rendered-odd" || fail "render the odd inside set"
+in_c nft list table inet vpnd_killswitch >"$WORK/listed-odd"
+diff -u "$WORK/rendered-odd" "$WORK/listed-odd" || fail "allow_lan, odd inside set: nft lists something else than the module rendered"
+grep -qF "ip daddr { 10.64.0.0-10.64.1.128, 192.0.2.53-192.0.2.54 } drop" "$WORK/listed-odd" ||
+	fail "allow_lan, odd inside set: $(grep 'daddr.*drop' "$WORK/listed-odd")"
+ks_want matches verify $LAN_ODD
+ks_ok apply $CONNECTED lan=yes
+ok "allow_lan: the tunnel's resolvers and networks stay off the physical link; nft lists the inside sets as rendered, merged and nested ones too"
 
 # ------------------------------------------ IPv6 server, while connecting
 V6="mode=on phase=connecting $BASE server=2001:db8:ff::10 port=443"

@@ -5,7 +5,9 @@
  * the rules expected, in the order expected (the server's mark, address
  * and port; the DNS rejects before the tunnel and LAN accepts); names that
  * could smuggle nft syntax in are refused before any text is written, and
- * an invalid state never reaches nftables; endpoints from socket
+ * an invalid state never reaches nftables; with allow_lan the tunnel's
+ * inside prefixes are dropped before the LAN accepts, in the set nft
+ * lists back; endpoints from socket
  * addresses; arp_ignore on a directory standing in for /proc/sys.
  *
  * The expected texts are nft's own listing format: the module writes what
@@ -45,6 +47,12 @@
 #define O_DNS_TCP "tcp dport { 53, 853 } reject with tcp reset"
 #define O_DNS_UDP "udp dport { 53, 853 } reject"
 #define O_TUN "oifname \"wg0\" accept"
+/* allow_lan: the tunnel's inside prefixes (10.64.0.2/24 with its resolver
+ * 10.64.0.1 in it, fd64::2/64) never pass as LAN. */
+#define O_IN4 "ip daddr 10.64.0.0/24 drop"
+#define O_IN6 "ip6 daddr fd64::/64 drop"
+#define I_IN4 "ip saddr 10.64.0.0/24 drop"
+#define I_IN6 "ip6 saddr fd64::/64 drop"
 #define LAN4_DST "ip daddr { 10.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16, 224.0.0.0/24, 255.255.255.255 } accept"
 #define LAN6_DST "ip6 daddr { fc00::/7, fe80::/10, ff02::/16 } accept"
 #define O_REJ_TCP "meta l4proto tcp reject with tcp reset"
@@ -244,12 +252,13 @@ static void test_connected_allow_lan(void **state)
 	struct killswitch_state s = connected();
 	static const char *const lines[] = {
 		"@output", O_LO, O_SERVER4, O_DHCP4, O_DHCP6, O_ND, O_MLD,
-		DNS4_OK, DNS6_OK, O_DNS_TCP, O_DNS_UDP, O_TUN, LAN4_DST,
-		LAN6_DST, O_REJ_TCP, O_REJ,
+		DNS4_OK, DNS6_OK, O_DNS_TCP, O_DNS_UDP, O_TUN, O_IN4, O_IN6,
+		LAN4_DST, LAN6_DST, O_REJ_TCP, O_REJ,
 		"@input", I_LO, I_TADDR4, I_TADDR6, I_TUN, I_REDIR4,
-		I_REDIR6, I_CT, I_DHCP4, I_DHCP6, I_ND, I_MLD, I_LAN4, I_LAN6,
+		I_REDIR6, I_CT, I_DHCP4, I_DHCP6, I_ND, I_MLD, I_IN4, I_IN6,
+		I_LAN4, I_LAN6,
 		"@forward", DNS4_OK, DNS6_OK, F_DNS, O_TUN, F_TUN_BACK,
-		LAN4_DST, LAN6_DST,
+		O_IN4, O_IN6, LAN4_DST, LAN6_DST,
 		NULL
 	};
 
@@ -353,6 +362,136 @@ static void test_address_sets(void **state)
 	assert_null(strstr(got, "ip6 daddr fd64::2"));
 	assert_null(strstr(got, "/24"));
 	free(got);
+}
+
+static long rule_pos(const char *body, const char *chain, const char *line);
+
+/* The inside set of one rule: "\t\tKW DIR SET drop\n" in each chain that
+ * has it (output and forward by destination, input by source). */
+static void expect_inside(const char *body, const char *kw, const char *set)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "%s daddr %s drop", kw, set);
+	assert_true(rule_pos(body, "output", line) >= 0);
+	assert_true(rule_pos(body, "forward", line) >= 0);
+	snprintf(line, sizeof(line), "%s saddr %s drop", kw, set);
+	assert_true(rule_pos(body, "input", line) >= 0);
+}
+
+/*
+ * The inside set: resolvers and address networks (IPv6 ones at least a
+ * /64), ascending, a resolver inside a network left out (nft refuses
+ * overlapping intervals), touching ones merged into one interval (nft
+ * would merge them itself and list something else), one element without
+ * braces.
+ */
+static void test_inside_sets(void **state)
+{
+	struct killswitch_state s = connected();
+	char *got;
+
+	(void)state;
+	s.allow_lan = true;
+	s.n_tunnel_addr = 0;
+	add_addr(s.tunnel_addr, &s.n_tunnel_addr, "10.64.0.2/32");
+	add_addr(s.tunnel_addr, &s.n_tunnel_addr, "fd64::2/48");
+	add_addr(s.tunnel_addr, &s.n_tunnel_addr, "10.70.0.9/16");
+	add_addr(s.tunnel_addr, &s.n_tunnel_addr, "fc00:bbbb::2/128");
+	s.n_resolver = 0;
+	add_addr(s.resolver, &s.n_resolver, "192.0.2.53");
+	add_addr(s.resolver, &s.n_resolver, "10.70.3.3");
+	add_addr(s.resolver, &s.n_resolver, "10.64.0.3");
+	add_addr(s.resolver, &s.n_resolver, "fc00:bbbb::1");
+	add_addr(s.resolver, &s.n_resolver, "10.64.0.1");
+	add_addr(s.resolver, &s.n_resolver, "2001:db8::53");
+	add_addr(s.resolver, &s.n_resolver, "10.64.0.1");
+	got = render(&s, false, NULL, NULL);
+	expect_inside(got, "ip", "{ 10.64.0.1-10.64.0.3, 10.70.0.0/16, "
+				 "192.0.2.53 }");
+	expect_inside(got, "ip6", "{ 2001:db8::53, fc00:bbbb::/64, fd64::/48 }");
+	free(got);
+
+	/* Two touching /25s are one /24; one IPv6 network alone. */
+	s.n_tunnel_addr = 0;
+	add_addr(s.tunnel_addr, &s.n_tunnel_addr, "10.64.0.130/25");
+	add_addr(s.tunnel_addr, &s.n_tunnel_addr, "fd64::2/64");
+	add_addr(s.tunnel_addr, &s.n_tunnel_addr, "10.64.0.2/25");
+	s.n_resolver = 0;
+	add_addr(s.resolver, &s.n_resolver, "10.64.0.1");
+	add_addr(s.resolver, &s.n_resolver, "fd64::1");
+	got = render(&s, false, NULL, NULL);
+	expect_inside(got, "ip", "10.64.0.0/24");
+	expect_inside(got, "ip6", "fd64::/64");
+	free(got);
+
+	/* IPv4 only: no IPv6 rule at all. */
+	s.n_tunnel_addr = 0;
+	add_addr(s.tunnel_addr, &s.n_tunnel_addr, "10.64.0.2/32");
+	s.n_resolver = 0;
+	add_addr(s.resolver, &s.n_resolver, "10.64.0.53");
+	got = render(&s, false, NULL, NULL);
+	expect_inside(got, "ip", "{ 10.64.0.2, 10.64.0.53 }");
+	assert_null(strstr(got, "ip6 daddr fd64"));
+	assert_null(strstr(got, "ip6 saddr fd64"));
+	free(got);
+}
+
+/* Only the TUNNEL rules with allow_lan have it: without allow_lan the
+ * final rejects already stop it, and BLOCK has no tunnel. */
+static void test_inside_only_with_allow_lan(void **state)
+{
+	struct killswitch_state s = connected();
+	char *got;
+
+	(void)state;
+	got = render(&s, false, NULL, NULL);
+	assert_null(strstr(got, "10.64.0.0/24"));
+	assert_null(strstr(got, "fd64::/64"));
+	free(got);
+	s.allow_lan = true;
+	s.mode = KILLSWITCH_LOCKDOWN;
+	s.phase = KILLSWITCH_DISCONNECTED;
+	got = render(&s, false, NULL, NULL);
+	assert_non_null(strstr(got, LAN4_DST));
+	assert_null(strstr(got, "10.64.0.0/24"));
+	assert_null(strstr(got, "fd64::/64"));
+	free(got);
+}
+
+/* netlink_tunnel_inside(), which routing and the kill switch share. */
+static void test_inside_prefixes(void **state)
+{
+	struct netlink_prefix addr[4], dns[4], out[8];
+	unsigned int na = 0, nd = 0, n;
+	char buf[INET6_ADDRSTRLEN];
+
+	(void)state;
+	add_addr(addr, &na, "fc00:bbbb::2/128");
+	add_addr(addr, &na, "10.64.0.2/32");
+	add_addr(addr, &na, "fd64:1:2:3::2/56");
+	add_addr(dns, &nd, "10.64.0.1/8");	/* the length is ignored */
+	add_addr(dns, &nd, "fc00:bbbb::1");
+	dns[nd].family = AF_UNIX;		/* skipped */
+	nd++;
+	n = netlink_tunnel_inside(addr, na, dns, nd, out);
+	assert_int_equal(n, 4);
+	assert_int_equal(out[0].family, AF_INET);
+	assert_int_equal(out[0].len, 32);
+	assert_string_equal(inet_ntop(AF_INET, &out[0].addr, buf, sizeof(buf)),
+			    "10.64.0.1");
+	assert_int_equal(out[1].len, 32);
+	assert_string_equal(inet_ntop(AF_INET, &out[1].addr, buf, sizeof(buf)),
+			    "10.64.0.2");
+	/* A /128 counts as its /64, which holds the server's side. */
+	assert_int_equal(out[2].family, AF_INET6);
+	assert_int_equal(out[2].len, 64);
+	assert_string_equal(inet_ntop(AF_INET6, &out[2].addr, buf,
+				      sizeof(buf)), "fc00:bbbb::");
+	/* Wider than a /64 stays as wide, host bits cleared. */
+	assert_int_equal(out[3].len, 56);
+	assert_string_equal(inet_ntop(AF_INET6, &out[3].addr, buf,
+				      sizeof(buf)), "fd64:1:2::");
 }
 
 static void test_lockdown_disconnected(void **state)
@@ -528,6 +667,22 @@ static void test_order_everywhere(void **state)
 				    (srvpos >= 0 && srvpos < dns) :
 				    srvpos < 0);
 		assert_true(rej > dns && rej > tun && rej > l4 && rej > l6);
+		/* The inside drops sit between the tunnel and LAN accepts,
+		 * only with allow_lan and a tunnel. */
+		if (lan && tun >= 0) {
+			assert_true(rule_pos(b, "output", O_IN4) > tun);
+			assert_true(rule_pos(b, "output", O_IN6) < l4);
+			assert_true(rule_pos(b, "forward", O_IN4) >
+				    rule_pos(b, "forward", O_TUN));
+			assert_true(rule_pos(b, "forward", O_IN6) <
+				    rule_pos(b, "forward", LAN4_DST));
+			assert_true(rule_pos(b, "input", I_IN4) >
+				    rule_pos(b, "input", I_TUN));
+			assert_true(rule_pos(b, "input", I_IN6) <
+				    rule_pos(b, "input", I_LAN4));
+		} else {
+			assert_null(strstr(b, "10.64.0.0/24 drop"));
+		}
 		assert_true(rule_pos(b, "output", DNS4_OK) < dns);
 		dns = rule_pos(b, "forward", F_DNS);
 		assert_true(dns >= 0);
@@ -621,6 +776,9 @@ static void test_bad_states_refused(void **state)
 	expect_refused(&s, -EINVAL, "resolver");
 	s = connected();
 	s.tunnel_addr[0].family = 99;
+	expect_refused(&s, -EINVAL, "tunnel addresses");
+	s = connected();
+	s.tunnel_addr[1].len = 129;
 	expect_refused(&s, -EINVAL, "tunnel addresses");
 	s = connected();
 	s.n_tunnel_addr = KILLSWITCH_ADDR_MAX + 1;
@@ -835,6 +993,9 @@ int main(void)
 		cmocka_unit_test(test_no_server_yet),
 		cmocka_unit_test(test_no_resolvers_no_addresses),
 		cmocka_unit_test(test_address_sets),
+		cmocka_unit_test(test_inside_sets),
+		cmocka_unit_test(test_inside_only_with_allow_lan),
+		cmocka_unit_test(test_inside_prefixes),
 		cmocka_unit_test(test_lockdown_disconnected),
 		cmocka_unit_test(test_no_table_and_held),
 		cmocka_unit_test(test_hold_and_release),
