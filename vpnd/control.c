@@ -194,6 +194,9 @@ static void teardown(struct client *c)
 	c->state = CLIENT_DISCONNECTED;
 }
 
+_Static_assert(KILLSWITCH_ADDR_MAX + KILLSWITCH_DNS_MAX <= NETLINK_INSIDE_MAX,
+	       "every address and resolver must fit in the inside prefixes");
+
 /* The kill switch's view of the client in a given phase. */
 static void ks_fill(const struct client *c, enum killswitch_phase phase,
 		    const struct conf_server_entry *server,
@@ -401,6 +404,7 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 {
 	struct device *dev = c->dev;
 	unsigned int mtu = c->conf->mtu ? c->conf->mtu : CLIENT_DEFAULT_MTU;
+	struct killswitch_state st;
 	bool v4 = false, v6 = false;
 	int ret;
 
@@ -443,6 +447,7 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 		goto fail;
 	}
 	device_set_up(dev, true);
+	ks_fill(c, KILLSWITCH_CONNECTING, s, &st);
 	c->tunnel = (struct netlink_tunnel){
 		.ifindex = dev->ifindex,
 		.fwmark = CLIENT_FWMARK,
@@ -453,6 +458,13 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 		.nofamily = NETLINK_NOFAMILY_UNREACHABLE,
 		.fail_closed = c->ksf.mode != KILLSWITCH_OFF,
 		.allow_lan = c->ksf.allow_lan,
+		/* The kill switch's view of the addresses and resolvers, so
+		 * that routing and firewall keep the same prefixes inside. */
+		.inside = c->inside,
+		.n_inside = netlink_tunnel_inside(st.tunnel_addr,
+						  st.n_tunnel_addr,
+						  st.resolver, st.n_resolver,
+						  c->inside),
 	};
 	ret = netlink_tunnel_routing_up(c->nl, &c->tunnel);
 	if (ret) {

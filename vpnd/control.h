@@ -49,6 +49,8 @@ struct client {
 
 	struct netlink *nl;
 	struct netlink_tunnel tunnel;
+	/* What tunnel.inside points at: filled with it in bring_up. */
+	struct netlink_prefix inside[NETLINK_INSIDE_MAX];
 	bool routing_up;
 	unsigned int addresses_added;
 	struct dns_state dns;
