@@ -56,8 +56,9 @@ struct packet_batch {
 	size_t len[DEVICE_BATCH];
 	union endpoint addr[DEVICE_BATCH];
 	struct endpoint_src local[DEVICE_BATCH];
-	/* Room for one IP_PKTINFO or IPV6_PKTINFO message per datagram. */
-	uint8_t cmsg[DEVICE_BATCH][64];
+	/* Room per datagram for IP_PKTINFO or IPV6_PKTINFO, and UDP_GRO or
+	 * UDP_SEGMENT (UDP_CMSG_SPACE). */
+	uint8_t cmsg[DEVICE_BATCH][128];
 };
 
 struct device {
@@ -96,6 +97,8 @@ struct device {
 	size_t buffers_len;
 	bool tun_dead;			/* a read failed for good */
 	bool offload;			/* TUN reads carry a vnet header */
+	int8_t udp_gso;			/* UDP GSO: 0 not yet known, 1 works,
+					 * -1 the kernel cannot (send.c) */
 	uint8_t *gso;			/* one super-packet, read whole */
 
 	bool up;			/* the interface is administratively up */

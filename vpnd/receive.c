@@ -328,6 +328,24 @@ void receive_datagram_to(struct device *dev, uint8_t *msg, size_t len,
 	receive_one(dev, NULL, msg, len, src, local, now);
 }
 
+/*
+ * A buffer the kernel coalesced (UDP_GRO) holds datagrams of seg bytes
+ * each, the last perhaps shorter, all from one source: each is received
+ * as if it had come alone.  seg 0: one datagram.
+ */
+static void receive_coalesced(struct device *dev, struct offload_gro *gro,
+			      uint8_t *buf, size_t len, size_t seg,
+			      const union endpoint *src,
+			      const struct endpoint_src *local, uint64_t now)
+{
+	size_t off, step;
+
+	for (off = 0; off < len; off += step) {
+		step = seg && seg < len - off ? seg : len - off;
+		receive_one(dev, gro, buf + off, step, src, local, now);
+	}
+}
+
 void receive_udp_readable(struct device *dev, int fd)
 {
 	struct mmsghdr msgs[DEVICE_BATCH];
@@ -354,13 +372,16 @@ void receive_udp_readable(struct device *dev, int fd)
 	if (g)
 		offload_gro_init(g);
 	for (i = 0; i < n; i++) {
-		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		/* Without all of its control messages a buffer might be
+		 * several datagrams taken for one. */
+		if (msgs[i].msg_hdr.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 			drop(dev, NULL);
 			continue;
 		}
 		udp_local_from_cmsg(&msgs[i].msg_hdr, &dev->rx.local[i]);
-		receive_one(dev, g, dev->rx.buf[i], msgs[i].msg_len,
-			    &dev->rx.addr[i], &dev->rx.local[i], now);
+		receive_coalesced(dev, g, dev->rx.buf[i], msgs[i].msg_len,
+				  udp_gro_from_cmsg(&msgs[i].msg_hdr),
+				  &dev->rx.addr[i], &dev->rx.local[i], now);
 	}
 	if (g)
 		gro_flush(dev, g);

@@ -3,7 +3,8 @@
  * From the TUN device to the wire.  A wakeup drains up to DEVICE_BATCH
  * packets into the device's preallocated buffers, leaving room in front of
  * each for the data header and behind it for padding and the tag, seals
- * each in place and hands the whole batch to sendmmsg() per address family.
+ * each in place and hands the whole batch to sendmmsg() per address family,
+ * runs of datagrams to one peer as one UDP GSO message each.
  * Nothing on this path allocates; a packet without a session is copied
  * aside (peer_stage_packet) and a handshake is requested.
  */
@@ -270,31 +271,37 @@ struct send_batch {
 	struct mmsghdr msgs[DEVICE_BATCH];
 	struct iovec iov[DEVICE_BATCH];
 	struct peer *peer[DEVICE_BATCH];
+	unsigned int slot[DEVICE_BATCH];
 	bool v6[DEVICE_BATCH];
 	unsigned int n;
 };
 
-static void batch_flush_family(struct device *dev, struct send_batch *b,
-			       bool v6, uint64_t now)
-{
+/* One address family's share of a batch, one datagram per message. */
+struct send_family {
 	struct mmsghdr msgs[DEVICE_BATCH];
 	struct peer *peers[DEVICE_BATCH];
-	unsigned int n = 0, done = 0, i;
-	int fd = v6 ? dev->udp6 : dev->udp4, sent;
+	unsigned int slots[DEVICE_BATCH];
+	unsigned int n;
+	int fd;
+};
 
-	for (i = 0; i < b->n; i++) {
-		if (b->v6[i] != v6)
-			continue;
-		msgs[n] = b->msgs[i];
-		peers[n++] = b->peer[i];
-	}
+/* Sends msgs[first .. first + n) of f one datagram each. */
+static void send_singles(struct device *dev, struct send_family *f,
+			 unsigned int first, unsigned int n, uint64_t now)
+{
+	struct mmsghdr *msgs = f->msgs + first;
+	struct peer **peers = f->peers + first;
+	unsigned int done = 0, i;
+	int sent;
+
 	/*
 	 * sendmmsg() stops at the first message that fails and reports only
 	 * what went before it: that one message is dropped and the rest are
 	 * sent again, so one unreachable peer costs no other peer anything.
 	 */
 	while (done < n) {
-		sent = fd >= 0 ? sendmmsg(fd, msgs + done, n - done, 0) : -1;
+		sent = f->fd >= 0 ? sendmmsg(f->fd, msgs + done, n - done, 0) :
+				    -1;
 		if (sent < 0 && errno == EINTR)
 			continue;
 		if (sent <= 0 && msgs[done].msg_hdr.msg_controllen) {
@@ -318,6 +325,122 @@ static void batch_flush_family(struct device *dev, struct send_batch *b,
 	}
 }
 
+/*
+ * How many datagrams from message i on may leave as one UDP_SEGMENT send:
+ * to the same peer with the same control message, each as long as the
+ * first except the last, which may be shorter, within the kernel's limits.
+ */
+static unsigned int gso_run(const struct send_family *f, unsigned int i)
+{
+	const struct msghdr *a = &f->msgs[i].msg_hdr, *m;
+	size_t size = a->msg_iov->iov_len, total = size, len;
+	unsigned int j;
+
+	for (j = i + 1; j < f->n && j - i < UDP_GSO_MAX_SEGMENTS; j++) {
+		m = &f->msgs[j].msg_hdr;
+		len = m->msg_iov->iov_len;
+		if (f->peers[j] != f->peers[i] || len > size ||
+		    total + len > UDP_GSO_MAX_BYTES ||
+		    m->msg_controllen != a->msg_controllen ||
+		    (a->msg_controllen &&
+		     memcmp(m->msg_control, a->msg_control, a->msg_controllen)))
+			break;
+		total += len;
+		if (len < size)
+			return j + 1 - i;
+	}
+	return j - i;
+}
+
+/*
+ * With UDP GSO, runs of datagrams to one peer go as one message each: the
+ * kernel builds one packet of up to 64 KiB and cuts it at the last moment
+ * (or never, when the receiver takes it whole with UDP_GRO), instead of
+ * walking its UDP, IP and device layers once per datagram.  A run the
+ * kernel refuses is sent again datagram by datagram (EINVAL: a datagram
+ * larger than the route's MTU); EIO says it cannot do it at all (no
+ * checksum offload on the way), and the device stops trying.
+ */
+static void send_gso(struct device *dev, struct send_family *f, uint64_t now)
+{
+	struct mmsghdr out[DEVICE_BATCH];
+	struct iovec iov[DEVICE_BATCH];
+	unsigned int first[DEVICE_BATCH], count[DEVICE_BATCH];
+	unsigned int m = 0, done = 0, i, j, k, c;
+	struct msghdr *h;
+	uint8_t *ctl;
+	size_t clen;
+	int sent;
+
+	for (i = 0; i < f->n; i += c, m++) {
+		c = gso_run(f, i);
+		out[m] = f->msgs[i];
+		first[m] = i;
+		h = &out[m].msg_hdr;
+		ctl = dev->tx.cmsg[f->slots[i]];
+		clen = c > 1 ? udp_gso_to_cmsg(ctl, h->msg_controllen,
+					       sizeof(dev->tx.cmsg[0]),
+					       (uint16_t)h->msg_iov->iov_len) : 0;
+		if (!clen)
+			c = 1;
+		count[m] = c;
+		if (c == 1)
+			continue;
+		/* The single message's own control bytes stay as they
+		 * were: UDP_SEGMENT goes after them. */
+		for (j = 0; j < c; j++)
+			iov[i + j] = *f->msgs[i + j].msg_hdr.msg_iov;
+		h->msg_iov = &iov[i];
+		h->msg_iovlen = c;
+		h->msg_control = ctl;
+		h->msg_controllen = clen;
+	}
+	while (done < m) {
+		sent = sendmmsg(f->fd, out + done, m - done, 0);
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent <= 0) {
+			if (count[done] > 1 && errno == EIO)
+				dev->udp_gso = -1;
+			send_singles(dev, f, first[done], count[done], now);
+			done++;
+			continue;
+		}
+		for (k = done; k < done + (unsigned int)sent; k++)
+			for (j = first[k]; j < first[k] + count[k]; j++)
+				after_data_sent(f->peers[j], now,
+						f->msgs[j].msg_hdr.msg_iov->iov_len,
+						false);
+		done += (unsigned int)sent;
+	}
+}
+
+static void batch_flush_family(struct device *dev, struct send_batch *b,
+			       bool v6, uint64_t now)
+{
+	struct send_family f;
+	unsigned int i;
+
+	f.n = 0;
+	f.fd = v6 ? dev->udp6 : dev->udp4;
+	for (i = 0; i < b->n; i++) {
+		if (b->v6[i] != v6)
+			continue;
+		f.msgs[f.n] = b->msgs[i];
+		f.slots[f.n] = b->slot[i];
+		f.peers[f.n++] = b->peer[i];
+	}
+	if (!f.n)
+		return;
+	/* VPND_NO_OFFLOAD=1 (no dev->offload) means no UDP GSO either. */
+	if (f.fd >= 0 && !dev->udp_gso && dev->offload)
+		dev->udp_gso = udp_gso_supported(f.fd) ? 1 : -1;
+	if (f.fd >= 0 && f.n > 1 && dev->udp_gso > 0)
+		send_gso(dev, &f, now);
+	else
+		send_singles(dev, &f, 0, f.n, now);
+}
+
 static void batch_add(struct device *dev, struct send_batch *b, unsigned int slot,
 		      struct peer *p, size_t mlen)
 {
@@ -337,6 +460,7 @@ static void batch_add(struct device *dev, struct send_batch *b, unsigned int slo
 	if (b->msgs[i].msg_hdr.msg_controllen)
 		b->msgs[i].msg_hdr.msg_control = dev->tx.cmsg[slot];
 	b->peer[i] = p;
+	b->slot[i] = slot;
 	b->v6[i] = p->endpoint.sa.sa_family == AF_INET6;
 }
 

@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Binding the UDP sockets.  Batching (recvmmsg/sendmmsg) lives with the
- * data path in send.c and receive.c; this file only makes the sockets.
+ * Binding the UDP sockets, and the control messages the data path sends
+ * and receives with them.  Batching (recvmmsg/sendmmsg) lives with the
+ * data path in send.c and receive.c.
+ *
+ * The sockets ask for UDP_GRO: a burst from one peer may then arrive as
+ * one buffer of equal-sized datagrams (the last may be shorter), which
+ * receive.c takes apart again.  VPND_NO_OFFLOAD=1 leaves it off.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,6 +61,9 @@ static int udp_socket(int family, uint16_t port, uint32_t fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	/* An old kernel says no: datagrams then come one by one. */
+	if (!getenv("VPND_NO_OFFLOAD"))
+		setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	if (fwmark && udp_set_mark(fd, fwmark)) {
 		ret = -errno;
 		close(fd);
@@ -131,6 +141,44 @@ void udp_local_from_cmsg(struct msghdr *mh, struct endpoint_src *local)
 			local->ifindex = (int)pi.ipi6_ifindex;
 		}
 	}
+}
+
+size_t udp_gro_from_cmsg(struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+	int size;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_UDP || cm->cmsg_type != UDP_GRO ||
+		    cm->cmsg_len < CMSG_LEN(sizeof(size)))
+			continue;
+		memcpy(&size, CMSG_DATA(cm), sizeof(size));
+		return size > 0 ? (size_t)size : 0;
+	}
+	return 0;
+}
+
+size_t udp_gso_to_cmsg(void *buf, size_t used, size_t len, uint16_t size)
+{
+	struct cmsghdr *cm = (struct cmsghdr *)((uint8_t *)buf + used);
+
+	/* used is a whole number of CMSG_SPACE()s, so cm is aligned. */
+	if (used + CMSG_SPACE(sizeof(size)) > len)
+		return 0;
+	memset(cm, 0, CMSG_SPACE(sizeof(size)));
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(size));
+	memcpy(CMSG_DATA(cm), &size, sizeof(size));
+	return used + CMSG_SPACE(sizeof(size));
+}
+
+bool udp_gso_supported(int fd)
+{
+	int size;
+	socklen_t len = sizeof(size);
+
+	return !getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len);
 }
 
 size_t udp_local_to_cmsg(const struct endpoint_src *local, void *buf,

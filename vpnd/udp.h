@@ -6,6 +6,7 @@
 #ifndef VPND_UDP_H
 #define VPND_UDP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "peer.h"
@@ -23,8 +24,30 @@ void udp_local_from_cmsg(struct msghdr *mh, struct endpoint_src *local);
 size_t udp_local_to_cmsg(const struct endpoint_src *local, void *buf,
 			 size_t len);
 
+/* The segment size of a buffer the kernel coalesced from several
+ * datagrams (UDP_GRO), or 0 for a single datagram. */
+size_t udp_gro_from_cmsg(struct msghdr *mh);
+/*
+ * Appends UDP_SEGMENT (size) to the used bytes of control messages in buf
+ * (len bytes): the kernel cuts the message into datagrams of size bytes.
+ * Returns the new length, or 0 when it does not fit.
+ */
+size_t udp_gso_to_cmsg(void *buf, size_t used, size_t len, uint16_t size);
+/*
+ * Whether the kernel knows UDP_SEGMENT.  One that does not would ignore
+ * the control message and send the whole message as one datagram, so
+ * nothing may use it before this said yes.
+ */
+bool udp_gso_supported(int fd);
+
 enum udp_values {
-	UDP_CMSG_SPACE = 64,
+	/* IPV6_PKTINFO and UDP_GRO or UDP_SEGMENT, with room to spare. */
+	UDP_CMSG_SPACE = 128,
+	/* Datagrams one UDP_SEGMENT send may carry, and their bytes: every
+	 * kernel with UDP GSO takes 64 segments (newer ones more), and the
+	 * whole must fit in one IPv4 or IPv6 packet. */
+	UDP_GSO_MAX_SEGMENTS = 64,
+	UDP_GSO_MAX_BYTES = 65535 - 40 - 8,
 };
 
 #endif /* VPND_UDP_H */
