@@ -6,7 +6,9 @@
  *
  * And the reverse on the receiving side: merging consecutive segments of a
  * TCP flow into one super-packet for the TUN device (offload_gro_*).  Only
- * segments that a later cut gives back exactly are merged, and only ones
+ * segments that a later cut gives back exactly (but for the IPv4
+ * identification of a packet that may not be fragmented, which means
+ * nothing) are merged, and only ones
  * whose own checksums verified, since the kernel will not look at them
  * again once the merge says its checksum is still to be done.
  */
@@ -30,6 +32,7 @@ enum {
 	TCP_CWR = 0x80,
 	IP_MAX_LEN = 65535,
 	IP4_FRAG_MASK = 0x3fff,	/* MF and the fragment offset */
+	IP4_DF = 0x40,		/* in the first byte of the flags */
 	TCP_CSUM_OFF = 16,
 };
 
@@ -335,6 +338,11 @@ static bool gro_continues(const struct offload_gro *g,
 	if (ip == IP4_MIN) {
 		/* Version, header length, TOS; flags, TTL, protocol. */
 		if (memcmp(h, pkt, 2) || memcmp(h + 6, pkt + 6, 4))
+			return false;
+		/* A cut numbers the segments on from the first; only with
+		 * DF may the numbers have been anything. */
+		if (!(h[6] & IP4_DF) &&
+		    get16(pkt + 4) != (uint16_t)(get16(h + 4) + it->segs))
 			return false;
 	} else if (memcmp(h, pkt, 4) || memcmp(h + 6, pkt + 6, 2)) {
 		/* Version, traffic class, flow label; next header, hops. */

@@ -578,6 +578,54 @@ static void test_gro_refused_v4(void **state)
 }
 
 /*
+ * The IPv4 identification: with DF it may be anything; without, it must
+ * count up from the first segment's, as a cut would number them.
+ */
+static void test_gro_ipv4_id(void **state)
+{
+	unsigned int df;
+
+	(void)state;
+	for (df = 0; df < 2; df++) {
+		offload_gro_init(&gro);
+		for (unsigned int i = 0; i < 3; i++) {
+			struct seg_spec s = spec(false, 1000 + i * 1000, 1000);
+			uint16_t c;
+
+			lens[i] = tcp_seg(pkts[i], &s);
+			pkts[i][4] = (uint8_t)(i * 77);	/* out of order */
+			pkts[i][6] = df ? 0x40 : 0;
+			pkts[i][10] = pkts[i][11] = 0;
+			c = (uint16_t)~csum(0, pkts[i], 20);
+			pkts[i][10] = (uint8_t)(c >> 8);
+			pkts[i][11] = (uint8_t)c;
+			memcpy(orig[i], pkts[i], lens[i]);
+			assert_int_equal(offload_gro_add(&gro, pkts[i], lens[i]),
+					 0);
+		}
+		assert_int_equal(offload_gro_items(&gro), df ? 1 : 3);
+	}
+	/* Without DF and counting up: merged, and cut back exactly. */
+	offload_gro_init(&gro);
+	for (unsigned int i = 0; i < 3; i++) {
+		struct seg_spec s = spec(false, 1000 + i * 1000, 1000);
+		uint16_t c;
+
+		s.id = (uint16_t)(0xfffe + i);	/* wraps */
+		lens[i] = tcp_seg(pkts[i], &s);
+		pkts[i][6] = 0;
+		pkts[i][10] = pkts[i][11] = 0;
+		c = (uint16_t)~csum(0, pkts[i], 20);
+		pkts[i][10] = (uint8_t)(c >> 8);
+		pkts[i][11] = (uint8_t)c;
+		memcpy(orig[i], pkts[i], lens[i]);
+		assert_int_equal(offload_gro_add(&gro, pkts[i], lens[i]), 0);
+	}
+	assert_int_equal(offload_gro_items(&gro), 1);
+	check_merge(0, 0, 3);
+}
+
+/*
  * Two flows interleaved merge separately; a UDP packet between them stays
  * in its place and breaks nothing; a pure ACK of one flow ends that flow's
  * merge so that later segments do not overtake it.
@@ -683,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_gro_wrap_and_limit),
 		cmocka_unit_test(test_gro_refused),
 		cmocka_unit_test(test_gro_refused_v4),
+		cmocka_unit_test(test_gro_ipv4_id),
 		cmocka_unit_test(test_gro_flows),
 		cmocka_unit_test(test_gro_many_flows),
 		cmocka_unit_test(test_gro_full),
