@@ -703,6 +703,116 @@ static void test_gro_many_flows(void **state)
 	assert_int_equal(n, OFFLOAD_GRO_FLOWS + 2 + 2);
 }
 
+/*
+ * Random batches: three TCP flows (IPv4 and IPv6) and UDP, interleaved,
+ * with gaps, PSH, short segments, pure ACKs and bad checksums thrown in.
+ * Whatever was merged, cutting every write again must give each flow's
+ * packets back byte for byte and in the order they came, every packet
+ * exactly once.
+ */
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* Flows 0-2 are TCP from ports 0x4000-0x4002; 3 is UDP. */
+static unsigned int flow_of(const uint8_t *p)
+{
+	bool v6 = p[0] >> 4 == 6;
+	size_t ip = v6 ? 40 : 20;
+
+	if ((v6 ? p[6] : p[9]) == 17)
+		return 3;
+	return p[ip + 1] & 3;
+}
+
+static void test_gro_random(void **state)
+{
+	static uint8_t big[70000], seg[PKT_MAX];
+	unsigned int round, i, k, n, want[4][NPKT], nwant[4], got[4];
+	unsigned int merged = 0, alone = 0;
+	uint32_t seq[3];
+	uint16_t id[3];
+
+	(void)state;
+	for (round = 0; round < 500; round++) {
+		offload_gro_init(&gro);
+		memset(nwant, 0, sizeof(nwant));
+		memset(got, 0, sizeof(got));
+		for (k = 0; k < 3; k++) {
+			seq[k] = rnd(0xffffffffu);
+			id[k] = (uint16_t)rnd(0xffff);
+		}
+		n = 1 + rnd(NPKT);
+		for (i = 0; i < n; i++) {
+			unsigned int f = rnd(4), r = rnd(20);
+			struct seg_spec sp;
+
+			if (f == 3) {
+				lens[i] = tcp_seg(pkts[i], &(struct seg_spec){
+					.payload = 1 + rnd(1000) });
+				pkts[i][9] = 17;
+			} else {
+				sp = spec(f == 1, seq[f], 1000);
+				sp.sport = (uint16_t)(0x4000 + f);
+				sp.id = id[f]++;
+				if (r == 0)
+					sp.payload = 1 + rnd(999);
+				else if (r == 1)
+					sp.flags |= 0x08;
+				else if (r == 2)
+					sp.seq += 1;	/* a gap */
+				else if (r == 3)
+					sp.payload = 0;
+				else if (r == 4)
+					sp.bad_csum = true;
+				else if (r == 5)
+					sp.flags |= 0x01;
+				seq[f] = sp.seq + (uint32_t)sp.payload;
+				lens[i] = tcp_seg(pkts[i], &sp);
+			}
+			memcpy(orig[i], pkts[i], lens[i]);
+			want[f][nwant[f]++] = i;
+			assert_int_equal(offload_gro_add(&gro, pkts[i], lens[i]),
+					 0);
+		}
+		for (i = 0; i < offload_gro_items(&gro); i++) {
+			struct offload_hdr h;
+			unsigned int packets, segs, f;
+			size_t len = flat(i, big, &h, &packets), hdrlen, m;
+
+			f = flow_of(big);
+			merged += packets > 1;
+			alone += packets == 1;
+			if (packets == 1) {
+				assert_true(got[f] < nwant[f]);
+				m = want[f][got[f]++];
+				assert_int_equal(len, lens[m]);
+				assert_memory_equal(big, orig[m], len);
+				continue;
+			}
+			segs = offload_segments(big, len, &h, &hdrlen);
+			assert_int_equal(segs, packets);
+			for (k = 0; k < segs; k++) {
+				size_t sl = offload_segment(seg, big, len, &h,
+							    hdrlen, k);
+
+				assert_true(got[f] < nwant[f]);
+				m = want[f][got[f]++];
+				assert_int_equal(sl, lens[m]);
+				assert_memory_equal(seg, orig[m], sl);
+			}
+		}
+		for (k = 0; k < 4; k++)
+			assert_int_equal(got[k], nwant[k]);
+	}
+	/* The mix must have exercised both outcomes plenty. */
+	assert_true(merged > 1000 && alone > 1000);
+}
+
 /* A full batch says so and takes nothing. */
 static void test_gro_full(void **state)
 {
@@ -734,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_gro_ipv4_id),
 		cmocka_unit_test(test_gro_flows),
 		cmocka_unit_test(test_gro_many_flows),
+		cmocka_unit_test(test_gro_random),
 		cmocka_unit_test(test_gro_full),
 	};
 
