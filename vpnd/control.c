@@ -519,7 +519,9 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int client_up(struct client *c, const char *id, char *msg, size_t len)
 {
 	const struct conf_server_entry *s;
+	bool retry = false;
 	struct peer *p;
+	uint64_t now;
 	int ret;
 
 	ret = conf_servers_resolve(c->servers, c->conf, id, &s, msg, len);
@@ -540,7 +542,12 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 		snprintf(msg, len, "%s", c->error);
 		return ret;
 	}
-	if (c->state == CLIENT_CONNECTING || c->state == CLIENT_CONNECTED) {
+	if (c->state == CLIENT_CONNECTING && c->server == s) {
+		/* Still trying the same server: the peer and the handshake in
+		 * flight stay (see below). */
+		retry = true;
+	} else if (c->state == CLIENT_CONNECTING ||
+		   c->state == CLIENT_CONNECTED) {
 		/* Switching servers: only the peer changes. */
 		ret = add_server_peer(c, s);
 		if (ret) {
@@ -566,9 +573,19 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 		}
 	}
 	c->state = CLIENT_CONNECTING;
-	c->up_started = device_now();
+	now = device_now();
+	c->up_started = now;
 	p = server_peer(c);
-	send_handshake_initiation(p, c->up_started);
+	/*
+	 * A server keeps one initiation per peer in each 1/50 s and answers
+	 * only that one.  Two close together, the retransmission in flight
+	 * and a new one, and it may answer the one the handshake state has
+	 * already forgotten: five seconds lost.  So a retry sends now only
+	 * when the last initiation is well apart.
+	 */
+	if (!retry || now - p->timers.last_handshake_sent >=
+			      CLIENT_REINITIATE_GAP_NS)
+		send_handshake_initiation(p, now);
 	ev_timer_set(&c->poll_w, CONTROL_POLL_MS / 1000.0,
 		     CONTROL_POLL_MS / 1000.0);
 	ev_timer_start(c->dev->loop, &c->poll_w);

@@ -37,6 +37,11 @@ enum client_values {
 	CLIENT_MAX_CONNS = 16,
 };
 
+/* A new initiation to a server we are still trying goes out only this
+ * long after the last one: five times the protocol's flood interval
+ * (1/50 s), so that the two never reach the server within it. */
+#define CLIENT_REINITIATE_GAP_NS (100ULL * 1000 * 1000)
+
 struct client {
 	struct device *dev;
 	char profile_path[256];
