@@ -286,6 +286,13 @@ struct send_family {
 };
 
 /* Sends msgs[first .. first + n) of f one datagram each. */
+/* Errors that pass by themselves and say nothing about our address. */
+static bool send_error_transient(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS ||
+	       err == ENOMEM;
+}
+
 static void send_singles(struct device *dev, struct send_family *f,
 			 unsigned int first, unsigned int n, uint64_t now)
 {
@@ -304,10 +311,11 @@ static void send_singles(struct device *dev, struct send_family *f,
 				    -1;
 		if (sent < 0 && errno == EINTR)
 			continue;
-		if (sent <= 0 && msgs[done].msg_hdr.msg_controllen) {
+		if (sent <= 0 && msgs[done].msg_hdr.msg_controllen &&
+		    !send_error_transient(errno)) {
 			/* Perhaps our source address went away: send this
 			 * one again, and later ones, from the kernel's
-			 * choice. */
+			 * choice.  (A full queue says nothing about it.) */
 			memset(&peers[done]->src, 0, sizeof(peers[done]->src));
 			msgs[done].msg_hdr.msg_control = NULL;
 			msgs[done].msg_hdr.msg_controllen = 0;
