@@ -130,7 +130,7 @@ finish() {
 
 # ---------------------------------------------------------------- cleanup
 
-pid_is() { [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$2"; }
+pid_is() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF -- "$2"; }
 
 kill_ns_procs() { # NS: TERM every process in it, then KILL what is left
 	local ns=$1 i pids

@@ -134,7 +134,7 @@ reset_state() {
 # pid_is PID WORD: the process PID is alive and its command line mentions WORD
 # (guards against killing a recycled PID).
 pid_is() {
-	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$2"
+	{ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF -- "$2"
 }
 
 kill_pid() { # PID WORD
