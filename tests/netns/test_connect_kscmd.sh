@@ -190,6 +190,19 @@ check "down: the state file says hold=no, arp_ignore=-1" sh -c "grep -qx hold=no
 out=$(boot)
 check_not "--killswitch-boot with mode on and no hold: does not block ($out)" has_table
 
+say "--- the boot unit as installed"
+make -s -C "$REPO" install DESTDIR="$WORK/inst" PREFIX=/usr >/dev/null 2>&1
+UNIT=$WORK/inst/usr/lib/systemd/system/vpnd-killswitch.service
+check "make install puts the unit in place" test -f "$UNIT"
+contains "the unit runs the installed vpnd --killswitch-boot, before the network, after nftables' flush" \
+	"$(cat "$UNIT" 2>/dev/null)" "ExecStart=/usr/bin/vpnd --killswitch-boot" "Before=network-pre.target" \
+	"After=local-fs.target nftables.service" "DefaultDependencies=no" "WantedBy=sysinit.target"
+# Verified where its binary is (DESTDIR is not where it would run).
+mkdir -p "$WORK/unit"
+sed "s|^ExecStart=/usr/bin/|ExecStart=$WORK/inst/usr/bin/|" "$UNIT" >"$WORK/unit/vpnd-killswitch.service"
+out=$(systemd-analyze verify "$WORK/unit/vpnd-killswitch.service" 2>&1)
+check "systemd-analyze verify finds nothing wrong with it${out:+: $out}" test -z "$out"
+
 # ------------------------------------------------------------ bad state files
 
 # bad_state LABEL: the state file was made bad; a starting daemon blocks
