@@ -340,6 +340,11 @@ static void receive_coalesced(struct device *dev, struct offload_gro *gro,
 {
 	size_t off, step;
 
+	/* An empty datagram is still one (and counted as a bad one). */
+	if (!len) {
+		receive_one(dev, gro, buf, 0, src, local, now);
+		return;
+	}
 	for (off = 0; off < len; off += step) {
 		step = seg && seg < len - off ? seg : len - off;
 		receive_one(dev, gro, buf + off, step, src, local, now);

@@ -77,16 +77,26 @@ int send_datagram(struct device *dev, const union endpoint *to,
 }
 
 /*
- * To the peer's endpoint, from the address it last reached us at.  That
- * address may have gone away (the kernel says EINVAL or ENETUNREACH, by
- * family): on any failure the kernel chooses instead, and keeps choosing
- * until the peer reaches us again.
+ * The errors that may mean the address the peer last reached us at is no
+ * longer ours (EINVAL or ENETUNREACH, by family, and their kin).  Others
+ * (a full queue, a firewall's EPERM, EMSGSIZE) say nothing about it.
+ */
+static bool send_source_gone(int err)
+{
+	return err == EINVAL || err == EADDRNOTAVAIL || err == ENETUNREACH ||
+	       err == EHOSTUNREACH || err == ENODEV;
+}
+
+/*
+ * To the peer's endpoint, from the address it last reached us at.  When
+ * that address has gone away the kernel chooses instead, and keeps
+ * choosing until the peer reaches us again.
  */
 static int send_to_peer(struct peer *p, const void *buf, size_t len)
 {
 	int ret = send_datagram_from(p->dev, &p->endpoint, &p->src, buf, len);
 
-	if (ret && p->src.family) {
+	if (ret && p->src.family && send_source_gone(-ret)) {
 		memset(&p->src, 0, sizeof(p->src));
 		ret = send_datagram(p->dev, &p->endpoint, buf, len);
 	}
@@ -286,13 +296,6 @@ struct send_family {
 };
 
 /* Sends msgs[first .. first + n) of f one datagram each. */
-/* Errors that pass by themselves and say nothing about our address. */
-static bool send_error_transient(int err)
-{
-	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS ||
-	       err == ENOMEM;
-}
-
 static void send_singles(struct device *dev, struct send_family *f,
 			 unsigned int first, unsigned int n, uint64_t now)
 {
@@ -307,15 +310,18 @@ static void send_singles(struct device *dev, struct send_family *f,
 	 * sent again, so one unreachable peer costs no other peer anything.
 	 */
 	while (done < n) {
-		sent = f->fd >= 0 ? sendmmsg(f->fd, msgs + done, n - done, 0) :
-				    -1;
+		if (f->fd >= 0) {
+			sent = sendmmsg(f->fd, msgs + done, n - done, 0);
+		} else {
+			sent = -1;
+			errno = EBADF;
+		}
 		if (sent < 0 && errno == EINTR)
 			continue;
 		if (sent <= 0 && msgs[done].msg_hdr.msg_controllen &&
-		    !send_error_transient(errno)) {
-			/* Perhaps our source address went away: send this
-			 * one again, and later ones, from the kernel's
-			 * choice.  (A full queue says nothing about it.) */
+		    send_source_gone(errno)) {
+			/* Our source address went away: send this one again,
+			 * and later ones, from the kernel's choice. */
 			memset(&peers[done]->src, 0, sizeof(peers[done]->src));
 			msgs[done].msg_hdr.msg_control = NULL;
 			msgs[done].msg_hdr.msg_controllen = 0;
