@@ -257,6 +257,13 @@ static enum gro_kind gro_classify(const uint8_t *pkt, size_t len,
 		return GRO_TCP;
 	if (fold(sum16(pseudo_sum(pkt, len - ip), pkt + ip, len - ip)))
 		return GRO_TCP;
+	/* 0xffff, ones' complement's other zero, verifies as 0 does; a
+	 * checksum computed whole is never 0xffff (what it covers is never
+	 * all zero), so a cut would write 0: such a segment, perhaps patched
+	 * on its way, would not be given back exactly. */
+	if (get16(pkt + ip + TCP_CSUM_OFF) == 0xffff ||
+	    (v4 && get16(pkt + 10) == 0xffff))
+		return GRO_TCP;
 	*hdrlen = ip + tcp;
 	return GRO_SEGMENT;
 }

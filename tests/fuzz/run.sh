@@ -8,6 +8,7 @@
 # behaviour, a timeout or an out-of-memory.
 #
 #   tests/fuzz/run.sh [TARGET...]     targets: uapi receive handshake key
+#                                     offload
 #
 # Environment:
 #   FUZZ_SECONDS=30     run time of each target (libFuzzer -max_total_time)
@@ -29,7 +30,7 @@ cd "$(dirname "$0")/../.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 CLANG=${CLANG:-clang}
-ALL_TARGETS=(uapi receive handshake key)
+ALL_TARGETS=(uapi receive handshake key offload)
 
 if [ $# -gt 0 ]; then
 	targets=("$@")
@@ -157,7 +158,9 @@ seed_key() {
 }
 
 # The handshake and receive seeds are messages made by the harnesses
-# themselves, so that they carry valid MACs and tags for the harness keys.
+# themselves, so that they carry valid MACs and tags for the harness keys;
+# the offload seeds are scripts of TCP flows and super-packets with valid
+# checksums, which the harness builds too.
 seed_from_harness() {
 	local t=$1 d=$2
 	FUZZ_WRITE_SEEDS="$d" "$FUZZ_BUILD/fuzz_$t" -runs=0 \

@@ -184,7 +184,16 @@ struct seg_spec {
 	uint16_t id;
 	uint32_t tsval;		/* in a 12-byte timestamp option */
 	bool bad_csum;
+	bool other_zero;	/* checksum written as 0xffff, which verifies */
 };
+
+/* a + b in ones' complement. */
+static uint16_t add16(uint16_t a, uint16_t b)
+{
+	uint32_t s = (uint32_t)a + b;
+
+	return (uint16_t)((s & 0xffff) + (s >> 16));
+}
 
 static size_t tcp_seg(uint8_t *p, const struct seg_spec *s)
 {
@@ -238,6 +247,15 @@ static size_t tcp_seg(uint8_t *p, const struct seg_spec *s)
 	c = (uint16_t)~csum(acc, t, len - ip);
 	if (s->bad_csum)
 		c ^= 0x0100;
+	if (s->other_zero) {
+		/* The first payload word takes the checksum's value: the
+		 * rest then sums to zero, and 0xffff verifies as 0 would. */
+		uint16_t w = add16((uint16_t)(t[tcp] << 8 | t[tcp + 1]), c);
+
+		t[tcp] = (uint8_t)(w >> 8);
+		t[tcp + 1] = (uint8_t)w;
+		c = 0xffff;
+	}
 	t[16] = (uint8_t)(c >> 8);
 	t[17] = (uint8_t)c;
 	return len;
@@ -521,6 +539,20 @@ static void first_bad_csum(struct seg_spec *a, struct seg_spec *b)
 	a->bad_csum = true;
 }
 
+/* A cut would write 0 for that 0xffff: the segment would not come back
+ * byte for byte (found by tests/fuzz/fuzz_offload.c). */
+static void other_zero(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)a;
+	b->other_zero = true;
+}
+
+static void first_other_zero(struct seg_spec *a, struct seg_spec *b)
+{
+	(void)b;
+	a->other_zero = true;
+}
+
 static void other_port(struct seg_spec *a, struct seg_spec *b)
 {
 	(void)a;
@@ -531,6 +563,7 @@ static void (*const refusals[])(struct seg_spec *, struct seg_spec *) = {
 	gap, overlap, other_ack, other_window, other_options, other_tos,
 	first_psh, first_short, second_longer, syn, fin, rst, urg, cwr,
 	first_cwr, ece_differs, pure_ack, bad_csum, first_bad_csum, other_port,
+	other_zero, first_other_zero,
 };
 
 static void test_gro_refused(void **state)
@@ -543,10 +576,11 @@ static void test_gro_refused(void **state)
 }
 
 /* What must not be merged in IPv4 alone: a bad header checksum, options,
- * a fragment. */
+ * a fragment, a header checksum written as 0xffff (which verifies, but a
+ * cut would write 0). */
 static void test_gro_refused_v4(void **state)
 {
-	static const unsigned int what[] = { 0, 1, 2 };
+	static const unsigned int what[] = { 0, 1, 2, 3 };
 
 	(void)state;
 	for (size_t w = 0; w < sizeof(what) / sizeof(what[0]); w++) {
@@ -560,6 +594,18 @@ static void test_gro_refused_v4(void **state)
 			pkts[1][11] ^= 1;
 		} else if (what[w] == 1) {
 			pkts[1][0] = 0x46;	/* a 24-byte header: options */
+		} else if (what[w] == 3) {
+			/* Under DF the identification may be anything: it
+			 * takes the checksum's value, the field 0xffff. */
+			uint16_t id = add16((uint16_t)(pkts[1][4] << 8 |
+						       pkts[1][5]),
+					    (uint16_t)(pkts[1][10] << 8 |
+						       pkts[1][11]));
+
+			pkts[1][4] = (uint8_t)(id >> 8);
+			pkts[1][5] = (uint8_t)id;
+			pkts[1][10] = pkts[1][11] = 0xff;
+			assert_int_equal(csum(0, pkts[1], 20), 0xffff);
 		} else {
 			pkts[1][6] |= 0x20;	/* MF */
 			pkts[1][10] = pkts[1][11] = 0;
