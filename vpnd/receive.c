@@ -61,11 +61,7 @@ static void drop(struct device *dev, uint64_t *why)
 		(*why)++;
 }
 
-/*
- * The inner packet's length from its own header, or 0 when it is not a
- * well-formed IPv4 or IPv6 packet that fits in what was decrypted.
- */
-static size_t inner_length(const uint8_t *pkt, size_t len)
+size_t receive_inner_length(const uint8_t *pkt, size_t len)
 {
 	size_t total;
 
@@ -175,7 +171,7 @@ static void receive_data(struct device *dev, struct offload_gro *gro,
 	timers_on_data_received(&p->timers, now);
 	peer_timer_update(p, now);
 
-	inner = inner_length(pkt, plen);
+	inner = receive_inner_length(pkt, plen);
 	if (!inner)
 		return drop(dev, &dev->stats.rx_bad_data);
 	if (inner_source_owner(dev, pkt) != p)

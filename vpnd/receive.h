@@ -24,4 +24,11 @@ void receive_datagram_to(struct device *dev, uint8_t *msg, size_t len,
 			 const union endpoint *src,
 			 const struct endpoint_src *local, uint64_t now);
 
+/*
+ * The inner packet's length from its own header, or 0 when it is not a
+ * well-formed IPv4 or IPv6 packet that fits in what was decrypted: what a
+ * data message's plaintext is cut to before it goes any further.
+ */
+size_t receive_inner_length(const uint8_t *pkt, size_t len);
+
 #endif /* VPND_RECEIVE_H */

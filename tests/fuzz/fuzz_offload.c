@@ -5,7 +5,7 @@
  * Receive coalescing (an input whose first byte is even): the rest is a
  * script of steps (see enum op) that make "decrypted inner packets" and
  * hand them to offload_gro_add() exactly as receive.c's tun_deliver() does:
- * each in a buffer of its own, only packets that receive.c's inner_length()
+ * each in a buffer of its own, only packets that receive_inner_length()
  * accepts, cut to that length, a full batch flushed and the packet added
  * again, and the batch flushed as gro_flush() flushes it.  Packets are raw
  * bytes (optionally with lengths and checksums made right), TCP segments
@@ -58,6 +58,7 @@
 #include <sys/uio.h>
 
 #include "offload.h"
+#include "receive.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -210,26 +211,6 @@ static void *xmemdup(const void *src, size_t n)
 	return p;
 }
 
-/* receive.c's inner_length(): what a decrypted packet is cut to, or 0
- * when receive.c drops it. */
-static size_t inner_length(const uint8_t *pkt, size_t len)
-{
-	size_t total;
-
-	if (len >= 20 && pkt[0] >> 4 == 4) {
-		total = (size_t)pkt[2] << 8 | pkt[3];
-		if ((size_t)(pkt[0] & 15) * 4 < 20 || total < 20 ||
-		    total > len)
-			return 0;
-		return total;
-	}
-	if (len >= 40 && pkt[0] >> 4 == 6) {
-		total = 40 + ((size_t)pkt[4] << 8 | pkt[5]);
-		return total > len ? 0 : total;
-	}
-	return 0;
-}
-
 /* ---- What a packet is, worked out here independently of offload.c. ---- */
 
 enum kind {
@@ -339,7 +320,7 @@ static size_t flatten(const struct iovec *iov, unsigned int n, uint8_t **out)
 		total += iov[j].iov_len;
 	}
 	/* A merge is at most one IP packet; a lone one at most what
-	 * inner_length() let through. */
+	 * receive_inner_length() let through. */
 	if (total > IP_MAX + 40)
 		FAIL("a write of %zu bytes", total);
 	*out = xmalloc(total);
@@ -503,11 +484,11 @@ static void flush(void)
 
 /*
  * receive.c's tun_deliver() for a decrypted packet of len bytes: what
- * inner_length() keeps goes into a buffer of its own, into the batch.
+ * receive_inner_length() keeps goes into a buffer of its own, into the batch.
  */
 static void deliver(const uint8_t *pkt, size_t len)
 {
-	size_t inner = inner_length(pkt, len);
+	size_t inner = receive_inner_length(pkt, len);
 	uint8_t *p;
 	int r;
 
