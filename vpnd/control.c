@@ -359,20 +359,16 @@ static void arp_set(struct client *c, bool want)
 		}
 		if (!ret)
 			ret = killswitch_arp_guard(&c->arp, "all");
-		if (ret)
-			log_msg(c->dev, LOG_LEVEL_ERROR, "arp_ignore: %s",
-				strerror(-ret));
-		return;
 	} else {
 		ret = killswitch_arp_restore(&c->arp);
 		memset(&c->arp, 0, sizeof(c->arp));
 		c->ksf.arp_ignore = -1;
+		if (ks_save(c))
+			log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
 	}
 	if (ret)
 		log_msg(c->dev, LOG_LEVEL_ERROR, "arp_ignore: %s",
 			strerror(-ret));
-	if (ks_save(c))
-		log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
 }
 
 static int add_server_peer(struct client *c,
