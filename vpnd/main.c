@@ -26,6 +26,7 @@
 #include "control.h"
 #include "crypto.h"
 #include "device.h"
+#include "rundir.h"
 #include "server.h"
 #include "uapisock.h"
 
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
 	struct server *server = NULL;
 	struct device *dev;
 	struct ev_loop *loop;
+	char err[RUNDIR_ERR_LEN];
 	int status_fd = -1, ret, i;
 
 	ensure_stdio();
@@ -318,12 +320,9 @@ int main(int argc, char **argv)
 		goto fail;
 	if (server && (ret = server_start(server, dev)))
 		goto fail;
-	ret = uapisock_open(dev);
+	ret = uapisock_open(dev, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "%s: cannot serve %s: %s\n", prog,
-			dev->uapi_path[0] ? dev->uapi_path : "the UAPI socket",
-			ret == -EADDRINUSE ? "another daemon serves it" :
-					     strerror(-ret));
+		fprintf(stderr, "%s: %s\n", prog, err);
 		goto fail;
 	}
 	log_msg(dev, LOG_LEVEL_VERBOSE, "device started");

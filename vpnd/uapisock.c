@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "rundir.h"
 #include "send.h"
 #include "uapi.h"
 #include "uapisock.h"
@@ -345,21 +346,30 @@ static bool socket_in_use(const struct sockaddr_un *sun)
 	return used;
 }
 
-int uapisock_open(struct device *dev)
+int uapisock_open(struct device *dev, char *err, size_t len)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
 	mode_t old;
 	int fd, ret;
 
-	if (mkdir(UAPI_DIR, 0755) && errno != EEXIST)
-		return -errno;
+	/* 0755, as wireguard-go makes it: `wg show` lists the interfaces to
+	 * anyone, and only root may open a socket in it. */
+	ret = rundir_make(UAPI_DIR, 0755, NULL, err, len);
+	if (ret)
+		return ret;
 	if ((size_t)snprintf(dev->uapi_path, sizeof(dev->uapi_path),
 			     "%s/%s.sock", UAPI_DIR, dev->ifname) >=
-	    sizeof(dev->uapi_path))
+	    sizeof(dev->uapi_path)) {
+		snprintf(err, len, "%s/%s.sock: path too long", UAPI_DIR,
+			 dev->ifname);
+		dev->uapi_path[0] = '\0';
 		return -ENAMETOOLONG;
+	}
 	memcpy(sun.sun_path, dev->uapi_path, strlen(dev->uapi_path) + 1);
 	if (socket_in_use(&sun)) {
+		snprintf(err, len, "cannot serve %s: another daemon serves it",
+			 dev->uapi_path);
 		dev->uapi_path[0] = '\0';	/* not ours to remove */
 		return -EADDRINUSE;
 	}
@@ -367,16 +377,15 @@ int uapisock_open(struct device *dev)
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		goto fail;
 	/* The umask closes the window before the chmod to exactly 0600. */
 	old = umask(0077);
 	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (ret || chmod(dev->uapi_path, 0600) || listen(fd, 64) ||
 	    stat(dev->uapi_path, &st)) {
-		ret = -errno;
 		close(fd);
-		return ret;
+		goto fail;
 	}
 	dev->uapi_fd = fd;
 	dev->uapi_dev = st.st_dev;
@@ -384,6 +393,11 @@ int uapisock_open(struct device *dev)
 	ev_io_init(&dev->uapi_w, accept_cb, fd, EV_READ);
 	ev_io_start(dev->loop, &dev->uapi_w);
 	return 0;
+fail:
+	ret = -errno;
+	snprintf(err, len, "cannot serve %s: %s", dev->uapi_path,
+		 strerror(-ret));
+	return ret;
 }
 
 void uapisock_close(struct device *dev)

@@ -6,9 +6,13 @@
 #ifndef VPND_UAPISOCK_H
 #define VPND_UAPISOCK_H
 
+#include <stddef.h>
+
 struct device;
 
-int uapisock_open(struct device *dev);
+/* Creates /var/run/wireguard if needed (rundir.h) and listens on
+ * IFNAME.sock in it.  0, or -errno with one line in err saying what. */
+int uapisock_open(struct device *dev, char *err, size_t len);
 /* Closes every connection and the listener, and removes the socket file
  * if it is still ours. */
 void uapisock_close(struct device *dev);

@@ -4,7 +4,11 @@
 #  - daemonizing: the parent exits 0 only once the interface and the UAPI
 #    socket exist; it exits non-zero with a message when the name is taken
 #    or too long;
-#  - the socket is 0600 in a 0755 directory; the process is not dumpable;
+#  - the socket is 0600; the process is not dumpable;
+#  - under umask 077 vpnd creates /var/run/wireguard 0755 (wg as nobody
+#    lists the interface); an existing directory others could write to,
+#    owned by another user, or a symbolic link, is refused with a message
+#    and left as it was (each case with a /run of its own: rundir_case.sh);
 #  - it exits cleanly on SIGTERM (socket removed), when its interface is
 #    deleted, and when its socket file is removed;
 #  - WG_QUICK_USERSPACE_IMPLEMENTATION=vpnd wg-quick up/down works unchanged.
@@ -54,10 +58,40 @@ pids+=("$pid")
 ok "parent returned 0 with interface and socket ready (pid $pid)"
 
 [ "$(stat -c %a "$RUN/$IF.sock")" = 600 ] || fail "socket mode $(stat -c %a "$RUN/$IF.sock")"
-[ "$(stat -c %a "$RUN")" = 755 ] || fail "directory mode $(stat -c %a "$RUN")"
 grep -q '^VmLck:\s*[1-9]' "/proc/$pid/status" || fail "memory not locked"
 grep -Eq '^Max core file size +0 +0 ' "/proc/$pid/limits" || fail "core dumps allowed"
-ok "socket 0600, directory 0755, memory locked, no core dumps"
+ok "socket 0600, memory locked, no core dumps"
+
+# The socket directory, judged on vpnd's behaviour and not on this machine's
+# history: each case in a mount namespace whose /run is an empty tmpfs.
+rundir_case() { # CASE: its report in $WORK/rd.CASE, vpnd's stderr in .err
+	ip netns exec "$NS" unshare --mount --propagation private \
+		bash "$REPO/tests/netns/rundir_case.sh" "$1" "$VPND" "${IF}r" "$WORK/rd.$1"
+}
+
+rundir_case fresh
+rep=$(cat "$WORK/rd.fresh" "$WORK/rd.fresh.err")
+grep -qx "dir 755 0 directory" "$WORK/rd.fresh" || fail "a new /var/run/wireguard under umask 077: $rep"
+grep -qx "sock 600 0" "$WORK/rd.fresh" || fail "socket in a new directory: $rep"
+grep -qx "nobody sees ${IF}r" "$WORK/rd.fresh" || fail "wg run by nobody does not list ${IF}r: $rep"
+ok "umask 077, no /var/run/wireguard: vpnd creates it 0755 root, socket 0600, wg as nobody lists ${IF}r"
+
+rundir_case narrow
+grep -qx "dir 700 0 directory" "$WORK/rd.narrow" && grep -qx running "$WORK/rd.narrow" ||
+	fail "an existing 0700 directory (safe) was refused or changed: $(cat "$WORK/rd.narrow" "$WORK/rd.narrow.err")"
+ok "an existing 0700 directory is used as it is"
+
+for kase in wide:777 sticky:1777 group:775 foreign:755 link:777; do
+	c=${kase%%:*} mode=${kase#*:}
+	rundir_case "$c"
+	rep=$(cat "$WORK/rd.$c") err=$(cat "$WORK/rd.$c.err")
+	case $rep in *running*|*sock*) fail "$c: vpnd served its socket in an unsafe directory: $rep" ;; esac
+	case $rep in *"exit 0"*) fail "$c: vpnd exited 0 ($rep)" ;; esac
+	case $err in *"/var/run/wireguard"*refusing*) ;; *) fail "$c: no clear message: $err" ;; esac
+	grep -q "^dir $mode " "$WORK/rd.$c" || fail "$c: the directory was changed: $rep"
+	in_ns ip link show "${IF}r" >/dev/null 2>&1 && fail "$c: interface ${IF}r left behind"
+	ok "$c: refused, mode $mode kept, no interface left: $err"
+done
 
 in_ns wg show "$IF" >/dev/null || fail "wg show on the daemon"
 ok "wg show answers"
