@@ -28,6 +28,7 @@
 #include "device.h"
 #include "firewall.h"
 #include "peer.h"
+#include "rundir.h"
 #include "send.h"
 
 enum {
@@ -1028,8 +1029,6 @@ static int socket_open(struct client *c)
 	mode_t old;
 	int fd, ret;
 
-	if (mkdir(c->rundir, 0755) && errno != EEXIST)
-		return -errno;
 	if ((size_t)snprintf(c->ctl_path, sizeof(c->ctl_path), "%s/%s.sock",
 			     c->rundir, c->dev->ifname) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
@@ -1087,7 +1086,14 @@ static void ks_load(struct client *c)
 
 	ret = ksfile_load(ksfile_dir(), &f, err, sizeof(err));
 	if (ret) {
-		if (ret == -ENOENT)
+		/* Fail closed either way; but only a file that an earlier
+		 * daemon wrote and that is now gone is worth an alarm. */
+		if (ret == -ENOENT && c->first_run)
+			log_msg(c->dev, LOG_LEVEL_VERBOSE,
+				"first run: no kill switch state in %s yet; "
+				"blocking until up, down or killswitch",
+				ksfile_dir());
+		else if (ret == -ENOENT)
 			log_msg(c->dev, LOG_LEVEL_ERROR,
 				"no kill switch state file in %s: blocking "
 				"until up, down or killswitch", ksfile_dir());
@@ -1209,12 +1215,20 @@ int client_load(struct client *c, const char *profile)
 
 int client_start(struct client *c, struct device *dev)
 {
+	char err[RUNDIR_ERR_LEN];
 	int ret;
 
 	c->dev = dev;
+	ret = rundir_make(ksfile_dir(), 0755, NULL, err, sizeof(err));
+	if (!ret)
+		ret = rundir_make(c->rundir, 0755, NULL, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		return ret;
+	}
 	/* One client per host: the kill switch's table and state file,
 	 * resolv.conf and the routing rules are the host's. */
-	ret = ksfile_lock(ksfile_dir(), &c->lock_fd);
+	ret = ksfile_lock(ksfile_dir(), &c->lock_fd, &c->first_run);
 	if (ret) {
 		fprintf(stderr, "vpnd: %s: %s\n",
 			ret == -EBUSY ? "another vpnd client runs on this host "

@@ -62,6 +62,7 @@ struct client {
 
 	struct firewall *fw;
 	int lock_fd;			/* ksfile_lock() */
+	bool first_run;			/* ksfile_lock() made the lock file */
 	struct killswitch ks;
 	bool ks_ready;
 	/* The kill switch as it stands, and as the state file keeps it:

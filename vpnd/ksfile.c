@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ksfile.h"
+#include "rundir.h"
 
 enum ksfile_key {
 	KEY_MODE,
@@ -315,16 +316,31 @@ static int write_all(int fd, const char *buf, size_t n)
 	return 0;
 }
 
-/* The directory, 0755 whatever the umask: vpnctl reads the file as a
- * member of the vpnd group. */
+/* The directory, 0755 whatever the umask (vpnctl reads the file as a
+ * member of the vpnd group), and refused when others could write to it. */
 static int make_dir(const char *dir)
 {
-	if (!mkdir(dir, 0755))
-		return chmod(dir, 0755) ? -errno : 0;
-	return errno == EEXIST ? 0 : -errno;
+	char err[RUNDIR_ERR_LEN];
+
+	return rundir_make(dir, 0755, NULL, err, sizeof(err));
 }
 
-int ksfile_lock(const char *dir, int *fd)
+/* Opens dir/killswitch.lock, creating it when there is none, and says
+ * which: a lock file that was already there is the trace of an earlier
+ * daemon on this host. */
+static int open_lock(const char *path, bool *fresh)
+{
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	*fresh = fd >= 0;
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	return fd;
+}
+
+int ksfile_lock(const char *dir, int *fd, bool *fresh)
 {
 	char path[KSFILE_PATH_MAX];
 	int ret;
@@ -335,7 +351,7 @@ int ksfile_lock(const char *dir, int *fd)
 		ret = make_dir(dir);
 	if (ret)
 		return ret;
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	*fd = open_lock(path, fresh);
 	if (*fd < 0)
 		return -errno;
 	if (!flock(*fd, LOCK_EX | LOCK_NB))

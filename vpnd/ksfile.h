@@ -80,8 +80,11 @@ int ksfile_save(const char *dir, const struct ksfile *f);
  * One client daemon owns the host's kill switch (one table, one file): an
  * exclusive lock on dir/killswitch.lock, held by *fd until it is closed
  * (or the process ends).  0; -EBUSY when another process holds it.
+ * *fresh says whether this call created the lock file: a daemon leaves it
+ * behind, so a fresh one means no vpnd client ever ran with this state
+ * directory, and a missing state file is then no sign of trouble.
  */
-int ksfile_lock(const char *dir, int *fd);
+int ksfile_lock(const char *dir, int *fd, bool *fresh);
 
 /* "off", "on", "lockdown"; NULL for anything else. */
 const char *ksfile_mode_name(enum killswitch_mode m);

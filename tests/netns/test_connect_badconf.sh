@@ -285,6 +285,41 @@ check "vpnctl up xx-nowhere-09: exits 1 (got $CTL_RC)" test "$CTL_RC" = 1
 contains "vpnctl up xx-nowhere-09: message" "$CTL_ERR" "unknown server \"xx-nowhere-09\"" "$D/servers.conf"
 unchanged "vpnctl up xx-nowhere-09"
 
+# ------------------------------------------- run and state directories
+
+# The control socket's directory (VPND_RUNDIR) and the kill switch's
+# (VPND_STATEDIR): one that others may write to is refused, left as it was.
+for which in VPND_RUNDIR VPND_STATEDIR; do
+	say "--- $which writable by others"
+	wide=$WORK/wide-$which
+	mkdir "$wide" && chmod 0777 "$wide"
+	if [ $which = VPND_RUNDIR ]; then rd=$wide sd=$STATEDIR; else rd=$RUNDIR sd=$wide; fi
+	out=$(timeout 20 ip netns exec "$NS_C" env VPND_RUNDIR="$rd" VPND_STATEDIR="$sd" \
+		"$VPND" -c "$D/good.conf" "$IF_C" 2>&1 </dev/null); rc=$?
+	check "$which 0777: vpnd -c exits 1 (got $rc)" test "$rc" = 1
+	contains "$which 0777: message" "$out" "$wide has mode 0777" "refusing"
+	check "$which 0777: the directory is left 0777 and empty" \
+		test "$(stat -c %a "$wide")" = 777 -a -z "$(ls -A "$wide")"
+	unchanged "$which 0777"
+done
+
+# Neither exists yet, under the tests' umask 077: both are made 0755, and
+# this first run of a client says nothing at error level.
+say "--- VPND_RUNDIR and VPND_STATEDIR that do not exist yet"
+rd=$WORK/new-run sd=$WORK/new-state
+out=$(umask 077; timeout 20 ip netns exec "$NS_C" env VPND_RUNDIR="$rd" VPND_STATEDIR="$sd" \
+	"$VPND" -c "$D/good.conf" "$IF_C" 2>&1 </dev/null); rc=$?
+check "new directories: vpnd -c exits 0 ($out)" test "$rc" = 0
+check "new directories: VPND_RUNDIR made 0755 root" test "$(stat -c '%a %U' "$rd")" = "755 root"
+check "new directories: VPND_STATEDIR made 0755 root" test "$(stat -c '%a %U' "$sd")" = "755 root"
+check "new directories: control socket in the new VPND_RUNDIR" test -S "$rd/$IF_C.sock"
+check_not "new directories: a first run prints no ERROR" \
+	sh -c 'printf "%s\n" "$1" | grep -q ERROR' _ "$out"
+timeout 20 ip netns exec "$NS_C" env VPND_RUNDIR="$rd" VPND_STATEDIR="$sd" \
+	"$VPNCTL" down -i "$IF_C" >/dev/null 2>&1
+check "new directories: vpnctl down ends the daemon" wait_for "[ -z \"\$(ip netns pids $NS_C)\" ]" 5
+unchanged "new directories, after down"
+
 # --------------------------------------------------------------- control
 
 say "--- control: a good profile"

@@ -231,6 +231,10 @@ bad_state "corrupt state file"
 say "--- missing state file"
 rm -f "$STATE"
 bad_state "missing state file"
+# A file that an earlier daemon wrote and that is gone is an alarm (a
+# first run, with no trace of any daemon, is not: test_connect_updown).
+contains "missing state file: the starting daemon says so at error level" \
+	"$(cat "$WORK/start.out")" "ERROR" "no kill switch state file in $STATEDIR"
 say "--- world-writable state file"
 chmod 666 "$STATE"
 bad_state "world-writable state file"

@@ -63,6 +63,10 @@ cycle() { # LABEL PROFILE ADDRESSES V6(0|1) KILL_SWITCH_NAME
 	note "vpnctl up took $(elapsed "$t") s: $CTL_OUT"
 	[ -n "$CTL_ERR" ] && note "vpnctl up stderr: $CTL_ERR"
 	check "$label: vpnctl up exits 0 (got $CTL_RC)" test "$CTL_RC" = 0 || return 1
+	# The first cycle is this state directory's first run: a healthy
+	# connect says nothing at error level (issue 9).
+	check_not "$label: up prints no ERROR line" \
+		sh -c 'printf "%s\n" "$1" | grep -q ERROR' _ "$CTL_OUT$CTL_ERR"
 	contains "$label: up prints server, endpoint, addresses and time" "$CTL_OUT" \
 		"connected to $SERVER_ID ($S_ADDR:$PORT) in " " s; addresses $addrs"
 	up_fast "$label"

@@ -288,16 +288,22 @@ static void test_lock(void **state)
 	char lock[128], sub[96];
 	int a, b, c;
 	struct stat st;
+	bool fresh;
 	mode_t old;
 
 	snprintf(lock, sizeof(lock), "%s/%s", d->path, KSFILE_LOCK_NAME);
-	assert_int_equal(ksfile_lock(d->path, &a), 0);
+	assert_int_equal(ksfile_lock(d->path, &a, &fresh), 0);
 	assert_true(a >= 0);
+	/* The first daemon with this directory made the lock file. */
+	assert_true(fresh);
 	/* Another open file description, as another daemon has: refused. */
-	assert_int_equal(ksfile_lock(d->path, &b), -EBUSY);
+	assert_int_equal(ksfile_lock(d->path, &b, &fresh), -EBUSY);
 	assert_int_equal(b, -1);
 	close(a);
-	assert_int_equal(ksfile_lock(d->path, &c), 0);
+	/* The lock file an earlier daemon left: not a first run. */
+	fresh = true;
+	assert_int_equal(ksfile_lock(d->path, &c, &fresh), 0);
+	assert_false(fresh);
 	close(c);
 	unlink(lock);
 
@@ -305,7 +311,7 @@ static void test_lock(void **state)
 	 * the file as a member of the vpnd group. */
 	snprintf(sub, sizeof(sub), "%s/sub", d->path);
 	old = umask(077);
-	assert_int_equal(ksfile_lock(sub, &a), 0);
+	assert_int_equal(ksfile_lock(sub, &a, &fresh), 0);
 	umask(old);
 	assert_int_equal(stat(sub, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0755);
