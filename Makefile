@@ -29,7 +29,7 @@ LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcmocka
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
-           valgrind python3 iputils-ping clang systemd
+           valgrind python3 iputils-ping clang systemd procps util-linux
 
 ifeq ($(V),1)
 Q :=
@@ -108,7 +108,10 @@ netns: all $(BUILD)/tests/netlink_driver $(BUILD)/tests/firewall_driver \
        $(BUILD)/tests/killswitch_driver
 	@tests/netns/run
 
-check: deps all unit asan valgrind fuzz netns
+# Each phase in turn, timed; the last lines give the time of each and one
+# closing count for the whole check (tests/phases.sh).
+check: deps all
+	@MAKE='$(MAKE)' tests/phases.sh unit asan valgrind fuzz netns
 
 # libFuzzer harnesses under ASan/UBSan, FUZZ_SECONDS per target; check runs
 # them briefly as a smoke test, longer runs are for hunting.

@@ -24,7 +24,9 @@ cleanup() {
 	sleep 0.5
 	for ns in "$C" "$S" "$I"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$WORK" "/etc/netns/$C" /var/run/wireguard/vpnds0.sock
+	[ "$etc_netns_ours" = yes ] && rmdir /etc/netns 2>/dev/null
 }
+etc_netns_ours=no
 trap cleanup EXIT
 
 [ "$(id -u)" = 0 ] || die "run it as root: sudo make demo"
@@ -44,6 +46,7 @@ ip -n "$S" addr add 192.0.2.1/24 dev s-eth0 && ip -n "$S" link set s-eth0 up
 ip -n "$S" addr add 198.51.100.1/24 dev s-eth1 && ip -n "$S" link set s-eth1 up
 ip -n "$I" addr add 198.51.100.2/24 dev i-eth0 && ip -n "$I" link set i-eth0 up
 ip -n "$I" route add default via 198.51.100.1
+[ -e /etc/netns ] || etc_netns_ours=yes
 mkdir -p "/etc/netns/$C"
 echo "nameserver 192.0.2.53" >"/etc/netns/$C/resolv.conf"
 echo "client 192.0.2.2  --  192.0.2.1 server 198.51.100.1  --  198.51.100.2 internet"

@@ -63,6 +63,7 @@ SERVER_ID=se-sto-01
 
 NSES=()
 HELPERS=()
+ETC_NETNS_OURS=no   # yes: /etc/netns did not exist before this run made it
 FAILS=0
 PASSES=0
 WORK=$(mktemp -d "/tmp/vpnd-$TEST_NAME.XXXXXX") || exit 1
@@ -156,6 +157,8 @@ cleanup() {
 	for ns in "${NSES[@]}"; do kill_ns_procs "$ns"; done
 	for ns in "${NSES[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "/etc/netns/$NS_C"
+	# /etc/netns itself, if this run made it (and no one else uses it now).
+	[ "$ETC_NETNS_OURS" = yes ] && rmdir /etc/netns 2>/dev/null
 	# Only our own sockets: these interface names are unique to this run.
 	rm -f "/var/run/wireguard/$IF_C.sock" "/var/run/wireguard/$IF_S.sock" \
 		"/var/run/wireguard/$IF_G.sock"
@@ -231,6 +234,7 @@ topology() {
 	# The client's original resolver configuration: unusual on purpose
 	# (comment, blanks, options, no final newline) so that "restored byte for
 	# byte" means something.
+	[ -e /etc/netns ] || ETC_NETNS_OURS=yes
 	mkdir -p "/etc/netns/$NS_C"
 	printf '# local network resolver (DHCP)\nsearch lan.example\t\nnameserver %s\noptions edns0 timeout:1  ' \
 		"$LAN_DNS" >"/etc/netns/$NS_C/resolv.conf"
