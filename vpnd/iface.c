@@ -111,17 +111,26 @@ static void mtu_refresh(struct device *dev)
 
 static void iface_cb(struct ev_loop *loop, ev_io *w, int revents);
 
+/* Closes the event and query sockets (not our namespace's descriptor). */
+static void iface_watch_close(struct iface_watch *iw, struct ev_loop *loop)
+{
+	if (iw->nl) {
+		if (loop)
+			ev_io_stop(loop, &iw->w);
+		mnl_socket_close(iw->nl);
+	}
+	if (iw->ioctl_fd >= 0)
+		close(iw->ioctl_fd);
+	iw->nl = NULL;
+	iw->ioctl_fd = -1;
+}
+
 static void watch_install(struct device *dev, struct mnl_socket *nl, int qfd,
 			  ino_t ino)
 {
 	struct iface_watch *iw = &dev->iface;
 
-	if (iw->nl) {
-		ev_io_stop(dev->loop, &iw->w);
-		mnl_socket_close(iw->nl);
-	}
-	if (iw->ioctl_fd >= 0)
-		close(iw->ioctl_fd);
+	iface_watch_close(iw, dev->loop);
 	iw->nl = nl;
 	iw->ioctl_fd = qfd;
 	iw->netns_ino = ino;
@@ -169,17 +178,26 @@ static bool follow(struct device *dev, const struct iface_place *place)
 		return false;
 	}
 	if (ret) {
-		/* Still serving; only the interface's own changes (up, down,
-		 * MTU) go unseen until it comes back. */
+		/*
+		 * Still serving, blind: the old sockets would now describe
+		 * whatever takes the name over here, so they go, and the
+		 * interface is taken to be up with its last MTU (only its
+		 * own changes go unseen, until it comes back).
+		 */
 		log_msg(dev, LOG_LEVEL_ERROR,
 			"interface moved to another network namespace, "
 			"cannot follow it there: %s", strerror(-ret));
+		iface_watch_close(iw, dev->loop);
+		iw->netns_ino = place->ino;
+		iw->away = true;
+		device_set_up(dev, true);
 		return true;
 	}
 	watch_install(dev, nl, qfd, place->ino);
 	iw->away = !netns_inode(iw->home_netns, &home) && home != place->ino;
 	log_msg(dev, LOG_LEVEL_VERBOSE, "interface moved to %s network namespace",
 		iw->away ? "another" : "our own");
+	device_set_up(dev, device_link_is_up(dev));
 	return true;
 }
 
@@ -188,7 +206,7 @@ bool iface_sync(struct device *dev)
 	struct iface_watch *iw = &dev->iface;
 	struct iface_place place = { .netns = -1 };
 	struct ifreq ifr;
-	bool moved, ok = true;
+	bool ok = true;
 	int ret;
 
 	ret = locate(dev, &place);
@@ -198,19 +216,16 @@ bool iface_sync(struct device *dev)
 	}
 	if (ret)
 		return true;	/* nothing learnt; it did not say "gone" */
-	moved = place.ino != iw->netns_ino;
-	if (moved)
+	memcpy(iw->name, place.name, IFNAMSIZ);
+	if (place.ino != iw->netns_ino)
 		ok = follow(dev, &place);
 	if (place.netns >= 0)
 		close(place.netns);
 	if (!ok)
 		return false;
-	memcpy(iw->name, place.name, IFNAMSIZ);
 	if (!query(iw, SIOCGIFINDEX, &ifr))
 		dev->ifindex = ifr.ifr_ifindex;
 	mtu_refresh(dev);
-	if (moved)
-		device_set_up(dev, device_link_is_up(dev));
 	return true;
 }
 
@@ -317,15 +332,8 @@ void iface_watch_stop(struct device *dev)
 {
 	struct iface_watch *iw = &dev->iface;
 
-	if (iw->nl) {
-		if (dev->loop)
-			ev_io_stop(dev->loop, &iw->w);
-		mnl_socket_close(iw->nl);
-	}
-	if (iw->ioctl_fd >= 0)
-		close(iw->ioctl_fd);
+	iface_watch_close(iw, dev->loop);
 	if (iw->home_netns >= 0)
 		close(iw->home_netns);
-	iw->nl = NULL;
-	iw->ioctl_fd = iw->home_netns = -1;
+	iw->home_netns = -1;
 }
