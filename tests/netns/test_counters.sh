@@ -19,7 +19,7 @@ run() {
 	read -r rxa txa < <(peer_field "$NS_A" "$IF_A" "$(pub b)" transfer) || fail "A: no transfer line"
 	read -r rxb txb < <(peer_field "$NS_B" "$IF_B" "$(pub a)" transfer) || fail "B: no transfer line"
 	assert "fresh pair: all counters zero ($rxa $txa $rxb $txb)" [ "$rxa$txa$rxb$txb" = 0000 ]
-	n=$(ip netns exec "$NS_B" ping -n -q -c 10 -f -W 1 "$IN4_A" 2>&1 |
+	n=$(ip netns exec "$NS_B" ping -n -q -c 10 -f -W 5 "$IN4_A" 2>&1 |
 		awk '/packets transmitted/ { for (i = 1; i <= NF; i++) if ($i ~ /^received,?$/) print $(i-1) }')
 	[ "${n:-0}" -gt 0 ] || fail "no reply to the flood ping B->A"
 	# The last replies may still be on their way when ping gives up; the
