@@ -3,12 +3,11 @@
  * The device's life: bringing up the TUN interface and the sockets,
  * wiring them into the event loop, the changes the UAPI can make to the
  * device as a whole, the once-a-second housekeeping that notices when the
- * interface or the control socket has gone, and tearing everything down
- * with every key wiped.
+ * interface (followed by iface.c) or the control socket has gone, and
+ * tearing everything down with every key wiped.
  */
 #include <errno.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libmnl/libmnl.h>
-#include <linux/rtnetlink.h>
 #include <sodium.h>
 
 #include "device.h"
@@ -122,12 +119,11 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct device *dev = of_watcher(w, offsetof(struct device,
 						     housekeeping_w));
-	int mtu;
 
 	(void)revents;
 	ratelimiter_gc(&dev->rl, device_now());
-	if ((int)if_nametoindex(dev->ifname) != dev->ifindex) {
-		log_msg(dev, LOG_LEVEL_ERROR, "interface deleted, exiting");
+	/* Deleted, or moved where events may have been missed. */
+	if (!iface_sync(dev)) {
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
@@ -136,9 +132,6 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
-	mtu = tun_get_mtu(dev->ifname);
-	if (mtu > 0)
-		dev->mtu = (unsigned int)mtu;
 }
 
 /*
@@ -166,90 +159,6 @@ void device_set_up(struct device *dev, bool up)
 			send_keepalive(p, now);
 		}
 	}
-}
-
-struct link_event {
-	struct device *dev;
-	bool deleted;
-	bool changed;
-};
-
-static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct link_event *ev = data;
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-
-	if (ifi->ifi_index != ev->dev->ifindex)
-		return MNL_CB_OK;
-	if (nlh->nlmsg_type == RTM_DELLINK)
-		ev->deleted = true;
-	else if (nlh->nlmsg_type == RTM_NEWLINK)
-		ev->changed = true;
-	return MNL_CB_OK;
-}
-
-static void link_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct device *dev = of_watcher(w, offsetof(struct device, link_w));
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct link_event ev = { .dev = dev };
-	ssize_t n;
-
-	(void)revents;
-	n = mnl_socket_recvfrom(dev->link_nl, buf, sizeof(buf));
-	if (n <= 0) {
-		/* Overrun: events were lost, so ask the interface directly. */
-		if (n < 0 && errno == ENOBUFS)
-			device_set_up(dev, device_link_is_up(dev));
-		return;
-	}
-	mnl_cb_run(buf, (size_t)n, 0, 0, link_msg_cb, &ev);
-	/*
-	 * Events arrive after the fact: one sent while the link was still
-	 * down (an MTU change just before "up") must not take down a link
-	 * that is up by now.  The interface's present flags decide.
-	 */
-	if (ev.changed && !ev.deleted)
-		device_set_up(dev, device_link_is_up(dev));
-	if (ev.deleted) {
-		log_msg(dev, LOG_LEVEL_ERROR, "interface deleted, exiting");
-		ev_break(loop, EVBREAK_ALL);
-	}
-}
-
-bool device_link_is_up(const struct device *dev)
-{
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool up = false;
-
-	if (s < 0)
-		return false;
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, dev->ifname, IFNAMSIZ);
-	if (!ioctl(s, SIOCGIFFLAGS, &ifr))
-		up = ifr.ifr_flags & IFF_UP;
-	close(s);
-	return up;
-}
-
-static int link_watch(struct device *dev)
-{
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC |
-							 SOCK_NONBLOCK);
-
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
-		int ret = -errno;
-
-		mnl_socket_close(nl);
-		return ret;
-	}
-	dev->link_nl = nl;
-	ev_io_init(&dev->link_w, link_cb, mnl_socket_get_fd(nl), EV_READ);
-	ev_io_start(dev->loop, &dev->link_w);
-	return 0;
 }
 
 static void udp_watch(struct device *dev)
@@ -314,6 +223,7 @@ int device_init(struct device *dev, struct ev_loop *loop, const char *ifname)
 	memset(dev, 0, sizeof(*dev));
 	dev->loop = loop;
 	dev->tun_fd = dev->udp4 = dev->udp6 = dev->uapi_fd = -1;
+	dev->iface.ioctl_fd = dev->iface.home_netns = -1;
 	dev->log_level = log_level_from_env();
 	dev->log_sensitive = getenv("VPND_LOG_SENSITIVE") &&
 			     !strcmp(getenv("VPND_LOG_SENSITIVE"), "1");
@@ -354,7 +264,9 @@ int device_init(struct device *dev, struct ev_loop *loop, const char *ifname)
 	ret = udp_open(0, 0, &dev->udp4, &dev->udp6, &dev->listen_port);
 	if (ret)
 		return ret;
-	ret = link_watch(dev);
+	ret = iface_watch_start(dev);
+	if (!ret)
+		ret = sticky_watch_start(dev);
 	if (ret)
 		return ret;
 	dev->up = device_link_is_up(dev);
@@ -385,11 +297,9 @@ void device_destroy(struct device *dev)
 		ev_signal_stop(dev->loop, &dev->sigint_w);
 		ev_signal_stop(dev->loop, &dev->sigterm_w);
 		ev_timer_stop(dev->loop, &dev->housekeeping_w);
-		ev_io_stop(dev->loop, &dev->link_w);
 	}
-	if (dev->link_nl)
-		mnl_socket_close(dev->link_nl);
-	dev->link_nl = NULL;
+	iface_watch_stop(dev);
+	sticky_watch_stop(dev);
 	if (dev->peers.buckets)
 		device_remove_all_peers(dev);
 	peer_table_free(&dev->peers);

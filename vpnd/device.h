@@ -15,11 +15,13 @@
 
 #include "allowedips.h"
 #include "cookie.h"
+#include "iface.h"
 #include "index.h"
 #include "log.h"
 #include "noise.h"
 #include "peer.h"
 #include "ratelimiter.h"
+#include "sticky.h"
 
 enum device_limits {
 	DEVICE_BATCH = 32,
@@ -35,7 +37,6 @@ enum device_limits {
 };
 
 struct uapisock_conn;
-struct mnl_socket;
 
 struct device_stats {
 	uint64_t rx_dropped;		/* received datagrams thrown away */
@@ -102,8 +103,9 @@ struct device {
 	uint8_t *gso;			/* one super-packet, read whole */
 
 	bool up;			/* the interface is administratively up */
-	struct mnl_socket *link_nl;	/* link events for ifindex */
-	ev_io tun_w, udp4_w, udp6_w, uapi_w, link_w;
+	struct iface_watch iface;	/* link events, wherever it lives */
+	struct sticky_watch sticky;	/* route changes vs. peers' sources */
+	ev_io tun_w, udp4_w, udp6_w, uapi_w;
 	ev_signal sigint_w, sigterm_w;
 	ev_timer housekeeping_w;
 

@@ -649,6 +649,55 @@ int netlink_route_del(struct netlink *nl, const struct netlink_route *r)
 	return route_change(nl, false, r);
 }
 
+static int route_oif_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *a;
+	int *oif = data;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*rtm))
+		if (mnl_attr_get_type(a) == RTA_OIF &&
+		    !mnl_attr_validate(a, MNL_TYPE_U32))
+			*oif = (int)mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+int netlink_route_oif(struct netlink *nl, int family, const void *dst,
+		      const void *src, int oif, uint32_t mark)
+{
+	size_t alen = family_addrlen(family);
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int out = 0, ret;
+
+	nl->kmsg[0] = '\0';
+	if (!alen)
+		return -EAFNOSUPPORT;
+	/* The ack ends the call after the one reply. */
+	nlh = nl_msg(nl, RTM_GETROUTE, NLM_F_ACK);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = (uint8_t)(alen * 8);
+	mnl_attr_put(nlh, RTA_DST, alen, dst);
+	if (src) {
+		rtm->rtm_src_len = (uint8_t)(alen * 8);
+		mnl_attr_put(nlh, RTA_SRC, alen, src);
+	}
+	if (oif > 0)
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
+	if (mark)
+		mnl_attr_put_u32(nlh, RTA_MARK, mark);
+	ret = nl_call(nl, nlh, route_oif_cb, &out);
+	if (!ret && out <= 0)
+		ret = -ENETUNREACH;
+	if (ret)
+		return nl_fail(nl, ret, "looking up the route to a %s address",
+			       family_name(family));
+	return out;
+}
+
 /* ------------------------------------------------------------ rules */
 
 static void rule_describe(const struct netlink_rule *r, char *buf,

@@ -179,6 +179,14 @@ struct netlink_route {
 
 int netlink_route_add(struct netlink *nl, const struct netlink_route *r);
 int netlink_route_del(struct netlink *nl, const struct netlink_route *r);
+/*
+ * The interface a packet to dst would leave by, as `ip route get DST from
+ * SRC oif OIF mark MARK` says (src NULL: any source; oif, mark 0: none).
+ * Returns the interface index, or -errno: -EINVAL when src is no longer
+ * one of our addresses, -ENETUNREACH when no route leads there.
+ */
+int netlink_route_oif(struct netlink *nl, int family, const void *dst,
+		      const void *src, int oif, uint32_t mark);
 
 /*
  * A policy rule whose action is "lookup table".  The priority is always

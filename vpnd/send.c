@@ -161,6 +161,21 @@ static int send_one(struct peer *p, struct keypair *kp, const uint8_t *pkt,
 	return 0;
 }
 
+/*
+ * A handshake message to the peer.  What reaches the wire counts in the
+ * peer's transfer total, as its data does and as the kernel counts it:
+ * `wg show transfer` is every byte exchanged with the peer.  (A cookie
+ * reply answers an address, not a peer, and counts nowhere.)
+ */
+static void send_handshake_message(struct peer *p, const uint8_t *msg,
+				   size_t len)
+{
+	if (send_to_peer(p, msg, len))
+		p->dev->stats.tx_dropped++;
+	else
+		p->tx_bytes += len;
+}
+
 void send_handshake_initiation(struct peer *p, uint64_t now)
 {
 	struct device *dev = p->dev;
@@ -185,8 +200,7 @@ void send_handshake_initiation(struct peer *p, uint64_t now)
 	cookie_maker_add_macs(&p->cookie, msg, sizeof(msg), now);
 	timers_on_authenticated_packet_traversal(&p->timers, now);
 	timers_on_authenticated_packet_sent(&p->timers, now);
-	if (send_to_peer(p, msg, sizeof(msg)))
-		dev->stats.tx_dropped++;
+	send_handshake_message(p, msg, sizeof(msg));
 	timers_on_handshake_initiated(&p->timers, now, send_jitter(dev));
 	peer_timer_update(p, now);
 }
@@ -215,8 +229,7 @@ int send_handshake_response(struct peer *p, uint64_t now)
 	timers_on_authenticated_packet_traversal(&p->timers, now);
 	timers_on_authenticated_packet_sent(&p->timers, now);
 	timers_on_handshake_response_sent(&p->timers, now);
-	if (send_to_peer(p, msg, sizeof(msg)))
-		dev->stats.tx_dropped++;
+	send_handshake_message(p, msg, sizeof(msg));
 	peer_timer_update(p, now);
 	return 0;
 }
