@@ -37,7 +37,7 @@ DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
            valgrind python3 iputils-ping clang systemd \
-           debhelper dpkg-dev fakeroot lintian pandoc rsync
+           debhelper dpkg-dev fakeroot lintian pandoc
 
 ifeq ($(V),1)
 Q :=
@@ -159,24 +159,26 @@ UNITS := vpnd@.service vpnd-server@.service vpnd-client.service \
 # Man pages: roff from the markdown in docs/ (vpnd.conf(5) is its own
 # header followed by docs/config.md; vpnctl's page is section 8, as it
 # needs root or the vpnd group).
+# Left-adjusted: justified tables and long option lines make groff warn.
+PANDOC_MAN = pandoc -s -f markdown -t man -V adjusting=l
 MANPAGES := $(BUILD)/man/vpnd.8 $(BUILD)/man/vpnctl.8 $(BUILD)/man/vpnd.conf.5
 man: $(MANPAGES)
 
 $(BUILD)/man/vpnd.8: docs/vpnd.8.md
 	$(call say,MAN,$@)
 	@mkdir -p $(dir $@)
-	$(Q)pandoc -s -f markdown -t man -o $@ $<
+	$(Q)$(PANDOC_MAN) -o $@ $<
 
 $(BUILD)/man/vpnctl.8: docs/vpnctl.1.md
 	$(call say,MAN,$@)
 	@mkdir -p $(dir $@)
 	$(Q)sed '1s/^% VPNCTL(1) vpnd | User Commands/% VPNCTL(8) vpnd | System Administration/' $< | \
-		pandoc -s -f markdown -t man -o $@
+		$(PANDOC_MAN) -o $@
 
 $(BUILD)/man/vpnd.conf.5: docs/vpnd.conf.5.md docs/config.md
 	$(call say,MAN,$@)
 	@mkdir -p $(dir $@)
-	$(Q)pandoc -s -f markdown -t man -o $@ $^
+	$(Q)$(PANDOC_MAN) -o $@ $^
 
 install: all man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
@@ -197,9 +199,9 @@ install: all man
 deb:
 	$(call say,DEB,$(BUILD))
 	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
-	$(Q)rsync -a --exclude=/build --exclude=/build-asan --exclude=/.git \
-		--exclude='*.o' --exclude='*.d' --exclude=/vpnd/vpnd \
-		--exclude=/vpnctl/vpnctl ./ $(BUILD)/deb/src/
+	$(Q)tar -c --exclude=./build --exclude=./build-asan --exclude=./$(BUILD) \
+		--exclude=./.git --exclude=./vpnd/vpnd --exclude=./vpnctl/vpnctl \
+		--exclude='*.o' --exclude='*.d' . | tar -x -C $(BUILD)/deb/src
 	$(Q)cp -a packaging/debian $(BUILD)/deb/src/debian
 	$(Q)cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
 		{ tail -40 ../build.log; exit 1; }
