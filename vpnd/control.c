@@ -1053,6 +1053,7 @@ static int socket_open(struct client *c)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct group *g = getgrnam("vpnd");
+	struct stat st;
 	mode_t old;
 	int fd, ret;
 
@@ -1077,7 +1078,9 @@ static int socket_open(struct client *c)
 	old = umask(0177);
 	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
-	if (!ret && g)
+	/* Started with the group already (systemd's Group=vpnd), there is
+	 * nothing to change: the unit's sandbox may forbid chown(2). */
+	if (!ret && g && (stat(c->ctl_path, &st) || st.st_gid != g->gr_gid))
 		ret = chown(c->ctl_path, 0, g->gr_gid);
 	if (!ret)
 		ret = chmod(c->ctl_path, g ? 0660 : 0600);
