@@ -26,6 +26,10 @@ check() {
 	local desc=$1; shift
 	if "$@"; then say "ok   - $desc"; else say "FAIL - $desc"; FAILS=$((FAILS + 1)); fi
 }
+check_not() {
+	local desc=$1; shift
+	if "$@"; then say "FAIL - $desc"; FAILS=$((FAILS + 1)); else say "ok   - $desc"; fi
+}
 contains() {
 	local desc=$1 text=$2 w; shift 2
 	for w in "$@"; do
