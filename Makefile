@@ -37,7 +37,8 @@ DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
            valgrind python3 iputils-ping clang systemd \
-           debhelper dpkg-dev fakeroot lintian pandoc
+           debhelper dpkg-dev fakeroot lintian pandoc debootstrap \
+           systemd-container
 
 ifeq ($(V),1)
 Q :=

@@ -10,7 +10,9 @@
 #     installed /usr/bin/vpnd; forwarding on; `systemctl stop` leaves no
 #     interface, no nftables table, no socket, forwarding as it was; a bad
 #     config fails the start and leaves no interface;
-#   - vpnd@wge0: the engine, configured by wg; stop leaves nothing;
+#   - vpnd@wge0: the engine, configured by wg; with WatchdogSec=2s the
+#     pings keep it alive and a stopped daemon is killed and restarted;
+#     stop leaves nothing;
 #   - vpnd-client: connects to that server at start (active once the
 #     handshake is done: "connected to lab"), routes DNS through the
 #     tunnel and blocks outside it (the kill switch table); `systemctl
@@ -155,6 +157,22 @@ contains "status text" "$(show vpnd@wge0 StatusText)" "engine on wge0"
 in_c sh -c 'umask 077; wg genkey >/tmp/k; wg set wge0 private-key /tmp/k listen-port 51830 peer "$(wg genkey | wg pubkey)" allowed-ips 10.98.0.2/32'
 check "wg set then wg show: the port" test "$(in_c wg show wge0 listen-port)" = 51830
 contains "wg show: the peer" "$(in_c wg show wge0 allowed-ips)" "10.98.0.2/32"
+# WatchdogSec= honoured: with 2 s, the pings keep the unit alive, and a
+# daemon that stops answering (SIGSTOP) is killed and restarted.
+in_c sh -c 'mkdir -p /etc/systemd/system/vpnd@wge0.service.d &&
+	printf "[Service]\nWatchdogSec=2s\n" >/etc/systemd/system/vpnd@wge0.service.d/wd.conf &&
+	systemctl daemon-reload && systemctl restart vpnd@wge0'
+w1=$(show vpnd@wge0 WatchdogTimestampMonotonic)
+sleep 3
+w2=$(show vpnd@wge0 WatchdogTimestampMonotonic)
+check "WatchdogSec=2s: pinged again within 3 s ($w1 -> $w2 us), still active" \
+	test "$w2" -gt "$w1" -a "$(show vpnd@wge0 ActiveState)" = active
+in_c systemctl kill --signal=SIGSTOP vpnd@wge0
+wd_restarted() { [ "$(show vpnd@wge0 NRestarts)" -ge 1 ]; }
+for i in $(seq 50); do wd_restarted && break; sleep 0.2; done
+check "a stopped daemon: the watchdog kills it and the unit restarts it" wd_restarted
+contains "the journal says watchdog" "$(in_c journalctl --no-pager -u vpnd@wge0)" "Watchdog timeout"
+in_c sh -c 'rm -r /etc/systemd/system/vpnd@wge0.service.d && systemctl daemon-reload'
 out=$(in_c systemctl stop vpnd@wge0 2>&1)
 check "systemctl stop vpnd@wge0: exit 0 $out" test -z "$out"
 check "stopped: no wge0" no_link wge0
