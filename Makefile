@@ -173,7 +173,7 @@ $(BUILD)/man/vpnd.8: docs/vpnd.8.md
 $(BUILD)/man/vpnctl.8: docs/vpnctl.1.md
 	$(call say,MAN,$@)
 	@mkdir -p $(dir $@)
-	$(Q)sed '1s/^% VPNCTL(1) vpnd | User Commands/% VPNCTL(8) vpnd | System Administration/' $< | \
+	$(Q)sed '1s/^% VPNCTL(1)\(.*\)User Commands/% VPNCTL(8)\1System Administration/; 1s/^% VPNCTL(1)/% VPNCTL(8)/' $< | \
 		$(PANDOC_MAN) -o $@
 
 $(BUILD)/man/vpnd.conf.5: docs/vpnd.conf.5.md docs/config.md

@@ -33,7 +33,7 @@ check_not() {
 contains() {
 	local desc=$1 text=$2 w; shift 2
 	for w in "$@"; do
-		case $text in *"$w"*) ;; *) say "FAIL - $desc (no '$w' in: $text)"; FAILS=$((FAILS + 1)); return ;; esac
+		case $text in *"$w"*) ;; *) say "FAIL - $desc (no '$w' in: ${text:0:300})"; FAILS=$((FAILS + 1)); return ;; esac
 	done
 	say "ok   - $desc"
 }

@@ -59,8 +59,8 @@ check "lintian: no error (exit $rc, $(printf '%s\n' "$out" | grep -c '^W:') warn
 	test "$rc" = 0 -a -z "$errors"
 
 on_exit 'dpkg-query -W vpnd >/dev/null 2>&1 && dpkg_retry -P vpnd >/dev/null'
-out=$(dpkg_retry -i "$DEB")
-check "dpkg -i: exit 0${out:+ ($(printf '%s' "$out" | tail -2))}" test $? = 0
+out=$(dpkg_retry -i "$DEB"); rc=$?
+check "dpkg -i: exit 0$([ $rc = 0 ] || printf ' (exit %s: %s)' $rc "$out")" test $rc = 0
 for f in /usr/bin/vpnd /usr/bin/vpnctl /usr/share/man/man8/vpnd.8.gz /usr/share/man/man8/vpnctl.8.gz \
 	 /usr/share/man/man5/vpnd.conf.5.gz /usr/share/bash-completion/completions/vpnctl \
 	 /usr/share/doc/vpnd/examples/client.conf /usr/share/doc/vpnd/examples/server.conf \

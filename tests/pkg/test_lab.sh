@@ -75,9 +75,13 @@ udp_bound() { in_c ss -Hlun | grep -q ":$1 "; }
 tables() { in_c nft list tables 2>&1; }
 no_table() { ! tables | grep -q "$1"; }
 
+# Everything named like vpnd (the runtime directory /run/wireguard, which
+# the units share with every userspace engine, is left by the purge and
+# not counted: it holds nothing once they stop, and /run goes at reboot).
 snapshot() {
 	in_c sh -c 'find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /tmp \) -prune -o \
-		\( -iname "*vpnd*" -o -path /run/wireguard \) -print 2>/dev/null | sort;
+		-iname "*vpnd*" -print 2>/dev/null | sort;
+		find /run/wireguard -mindepth 1 2>/dev/null;
 		getent group vpnd; ip -br link; nft list ruleset; cat /etc/resolv.conf'
 }
 BEFORE=$(snapshot)
