@@ -8,10 +8,17 @@
 #   make asan       build and run the unit tests under ASan and UBSan
 #   make valgrind   run the unit tests under valgrind
 #   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
-#   make install    install into $(DESTDIR)$(PREFIX)
+#   make install    install into $(DESTDIR)$(PREFIX): programs, systemd
+#                   units (UNITDIR), man pages, bash completion
+#   make man        the man pages, from docs/*.md (pandoc), in build/man
+#   make deb        the Debian package (dpkg-buildpackage in a copy of the
+#                   tree, under build/deb; the .deb lands in build/)
 
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR  ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
@@ -29,7 +36,9 @@ LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcmocka
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
-           valgrind python3 iputils-ping clang systemd procps util-linux
+           valgrind python3 iputils-ping clang systemd procps util-linux \
+           debhelper dpkg-dev fakeroot lintian pandoc debootstrap \
+           systemd-container
 
 ifeq ($(V),1)
 Q :=
@@ -49,7 +58,8 @@ TEST_BINS  := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELP  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_HOBJS := $(TEST_HELP:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit netns asan valgrind fuzz install clean demo
+.PHONY: all deps check unit netns pkg asan valgrind fuzz install clean demo \
+        man deb
 .SECONDARY:
 
 all: vpnd/vpnd vpnctl/vpnctl
@@ -111,7 +121,12 @@ netns: all $(BUILD)/tests/netlink_driver $(BUILD)/tests/firewall_driver \
 # Each phase in turn, timed; the last lines give the time of each and one
 # closing count for the whole check (tests/phases.sh).
 check: deps all
-	@MAKE='$(MAKE)' tests/phases.sh unit asan valgrind fuzz netns
+	@MAKE='$(MAKE)' tests/phases.sh unit asan valgrind fuzz netns pkg
+
+# The units, the install, the Debian package, and the units under a real
+# systemd (tests/pkg/).
+pkg: all
+	@tests/pkg/run
 
 # libFuzzer harnesses under ASan/UBSan, FUZZ_SECONDS per target; check runs
 # them briefly as a smoke test, longer runs are for hunting.
@@ -141,12 +156,61 @@ deps:
 	  fi; \
 	else echo "  DEPS    not root: assuming $(DEB_DEPS) are installed"; fi
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
-	install -m 0755 vpnd/vpnd vpnctl/vpnctl $(DESTDIR)$(PREFIX)/bin/
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' packaging/vpnd-killswitch.service \
-		>$(DESTDIR)$(UNITDIR)/vpnd-killswitch.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/vpnd-killswitch.service
+# The units name the programs where they are installed.
+UNITS := vpnd@.service vpnd-server@.service vpnd-client.service \
+         vpnd-killswitch.service
+
+# Man pages: roff from the markdown in docs/ (vpnd.conf(5) is its own
+# header followed by docs/config.md; vpnctl's page is section 8, as it
+# needs root or the vpnd group).
+# Left-adjusted: justified tables and long option lines make groff warn.
+PANDOC_MAN = pandoc -s -f markdown -t man -V adjusting=l
+MANPAGES := $(BUILD)/man/vpnd.8 $(BUILD)/man/vpnctl.8 $(BUILD)/man/vpnd.conf.5
+man: $(MANPAGES)
+
+$(BUILD)/man/vpnd.8: docs/vpnd.8.md
+	$(call say,MAN,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(PANDOC_MAN) -o $@ $<
+
+$(BUILD)/man/vpnctl.8: docs/vpnctl.1.md
+	$(call say,MAN,$@)
+	@mkdir -p $(dir $@)
+	$(Q)sed '1s/^% VPNCTL(1)\(.*\)User Commands/% VPNCTL(8)\1System Administration/; 1s/^% VPNCTL(1)/% VPNCTL(8)/' $< | \
+		$(PANDOC_MAN) -o $@
+
+$(BUILD)/man/vpnd.conf.5: docs/vpnd.conf.5.md docs/config.md
+	$(call say,MAN,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(PANDOC_MAN) -o $@ $^
+
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(COMPLETIONDIR)
+	install -m 0755 vpnd/vpnd vpnctl/vpnctl $(DESTDIR)$(BINDIR)/
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' packaging/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 $(BUILD)/man/vpnd.8 $(BUILD)/man/vpnctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/man/vpnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 packaging/vpnctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/vpnctl
+
+# dpkg-buildpackage writes into the tree it builds (debian/ under it, the
+# .deb beside it): it builds a copy of the committed-or-not sources, so
+# this tree stays as it was; the .deb and its .changes go to $(BUILD).
+deb:
+	$(call say,DEB,$(BUILD))
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	$(Q)tar -c --exclude=./build --exclude=./build-asan --exclude=./$(BUILD) \
+		--exclude=./.git --exclude=./vpnd/vpnd --exclude=./vpnctl/vpnctl \
+		--exclude='*.o' --exclude='*.d' . | tar -x -C $(BUILD)/deb/src
+	$(Q)cp -a packaging/debian $(BUILD)/deb/src/debian
+	$(Q)cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -40 ../build.log; exit 1; }
+	$(Q)mv $(BUILD)/deb/*.deb $(BUILD)/deb/*.changes $(BUILD)/deb/*.buildinfo $(BUILD)/
+	$(Q)ls $(BUILD)/*.deb
 
 clean:
 	rm -rf build build-asan vpnd/vpnd vpnctl/vpnctl

@@ -27,6 +27,7 @@
 #include "control.h"
 #include "device.h"
 #include "firewall.h"
+#include "notify.h"
 #include "peer.h"
 #include "rundir.h"
 #include "send.h"
@@ -490,6 +491,28 @@ static bool handshake_done(const struct client *c)
 
 static void answer_waiting(struct client *c, int err, const char *message);
 
+/*
+ * systemd hears of the first handshake, or of the end of the bounded wait
+ * for it, as READY=1 when vpnd --up started the connection (the unit is
+ * active from then on), and of later changes as a new STATUS= line.
+ */
+static void client_notify(struct client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void client_notify(struct client *c, const char *fmt, ...)
+{
+	char status[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(status, sizeof(status), fmt, ap);
+	va_end(ap);
+	if (c->notify_pending)
+		notify_ready("%s", status);
+	else
+		notify_status("%s", status);
+	c->notify_pending = false;
+}
+
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client *c = (struct client *)((char *)w -
@@ -503,10 +526,14 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ks_apply(c, KILLSWITCH_CONNECTED, c->server);
 		log_msg(c->dev, LOG_LEVEL_VERBOSE, "connected");
 		answer_waiting(c, 0, NULL);
+		client_notify(c, "connected to %s", c->server->id);
 	} else if (elapsed >= c->up_timeout) {
 		/* Keep trying: the reply only stops waiting. */
 		answer_waiting(c, -ETIMEDOUT,
 			       "no handshake with the server yet; still trying");
+		if (c->notify_pending)
+			client_notify(c, "connecting to %s: no handshake yet, "
+					 "still trying", c->server->id);
 	}
 	if (c->state == CLIENT_CONNECTING)
 		return;
@@ -697,6 +724,7 @@ static void answer_waiting(struct client *c, int err, const char *message)
  */
 static void after_disconnected(struct client *c, struct control_conn *cn)
 {
+	notify_status("disconnected");
 	if (ks_rules(c) == KILLSWITCH_RULES_NONE)
 		c->exit_after_reply = true;
 	else
@@ -1026,6 +1054,7 @@ static int socket_open(struct client *c)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct group *g = getgrnam("vpnd");
+	struct stat st;
 	mode_t old;
 	int fd, ret;
 
@@ -1048,7 +1077,9 @@ static int socket_open(struct client *c)
 	old = umask(0177);
 	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
-	if (!ret && g)
+	/* Started with the group already (systemd's Group=vpnd), there is
+	 * nothing to change: the unit's sandbox may forbid chown(2). */
+	if (!ret && g && (stat(c->ctl_path, &st) || st.st_gid != g->gr_gid))
 		ret = chown(c->ctl_path, 0, g->gr_gid);
 	if (!ret)
 		ret = chmod(c->ctl_path, g ? 0660 : 0600);
@@ -1211,6 +1242,21 @@ int client_load(struct client *c, const char *profile)
 	if (ret)
 		fprintf(stderr, "vpnd: %s\n", err);
 	return ret;
+}
+
+int client_connect(struct client *c)
+{
+	char msg[200];
+	int ret;
+
+	ret = client_up(c, NULL, msg, sizeof(msg));
+	if (ret < 0) {
+		fprintf(stderr, "vpnd: %s\n", msg);
+		return ret;
+	}
+	c->notify_pending = true;
+	notify_status("connecting to %s", c->server->id);
+	return 0;
 }
 
 int client_start(struct client *c, struct device *dev)

@@ -75,6 +75,7 @@ struct client {
 	uint64_t up_timeout;		/* ns */
 	ev_timer poll_w;		/* watches for the first handshake */
 	bool exit_after_reply;
+	bool notify_pending;		/* READY=1 waits for the first handshake */
 
 	int ctl_fd;
 	char ctl_path[160];
@@ -90,6 +91,12 @@ struct client {
 int client_load(struct client *c, const char *profile);
 /* Opens the control socket on the device the profile will drive. */
 int client_start(struct client *c, struct device *dev);
+/*
+ * vpnd --up: connects to the profile's server at start, as `vpnctl up`
+ * would; READY=1 (notify.h) follows the first handshake or the bounded
+ * wait for it.  0 once trying, or -errno with the message on stderr.
+ */
+int client_connect(struct client *c);
 /* Undoes whatever up did and closes the socket; the connections stay
  * open, their watchers stopped, until client_free(). */
 void client_stop(struct client *c);

@@ -5,6 +5,10 @@
  * foreground, returns to its caller only once both are ready (exit 0), or
  * with a message saying why not (exit 1).
  *
+ * Under systemd (a Type=notify unit, with -f) it says READY=1 once it
+ * serves, and for `--up` once the first handshake or the bounded wait for
+ * it is over; see notify.h.
+ *
  * Before any key exists the process makes itself undumpable and locks its
  * memory, so that no secret reaches a core file or swap.
  */
@@ -26,6 +30,7 @@
 #include "control.h"
 #include "crypto.h"
 #include "device.h"
+#include "notify.h"
 #include "rundir.h"
 #include "server.h"
 #include "uapisock.h"
@@ -36,7 +41,7 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"Usage: %s [-f/--foreground] INTERFACE-NAME\n"
-		"       %s [-f] [--client] -c CLIENT-OR-SERVER-CONF [INTERFACE-NAME]\n"
+		"       %s [-f] [--client] [--up] -c CLIENT-OR-SERVER-CONF [INTERFACE-NAME]\n"
 		"       %s --killswitch-boot\n"
 		"       %s --version | --help\n\n"
 		"Creates the TUN interface INTERFACE-NAME and serves the WireGuard\n"
@@ -49,7 +54,12 @@ static void usage(FILE *f, const char *prog)
 		"server list; vpnctl talks to it) or the server role (a config\n"
 		"with [peer NAME] sections), on INTERFACE-NAME (default "
 		DEFAULT_ROLE_IFNAME ").  --client refuses anything but a\n"
-		"client profile, as vpnctl asks.\n\n"
+		"client profile, as vpnctl asks.  --up connects a client to the\n"
+		"profile's server at start, as `vpnctl up` would.\n\n"
+		"Under systemd (Type=notify, with -f) vpnd reports READY=1 once\n"
+		"it serves (with --up: after the first handshake, or after\n"
+		"VPND_UP_TIMEOUT seconds without one), STATUS= lines, STOPPING=1,\n"
+		"and pings the watchdog when WatchdogSec= asks for it.\n\n"
 		"--killswitch-boot, for the boot unit: blocks every packet\n"
 		"outside a tunnel when the kill switch's state file asks for it\n"
 		"(lockdown, a connection that was wanted, or a missing or corrupt\n"
@@ -198,6 +208,22 @@ static enum role role_of(const char *path)
 	return r;
 }
 
+/* READY=1 for what serves once the sockets are open; a client started
+ * with --up says it when the first handshake, or the wait, is over. */
+static void notify_started(const struct device *dev,
+			   const struct client *client,
+			   const struct server *server, bool want_up)
+{
+	if (server)
+		notify_ready("server on %s, UDP port %u", dev->ifname,
+			     (unsigned int)dev->listen_port);
+	else if (client && !want_up)
+		notify_ready("disconnected; vpnctl up connects %s",
+			     dev->ifname);
+	else if (!client)
+		notify_ready("engine on %s; wg(8) configures it", dev->ifname);
+}
+
 static void role_stop(struct client *client, struct server *server)
 {
 	if (client)
@@ -211,13 +237,14 @@ static void role_stop(struct client *client, struct server *server)
 int main(int argc, char **argv)
 {
 	const char *prog = argv[0], *ifname = NULL, *env, *conf = NULL;
-	bool foreground = false, want_client = false;
+	bool foreground = false, want_client = false, want_up = false;
 	enum role role = ROLE_ENGINE;
 	struct client *client = NULL;
 	struct server *server = NULL;
 	struct device *dev;
 	struct ev_loop *loop;
 	char err[RUNDIR_ERR_LEN];
+	ev_timer watchdog_w;
 	int status_fd = -1, ret, i;
 
 	ensure_stdio();
@@ -238,6 +265,8 @@ int main(int argc, char **argv)
 			conf = argv[++i];
 		else if (!strcmp(argv[i], "--client"))
 			want_client = true;
+		else if (!strcmp(argv[i], "--up"))
+			want_up = true;
 		else if (argv[i][0] == '-' || ifname) {
 			usage(stderr, prog);
 			return 1;
@@ -262,7 +291,13 @@ int main(int argc, char **argv)
 		}
 		if (!ifname)
 			ifname = DEFAULT_ROLE_IFNAME;
-	} else if (want_client) {
+		if (want_up && role != ROLE_CLIENT) {
+			fprintf(stderr, "%s: %s: --up is for a client profile, "
+					"and this is a server config\n",
+				prog, conf);
+			return 1;
+		}
+	} else if (want_client || want_up) {
 		usage(stderr, prog);
 		return 1;
 	}
@@ -275,8 +310,12 @@ int main(int argc, char **argv)
 		foreground = true;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (!foreground)
+	/* A daemon that forks is not the process its unit watches: the
+	 * parent's exit status is its readiness. */
+	if (!foreground) {
+		unsetenv("NOTIFY_SOCKET");
 		status_fd = daemonize();
+	}
 	/* After the fork: memory locks are not inherited by a child. */
 	harden();
 	if (wg_init()) {
@@ -325,12 +364,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, err);
 		goto fail;
 	}
+	if (client && want_up && (ret = client_connect(client)))
+		goto fail;
 	log_msg(dev, LOG_LEVEL_VERBOSE, "device started");
 	if (!foreground)
 		detach_stdio();
 	report(status_fd, 0);
+	notify_started(dev, client, server, want_up);
+	notify_watchdog_start(loop, &watchdog_w);
 	ev_run(loop, 0);
 
+	notify_stopping();
 	log_msg(dev, LOG_LEVEL_VERBOSE, "shutting down");
 	role_stop(client, server);
 	uapisock_close(dev);
@@ -341,6 +385,7 @@ int main(int argc, char **argv)
 	return 0;
 fail:
 	report(status_fd, 1);
+	notify_stopping();
 	role_stop(client, server);
 	uapisock_close(dev);
 	device_destroy(dev);
