@@ -242,7 +242,7 @@ static int read_list(const char *profile, struct ctl_reply *r)
 	ret = conf_client_load(profile, &client, err, sizeof(err));
 	if (ret)
 		return conf_failed(profile, ret, err);
-	ret = conf_servers_load(client->servers_path, &list, err, sizeof(err));
+	ret = conf_servers_load_for(client, &list, err, sizeof(err));
 	if (ret) {
 		ret = conf_failed(client->servers_path, ret, err);
 		conf_client_free(client);
@@ -287,6 +287,10 @@ int cmd_servers(int argc, char **argv)
 	bool asked = false;
 	int ret;
 
+	if (argc > 1 && !strcmp(argv[1], "keygen"))
+		return cmd_servers_keygen(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "sign"))
+		return cmd_servers_sign(argc - 1, argv + 1);
 	ret = servers_parse(argc, argv, &a);
 	if (ret != CTL_CONTINUE)
 		return ret;

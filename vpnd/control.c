@@ -1196,7 +1196,7 @@ int client_load(struct client *c, const char *profile)
 		 rundir && *rundir ? rundir : "/run/vpnd");
 	ret = conf_client_load(profile, &c->conf, err, sizeof(err));
 	if (!ret)
-		ret = conf_servers_load(c->conf->servers_path, &c->servers,
+		ret = conf_servers_load_for(c->conf, &c->servers,
 					err, sizeof(err));
 	/* An unknown default server is an error in the profile, now. */
 	if (!ret && c->conf->server)
