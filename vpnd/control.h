@@ -17,6 +17,7 @@
 #include "killswitch.h"
 #include "ksfile.h"
 #include "netlink.h"
+#include "servers.h"
 
 struct device;
 struct control_conn;
@@ -74,6 +75,30 @@ struct client {
 	uint64_t up_timeout;		/* ns */
 	ev_timer poll_w;		/* watches for the first handshake */
 	bool exit_after_reply;
+
+	/* Server choice (servers.c): how the server in use was chosen, and
+	 * the round trip it had then (-1: not measured). */
+	enum conf_select select;
+	char *select_value;
+	int64_t server_rtt_ns;
+	/* A probe in flight (probing; probe is NULL when only the server in
+	 * use matched), its selection, and what the firewall lets through
+	 * for it. */
+	bool probing;
+	enum conf_select probe_selection;
+	char *probe_value;
+	uint64_t probe_sent_at;
+	struct servers_probe *probe;
+	struct killswitch_endpoint *probe_ep;
+	unsigned int n_probe_ep;
+	ev_io probe_io[2];
+	ev_timer probe_timer;
+	bool probe_for_up;		/* an up waits for it to choose */
+	/* The server an up chose, waiting for the probe's handshake with it
+	 * to be far enough in the past (CLIENT_REINITIATE_GAP_NS). */
+	const struct conf_server_entry *chosen;
+	int64_t chosen_rtt_ns;
+	ev_timer chosen_timer;
 
 	int ctl_fd;
 	char ctl_path[160];

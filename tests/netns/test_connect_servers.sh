@@ -1,0 +1,200 @@
+#!/bin/bash
+# test_connect_servers.sh: server selection by measured latency (issue 11).
+#
+# Three servers, each in a namespace of its own behind the client's router:
+# A a vpnd server, B wireguard-go, C a vpnd server, each reached through a
+# delaying UDP relay on the router (delay_relay.py; this kernel has no
+# netem) that adds 5, 40 and 80 ms to the round trip, and a fourth endpoint
+# where nothing answers.
+#
+#   1. vpnctl servers --probe --json (no daemon: vpnctl probes itself):
+#      ranked A, B, C, dead; each RTT within a few ms above its delay; the
+#      dead one null; --country and --city narrow the set; the table;
+#   2. up --fastest connects to A (status: selection fastest); a ping
+#      through the tunnel; up --country se switches to B, the best in se;
+#      up --city STOCKHOLM (case) to C; the daemon's probe while connected
+#      flags the server in use and measures the others;
+#   3. the kill switch (on) stays closed throughout: tcpdump on the
+#      client's link sees nothing but UDP between the client and the relay
+#      endpoints.
+CL_TAG=f
+. "$(dirname "$0")/connect_lib.sh"
+
+prereqs
+command -v "$WG_GO" >/dev/null 2>&1 || die "prerequisite missing: wireguard-go ($WG_GO)"
+keys
+KT=$(wg genkey); PT=$(printf '%s' "$KT" | wg pubkey)
+topology
+
+NS_A=vc-f-$$-sa NS_B=vc-f-$$-sb NS_C3=vc-f-$$-sc
+IF_A=vcf1$$ IF_B=vcf2$$ IF_C3=vcf3$$
+RELAY=$REPO/tests/netns/delay_relay.py
+DELAY_A=5 DELAY_B=40 DELAY_C=80
+
+# server_ns NS N: a namespace behind the router on 10.99.N.0/30.
+server_ns() {
+	local ns=$1 n=$2
+	mkns "$ns"
+	ip link add "r$n" netns "$NS_S" type veth peer name "s$n" netns "$ns" || die "veth $ns"
+	ip -n "$NS_S" addr add "10.99.$n.1/30" dev "r$n"
+	ip -n "$NS_S" link set "r$n" up
+	ip -n "$ns" addr add "10.99.$n.2/30" dev "s$n"
+	ip -n "$ns" link set "s$n" up
+	ip -n "$ns" route add default via "10.99.$n.1"
+}
+server_ns "$NS_A" 1; server_ns "$NS_B" 2; server_ns "$NS_C3" 3
+
+# vpnd_server NS IF KEY: a vpnd server role with the client as peer.
+vpnd_server() {
+	local ns=$1 ifn=$2 key=$3 conf=$WORK/$2.conf
+	printf '[interface]\nprivate_key = %s\nlisten_port = %s\naddress = %s/24\n\n[peer alice]\npublic_key = %s\nallowed_ips = %s/32\n' \
+		"$key" "$PORT" "$TUN_S" "$PC" "$TUN_C" >"$conf"
+	chmod 600 "$conf"
+	helper "$ifn" ip netns exec "$ns" "$VPND" -f -c "$conf" "$ifn"
+	wait_for "ip netns exec $ns wg show $ifn listen-port | grep -qx $PORT" 10 ||
+		die "vpnd server in $ns did not start"
+}
+vpnd_server "$NS_A" "$IF_A" "$KS"
+vpnd_server "$NS_C3" "$IF_C3" "$KT"
+
+printf '%s\n' "$KG" >"$WORK/wggo.key"
+helper "$IF_B" ip netns exec "$NS_B" "$WG_GO" -f "$IF_B" >"$WORK/wggo.log" 2>&1
+wait_for "ip netns exec $NS_B wg show $IF_B" 10 || die "wireguard-go did not start"
+ip netns exec "$NS_B" wg set "$IF_B" private-key "$WORK/wggo.key" listen-port $PORT \
+	peer "$PC" allowed-ips "$TUN_C/32" || die "wg set on wireguard-go"
+ip -n "$NS_B" addr add $TUN_S/24 dev "$IF_B"
+ip -n "$NS_B" link set "$IF_B" up
+
+# relay PORT N DELAY [TARGET-PORT]: 192.0.2.1:PORT on the router to server
+# N, +DELAY ms.
+relay() {
+	helper delay_relay.py ip netns exec "$NS_S" "$PYTHON" "$RELAY" \
+		"$S_ADDR" "$1" "10.99.$2.2" "${4:-$PORT}" "$3" "$WORK/relay$1.ready"
+	eval "RELAY_$1=$LAST_HELPER"
+	wait_for "test -s $WORK/relay$1.ready" 5 || die "relay $1 did not start"
+}
+relay 51001 1 $DELAY_A
+relay 51002 2 $DELAY_B
+relay 51003 3 $DELAY_C
+# The dead endpoint: relayed to a port where nothing listens, so that it is
+# silent, as a server that is gone (no ICMP reaches the client).
+relay 51004 1 0 9
+
+cat >"$WORK/servers.conf" <<EOF
+[de-fra-01]
+endpoint = $S_ADDR:51001
+public_key = $PS
+country = de
+city = Frankfurt
+
+[se-got-01]
+endpoint = $S_ADDR:51002
+public_key = $PG
+country = se
+city = Göteborg
+
+[se-sto-01]
+endpoint = $S_ADDR:51003
+public_key = $PT
+country = se
+city = Stockholm
+
+[se-sto-02]
+endpoint = $S_ADDR:51004
+public_key = $PT
+country = se
+city = Stockholm
+EOF
+chmod 600 "$WORK/servers.conf"
+{
+	echo "[interface]"
+	echo "private_key = $KC"
+	echo "address = $TUN_C/32"
+	echo "dns = $TUN_S"
+	echo "servers = $WORK/servers.conf"
+	echo "kill_switch = on"
+	echo "probe_timeout_ms = 1500"
+} >"$WORK/client.conf"
+chmod 600 "$WORK/client.conf"
+
+# rtt ID: the rtt_ms of ID in CTL_OUT (a JSON array), "null" if none.
+rtt() {
+	"$PYTHON" -c 'import json,sys
+for o in json.loads(sys.argv[1]):
+    if o["id"] == sys.argv[2]:
+        print("null" if o["rtt_ms"] is None else o["rtt_ms"])' "$CTL_OUT" "$1"
+}
+ids() { "$PYTHON" -c 'import json,sys; print(" ".join(o["id"] for o in json.loads(sys.argv[1])))' "$CTL_OUT"; }
+# within MS DELAY: DELAY <= MS <= DELAY + 25 (the relay and the machine add a little).
+within() { awk -v v="$1" -v d="$2" 'BEGIN { exit !(v >= d && v <= d + 25) }'; }
+
+# The client's link, from here to the end: UDP to and from the relays only.
+capture_start link "not ($LINK_NOISE) and not (udp and host $S_ADDR and (port 51001 or port 51002 or port 51003 or port 51004))"
+
+say "--- probing without a daemon"
+T=$(date +%s.%N)
+ctl servers --probe --json -c "$WORK/client.conf"
+check "servers --probe --json exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+note "probe took $(elapsed "$T") s: $CTL_OUT"
+check "ranked A, B, C, then the dead one ($(ids))" test "$(ids)" = "de-fra-01 se-got-01 se-sto-01 se-sto-02"
+check "A's RTT $(rtt de-fra-01) ms is $DELAY_A ms and a little" within "$(rtt de-fra-01)" $DELAY_A
+check "B's (wireguard-go) RTT $(rtt se-got-01) ms is $DELAY_B ms and a little" within "$(rtt se-got-01)" $DELAY_B
+check "C's RTT $(rtt se-sto-01) ms is $DELAY_C ms and a little" within "$(rtt se-sto-01)" $DELAY_C
+check "the dead endpoint's rtt_ms is null" test "$(rtt se-sto-02)" = null
+contains "the JSON has the keys of the issue" "$CTL_OUT" '{"id":"de-fra-01","country":"de","city":"Frankfurt","endpoint":"192.0.2.1:51001","rtt_ms":'
+
+ctl servers --probe --json --country SE -c "$WORK/client.conf"
+check "--country SE: the three in se, ranked ($(ids))" test "$(ids)" = "se-got-01 se-sto-01 se-sto-02"
+ctl servers --probe --json --city 'GÖTEBORG' -c "$WORK/client.conf"
+check "--city GÖTEBORG (UTF-8, another case): B alone ($(ids))" test "$(ids)" = "se-got-01"
+ctl servers --probe --city Oslo -c "$WORK/client.conf"
+check "--city Oslo: exit 1 (got $CTL_RC)" test "$CTL_RC" = 1
+contains "... saying the list has none" "$CTL_ERR" "lists no server in Oslo"
+ctl servers --probe -c "$WORK/client.conf"
+contains "the table: header, the dead one unreachable" "$CTL_OUT" "SERVER" "RTT" "se-sto-02" "unreachable"
+check "the table's first row is A" test "$(printf '%s\n' "$CTL_OUT" | sed -n 2p | cut -d' ' -f1)" = de-fra-01
+
+say "--- choosing"
+ctl up --fastest -c "$WORK/client.conf" -i "$IF_C"
+check "up --fastest exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+contains "up --fastest connected to A" "$CTL_OUT" "connected to de-fra-01 ($S_ADDR:51001)"
+ctl status --json -i "$IF_C"
+contains "status: connected to A, selection fastest" "$CTL_OUT" '"state":"connected"' '"server":"de-fra-01"' '"selection":"fastest"'
+check "a ping through the tunnel to A" quiet in_c ping -c 2 -W 2 -q $TUN_S
+hsA=$(ip netns exec "$NS_A" wg show "$IF_A" latest-handshakes | awk '{ print $2 }')
+check "A saw the handshake" test "${hsA:-0}" -gt 0
+
+ctl servers --probe --json -i "$IF_C"
+check "the daemon's probe exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+note "daemon's probe: $CTL_OUT"
+contains "it flags A as the server in use" "$CTL_OUT" '"id":"de-fra-01","country":"de","city":"Frankfurt","endpoint":"192.0.2.1:51001","rtt_ms":'
+contains "... connected" "$CTL_OUT" '"connected":true'
+check "it ranks the others as before ($(ids))" test "$(ids)" = "de-fra-01 se-got-01 se-sto-01 se-sto-02"
+check "... B within its delay ($(rtt se-got-01))" within "$(rtt se-got-01)" $DELAY_B
+check "the session with A still carries traffic" quiet in_c ping -c 2 -W 2 -q $TUN_S
+
+ctl up --country se -i "$IF_C"
+check "up --country se exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+contains "up --country se: B, the best in se" "$CTL_OUT" "connected to se-got-01 ($S_ADDR:51002)"
+check "a ping through the tunnel to B (wireguard-go)" quiet in_c ping -c 2 -W 2 -q $TUN_S
+ctl status --json -i "$IF_C"
+contains "status: selection country:se" "$CTL_OUT" '"server":"se-got-01"' '"selection":"country:se"'
+
+ctl up --city STOCKHOLM -i "$IF_C"
+check "up --city STOCKHOLM exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+contains "up --city STOCKHOLM: C (the other is dead)" "$CTL_OUT" "connected to se-sto-01 ($S_ADDR:51003)"
+check "a ping through the tunnel to C" quiet in_c ping -c 2 -W 2 -q $TUN_S
+
+ctl up de-fra-01 -i "$IF_C"
+check "up de-fra-01 (named) exits 0" test "$CTL_RC" = 0
+ctl status --json -i "$IF_C"
+contains "status: selection is the server named" "$CTL_OUT" '"server":"de-fra-01"' '"selection":"de-fra-01"'
+
+ctl down -i "$IF_C"
+check "down exits 0" test "$CTL_RC" = 0
+check "the client daemon has exited" wait_for "! client_pid" 5
+
+capture_stop link
+check "nothing but the relays' UDP crossed the client's link ($CAP_COUNT packets)" test "$CAP_COUNT" = 0
+[ "$CAP_COUNT" = 0 ] || printf '%s\n' "$CAP_TEXT" | head -20 | sed 's/^/    | /'
+finish
