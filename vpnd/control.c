@@ -151,6 +151,13 @@ static void add_connection_lines(struct client *c, struct control_conn *cn)
 		out_add(cn, "selection=%s\n",
 			servers_selection_text(c->select, c->select_value, buf,
 					       sizeof(buf)));
+		out_add(cn, "failovers=%u\n", c->failover.count);
+		if (c->failover_time) {
+			out_add(cn, "last_failover_reason=%s\n",
+				c->failover_reason);
+			out_add(cn, "last_failover_time=%lld\n",
+				(long long)c->failover_time);
+		}
 	}
 	if (c->state != CLIENT_DISCONNECTED)
 		for (unsigned int i = 0; i < c->conf->n_address; i++) {
@@ -619,6 +626,8 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 	ret = client_connect(c, s, msg, len);
 	if (ret >= 0) {
 		/* Named: never replaced by failover. */
+		servers_failover_init(&c->failover, 0);
+		c->failover_time = 0;
 		select_set(c, CONF_SELECT_ID, s->id);
 		if (c->server != s || c->select != CONF_SELECT_ID)
 			c->server_rtt_ns = -1;
@@ -799,11 +808,26 @@ static void chosen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (ret >= 0) {
 		select_set(c, c->probe_selection, c->probe_value);
 		c->server_rtt_ns = c->chosen_rtt_ns;
+		if (c->chosen_by_failover)
+			servers_failover_switched(&c->failover, device_now());
+		else
+			servers_failover_init(&c->failover,
+					      c->conf->failover_after);
+		if (!c->chosen_by_failover)
+			c->failover_time = 0;
 	}
-	if (ret == 0)
+	if (c->chosen_by_failover) {
+		if (ret < 0)
+			log_msg(c->dev, LOG_LEVEL_ERROR, "failover: %s", msg);
+		else
+			log_msg(c->dev, LOG_LEVEL_VERBOSE,
+				"failover to another server");
+	} else if (ret == 0) {
 		answer_waiting(c, 0, NULL);
-	else if (ret < 0)
+	} else if (ret < 0) {
 		up_failed(c, ret, msg);
+	}
+	c->chosen_by_failover = false;
 }
 
 /*
@@ -811,17 +835,30 @@ static void chosen_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * timestamp no later than the last (ours are rounded to 2^24 ns): the
  * connection's first initiation waits until the probe's is well back.
  */
-static void choose(struct client *c, const struct servers_result *r, size_t n)
+static void choose(struct client *c, const struct servers_result *r, size_t n,
+		   bool failover)
 {
 	uint64_t now = device_now();
 	uint64_t ready = c->probe_sent_at + CLIENT_REINITIATE_GAP_NS;
+	const struct conf_server_entry *cur = c->server;
+	size_t i = 0;
 
-	if (!n) {
+	/* A failover takes the best that answered other than the server that
+	 * went silent, else the next one in turn. */
+	while (failover && i < n && (r[i].entry == cur || r[i].rtt_ns < 0))
+		i++;
+	if (failover && i == n) {
+		c->chosen = servers_next_in_turn(c->servers, c->select,
+						 c->select_value, cur);
+		c->chosen_rtt_ns = -1;
+	} else if (i < n) {
+		c->chosen = r[i].entry;
+		c->chosen_rtt_ns = r[i].rtt_ns;
+	} else {
 		up_failed(c, -ENOENT, "no server to choose from");
 		return;
 	}
-	c->chosen = r[0].entry;
-	c->chosen_rtt_ns = r[0].rtt_ns;
+	c->chosen_by_failover = failover;
 	ev_timer_set(&c->chosen_timer,
 		     ready > now ? (double)(ready - now) / 1e9 : 0.0, 0.0);
 	ev_timer_start(c->dev->loop, &c->chosen_timer);
@@ -842,17 +879,19 @@ static void probe_finish(struct client *c)
 	struct servers_result *r = calloc(n + 1, sizeof(*r));
 	struct control_conn *cn, *next;
 	bool for_up = c->probe_for_up;
+	bool for_failover = c->probe_for_failover;
 
 	if (r && c->probe)
 		servers_probe_results(c->probe, r);
-	if (r && cur && servers_entry_matches(cur, c->probe_selection,
-					      c->probe_value)) {
+	if (r && cur && !for_failover &&
+	    servers_entry_matches(cur, c->probe_selection, c->probe_value)) {
 		r[m].entry = cur;
 		r[m++].rtt_ns = c->server_rtt_ns;
 		servers_rank(r, m);
 	}
 	probe_stop(c);
 	c->probe_for_up = false;
+	c->probe_for_failover = false;
 	if (ks_apply(c, ks_phase(c), c->server))
 		log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
 	for (cn = c->conns; cn; cn = next) {
@@ -865,11 +904,59 @@ static void probe_finish(struct client *c)
 		out_end(cn, r ? 0 : -ENOMEM, r ? NULL : "out of memory");
 		conn_flush(cn);
 	}
-	if (for_up && r)
-		choose(c, r, m);
+	if ((for_up || for_failover) && r)
+		choose(c, r, m, for_failover);
 	else if (for_up)
 		up_failed(c, -ENOMEM, "out of memory");
 	free(r);
+}
+
+/*
+ * Every tick while a server chosen by probing is in use: when what we sent
+ * it has gone unanswered for failover_after, probe the selection again
+ * (the silent server left out) and move to the best that answers, or to
+ * the next in turn.  The firewall lets the new endpoint through in the
+ * same transaction that stops letting the old one through, before the peer
+ * changes (client_connect()), so nothing leaves outside the tunnel.
+ */
+static void failover_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+	const struct timers_state *t;
+	char msg[CONF_ERR_LEN];
+	uint64_t now = device_now(), heard, spoke;
+	struct peer *p = server_peer(c);
+
+	(void)loop;
+	(void)revents;
+	if ((c->state != CLIENT_CONNECTED && c->state != CLIENT_CONNECTING) ||
+	    c->select <= CONF_SELECT_ID || !p || c->probing || c->chosen)
+		return;
+	t = &p->timers;
+	heard = t->last_authenticated_received > t->last_handshake_complete ?
+			t->last_authenticated_received :
+			t->last_handshake_complete;
+	spoke = t->last_authenticated_sent > t->last_handshake_sent ?
+			t->last_authenticated_sent :
+			t->last_handshake_sent;
+	if (!servers_failover_due(&c->failover, heard, spoke, now))
+		return;
+	snprintf(c->failover_reason, sizeof(c->failover_reason),
+		 "no answer from %s for %llu s", c->server->id,
+		 (unsigned long long)(servers_failover_waited(&c->failover,
+							       now) /
+				      1000000000ULL));
+	c->failover_time = (int64_t)time(NULL);
+	if (probe_start(c, c->select, c->select_value,
+			c->conf->probe_timeout_ms, msg, sizeof(msg)) &&
+	    !c->probing) {
+		/* Nothing to probe but the silent server itself (-ENOENT is
+		 * then not returned) or no probe possible: try it again. */
+		log_msg(c->dev, LOG_LEVEL_ERROR, "failover: %s", msg);
+		servers_failover_switched(&c->failover, now);
+		return;
+	}
+	c->probe_for_failover = true;
 }
 
 /* up=1 with a selection: probe, then connect to the best. */
@@ -878,6 +965,12 @@ static int client_up_select(struct client *c, enum conf_select kind,
 {
 	int ret;
 
+	if (c->probing) {
+		snprintf(msg, len, "servers are being probed; try again in a moment");
+		return -EBUSY;
+	}
+	c->chosen = NULL;
+	ev_timer_stop(c->dev->loop, &c->chosen_timer);
 	c->up_started = device_now();
 	ret = probe_start(c, kind, value, c->conf->probe_timeout_ms, msg, len);
 	if (ret)
@@ -1104,8 +1197,10 @@ static void handle_request(struct client *c, struct control_conn *cn,
 				c->exit_after_reply = true;
 		}
 	} else if (!strcmp(r->op, "down")) {
-		/* An up still choosing a server chooses none. */
+		/* An up still choosing a server chooses none, and no
+		 * failover goes on. */
 		c->probe_for_up = false;
+		c->probe_for_failover = false;
 		c->chosen = NULL;
 		ev_timer_stop(c->dev->loop, &c->chosen_timer);
 		answer_waiting(c, -ECANCELED, "disconnected (vpnctl down)");
@@ -1636,6 +1731,11 @@ int client_start(struct client *c, struct device *dev)
 	c->probe_timer.data = c;
 	ev_timer_init(&c->chosen_timer, chosen_cb, 0.0, 0.0);
 	c->chosen_timer.data = c;
+	ev_timer_init(&c->failover_w, failover_cb,
+		      CLIENT_FAILOVER_TICK_MS / 1000.0,
+		      CLIENT_FAILOVER_TICK_MS / 1000.0);
+	c->failover_w.data = c;
+	ev_timer_start(dev->loop, &c->failover_w);
 	c->server_rtt_ns = -1;
 	c->up_timeout = up_timeout_setting();
 	return killswitch_start(c);
@@ -1655,6 +1755,7 @@ void client_stop(struct client *c)
 	if (c->dev) {
 		probe_stop(c);
 		ev_timer_stop(c->dev->loop, &c->chosen_timer);
+		ev_timer_stop(c->dev->loop, &c->failover_w);
 	}
 	free(c->select_value);
 	free(c->probe_value);

@@ -36,6 +36,7 @@ enum client_values {
 	CLIENT_DEFAULT_MTU = 1420,
 	CLIENT_UP_TIMEOUT_MS = 10000,
 	CLIENT_MAX_CONNS = 16,
+	CLIENT_FAILOVER_TICK_MS = 500,
 };
 
 /* A new initiation to a server we are still trying goes out only this
@@ -94,11 +95,18 @@ struct client {
 	ev_io probe_io[2];
 	ev_timer probe_timer;
 	bool probe_for_up;		/* an up waits for it to choose */
+	bool probe_for_failover;	/* the failover waits for it */
 	/* The server an up chose, waiting for the probe's handshake with it
 	 * to be far enough in the past (CLIENT_REINITIATE_GAP_NS). */
 	const struct conf_server_entry *chosen;
 	int64_t chosen_rtt_ns;
+	bool chosen_by_failover;
 	ev_timer chosen_timer;
+	/* Failover (servers.h): checked every CLIENT_FAILOVER_TICK_MS. */
+	struct servers_failover failover;
+	ev_timer failover_w;
+	char failover_reason[160];	/* the last one's */
+	int64_t failover_time;		/* Unix seconds; 0: none yet */
 
 	int ctl_fd;
 	char ctl_path[160];

@@ -443,3 +443,74 @@ size_t servers_probe_results(const struct servers_probe *p,
 	}
 	return servers_rank(r, p->n);
 }
+
+/* ------------------------------------------------------------------ */
+/* Failover.                                                           */
+
+void servers_failover_init(struct servers_failover *f, unsigned int after_s)
+{
+	memset(f, 0, sizeof(*f));
+	f->after = (uint64_t)after_s * 1000000000ULL;
+}
+
+bool servers_failover_due(struct servers_failover *f, uint64_t heard,
+			  uint64_t spoke, uint64_t now)
+{
+	if (!f->after)
+		return false;
+	if (heard > f->heard) {
+		/* An answer: the server is alive, the backoff starts over. */
+		f->heard = heard;
+		f->misses = 0;
+		f->not_before = 0;
+	}
+	if (spoke <= f->heard) {
+		f->waiting_since = 0;
+		return false;
+	}
+	if (!f->waiting_since)
+		f->waiting_since = spoke;
+	return now - f->waiting_since >= f->after && now >= f->not_before;
+}
+
+void servers_failover_switched(struct servers_failover *f, uint64_t now)
+{
+	unsigned int shift = f->misses ? f->misses - 1 : 0;
+	uint64_t pause = (uint64_t)1 << (shift < 6 ? shift : 6);
+
+	if (pause > SERVERS_BACKOFF_MAX_S)
+		pause = SERVERS_BACKOFF_MAX_S;
+	/* The first switch goes at once; each one after it without an
+	 * answer in between waits 1, 2, 4 ... seconds more. */
+	f->not_before = f->misses ? now + pause * 1000000000ULL : 0;
+	f->misses++;
+	f->count++;
+	/* A new peer: its clocks start from nothing. */
+	f->heard = 0;
+	f->waiting_since = 0;
+}
+
+uint64_t servers_failover_waited(const struct servers_failover *f,
+				 uint64_t now)
+{
+	return f->waiting_since && now > f->waiting_since ?
+		       now - f->waiting_since : 0;
+}
+
+const struct conf_server_entry *servers_next_in_turn(
+	const struct conf_servers *list, enum conf_select kind,
+	const char *value, const struct conf_server_entry *current)
+{
+	size_t start = 0;
+
+	if (current >= list->entry && current < list->entry + list->n_entry)
+		start = (size_t)(current - list->entry) + 1;
+	for (size_t k = 0; k < list->n_entry; k++) {
+		const struct conf_server_entry *e =
+			&list->entry[(start + k) % list->n_entry];
+
+		if (servers_entry_matches(e, kind, value))
+			return e;
+	}
+	return NULL;
+}

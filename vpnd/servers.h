@@ -100,4 +100,50 @@ uint64_t servers_probe_sent_at(const struct servers_probe *p);
 size_t servers_probe_results(const struct servers_probe *p,
 			     struct servers_result *r);
 
+/* ------------------------------------------------------------------ */
+/* Failover.                                                           */
+
+/*
+ * When the server in use has stopped answering.  The daemon feeds it, every
+ * tick, the last time the peer heard from the server (an authenticated
+ * packet received or a handshake completed) and the last time it spoke to
+ * it (an authenticated packet or an initiation sent), both on the
+ * monotonic clock, 0 for never.  The server is silent once something we
+ * sent has gone unanswered for @after: an idle tunnel, which sends
+ * nothing, is never judged.  After a switch, each further switch without
+ * an answer in between waits a growing pause on top (1, 2, 4 ... 60 s), so
+ * that a host whose whole network is gone does not churn.
+ */
+struct servers_failover {
+	uint64_t after;			/* ns; 0: failover off */
+	uint64_t heard;			/* the latest "heard" seen */
+	uint64_t waiting_since;		/* first unanswered send; 0: none */
+	uint64_t not_before;		/* the backoff's end */
+	unsigned int misses;		/* switches since the last answer */
+	unsigned int count;		/* switches since up */
+};
+
+enum { SERVERS_BACKOFF_MAX_S = 60 };
+
+/* For a connection just made by the user: counts start again. */
+void servers_failover_init(struct servers_failover *f,
+			   unsigned int after_s);
+/* Whether to move to another server now. */
+bool servers_failover_due(struct servers_failover *f, uint64_t heard,
+			  uint64_t spoke, uint64_t now);
+/* A switch was made at @now, to a peer that has heard and said nothing. */
+void servers_failover_switched(struct servers_failover *f, uint64_t now);
+/* How long the unanswered wait has lasted, in ns (0: none). */
+uint64_t servers_failover_waited(const struct servers_failover *f,
+				 uint64_t now);
+
+/*
+ * The server to try next when a failover's probe found none answering:
+ * the one after @current in list order among the selection, wrapping
+ * round (the first of the selection when @current is not in it).
+ */
+const struct conf_server_entry *servers_next_in_turn(
+	const struct conf_servers *list, enum conf_select kind,
+	const char *value, const struct conf_server_entry *current);
+
 #endif /* VPND_SERVERS_H */

@@ -1,11 +1,9 @@
 #!/bin/bash
 # test_connect_servers.sh: server selection by measured latency (issue 11).
 #
-# Three servers, each in a namespace of its own behind the client's router:
-# A a vpnd server, B wireguard-go, C a vpnd server, each reached through a
-# delaying UDP relay on the router (delay_relay.py; this kernel has no
-# netem) that adds 5, 40 and 80 ms to the round trip, and a fourth endpoint
-# where nothing answers.
+# Three servers behind delaying relays and a silent endpoint
+# (servers_lib.sh): A a vpnd server +5 ms, B wireguard-go +40 ms, C a vpnd
+# server +80 ms.
 #
 #   1. vpnctl servers --probe --json (no daemon: vpnctl probes itself):
 #      ranked A, B, C, dead; each RTT within a few ms above its delay; the
@@ -20,102 +18,8 @@
 CL_TAG=f
 . "$(dirname "$0")/connect_lib.sh"
 
-prereqs
-command -v "$WG_GO" >/dev/null 2>&1 || die "prerequisite missing: wireguard-go ($WG_GO)"
-keys
-KT=$(wg genkey); PT=$(printf '%s' "$KT" | wg pubkey)
-topology
-
-NS_A=vc-f-$$-sa NS_B=vc-f-$$-sb NS_C3=vc-f-$$-sc
-IF_A=vcf1$$ IF_B=vcf2$$ IF_C3=vcf3$$
-RELAY=$REPO/tests/netns/delay_relay.py
-DELAY_A=5 DELAY_B=40 DELAY_C=80
-
-# server_ns NS N: a namespace behind the router on 10.99.N.0/30.
-server_ns() {
-	local ns=$1 n=$2
-	mkns "$ns"
-	ip link add "r$n" netns "$NS_S" type veth peer name "s$n" netns "$ns" || die "veth $ns"
-	ip -n "$NS_S" addr add "10.99.$n.1/30" dev "r$n"
-	ip -n "$NS_S" link set "r$n" up
-	ip -n "$ns" addr add "10.99.$n.2/30" dev "s$n"
-	ip -n "$ns" link set "s$n" up
-	ip -n "$ns" route add default via "10.99.$n.1"
-}
-server_ns "$NS_A" 1; server_ns "$NS_B" 2; server_ns "$NS_C3" 3
-
-# vpnd_server NS IF KEY: a vpnd server role with the client as peer.
-vpnd_server() {
-	local ns=$1 ifn=$2 key=$3 conf=$WORK/$2.conf
-	printf '[interface]\nprivate_key = %s\nlisten_port = %s\naddress = %s/24\n\n[peer alice]\npublic_key = %s\nallowed_ips = %s/32\n' \
-		"$key" "$PORT" "$TUN_S" "$PC" "$TUN_C" >"$conf"
-	chmod 600 "$conf"
-	helper "$ifn" ip netns exec "$ns" "$VPND" -f -c "$conf" "$ifn"
-	wait_for "ip netns exec $ns wg show $ifn listen-port | grep -qx $PORT" 10 ||
-		die "vpnd server in $ns did not start"
-}
-vpnd_server "$NS_A" "$IF_A" "$KS"
-vpnd_server "$NS_C3" "$IF_C3" "$KT"
-
-printf '%s\n' "$KG" >"$WORK/wggo.key"
-helper "$IF_B" ip netns exec "$NS_B" "$WG_GO" -f "$IF_B" >"$WORK/wggo.log" 2>&1
-wait_for "ip netns exec $NS_B wg show $IF_B" 10 || die "wireguard-go did not start"
-ip netns exec "$NS_B" wg set "$IF_B" private-key "$WORK/wggo.key" listen-port $PORT \
-	peer "$PC" allowed-ips "$TUN_C/32" || die "wg set on wireguard-go"
-ip -n "$NS_B" addr add $TUN_S/24 dev "$IF_B"
-ip -n "$NS_B" link set "$IF_B" up
-
-# relay PORT N DELAY [TARGET-PORT]: 192.0.2.1:PORT on the router to server
-# N, +DELAY ms.
-relay() {
-	helper delay_relay.py ip netns exec "$NS_S" "$PYTHON" "$RELAY" \
-		"$S_ADDR" "$1" "10.99.$2.2" "${4:-$PORT}" "$3" "$WORK/relay$1.ready"
-	eval "RELAY_$1=$LAST_HELPER"
-	wait_for "test -s $WORK/relay$1.ready" 5 || die "relay $1 did not start"
-}
-relay 51001 1 $DELAY_A
-relay 51002 2 $DELAY_B
-relay 51003 3 $DELAY_C
-# The dead endpoint: relayed to a port where nothing listens, so that it is
-# silent, as a server that is gone (no ICMP reaches the client).
-relay 51004 1 0 9
-
-cat >"$WORK/servers.conf" <<EOF
-[de-fra-01]
-endpoint = $S_ADDR:51001
-public_key = $PS
-country = de
-city = Frankfurt
-
-[se-got-01]
-endpoint = $S_ADDR:51002
-public_key = $PG
-country = se
-city = Göteborg
-
-[se-sto-01]
-endpoint = $S_ADDR:51003
-public_key = $PT
-country = se
-city = Stockholm
-
-[se-sto-02]
-endpoint = $S_ADDR:51004
-public_key = $PT
-country = se
-city = Stockholm
-EOF
-chmod 600 "$WORK/servers.conf"
-{
-	echo "[interface]"
-	echo "private_key = $KC"
-	echo "address = $TUN_C/32"
-	echo "dns = $TUN_S"
-	echo "servers = $WORK/servers.conf"
-	echo "kill_switch = on"
-	echo "probe_timeout_ms = 1500"
-} >"$WORK/client.conf"
-chmod 600 "$WORK/client.conf"
+. "$(dirname "$0")/servers_lib.sh"
+servers_setup "probe_timeout_ms = 1500"
 
 # rtt ID: the rtt_ms of ID in CTL_OUT (a JSON array), "null" if none.
 rtt() {
@@ -129,7 +33,7 @@ ids() { "$PYTHON" -c 'import json,sys; print(" ".join(o["id"] for o in json.load
 within() { awk -v v="$1" -v d="$2" 'BEGIN { exit !(v >= d && v <= d + 25) }'; }
 
 # The client's link, from here to the end: UDP to and from the relays only.
-capture_start link "not ($LINK_NOISE) and not (udp and host $S_ADDR and (port 51001 or port 51002 or port 51003 or port 51004))"
+capture_start link "$RELAYS_ONLY"
 
 say "--- probing without a daemon"
 T=$(date +%s.%N)

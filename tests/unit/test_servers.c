@@ -115,12 +115,122 @@ static void test_rank(void **state)
 	assert_int_equal(servers_rank(NULL, 0), 0);
 }
 
+#define S(x) ((uint64_t)(x) * 1000000000ULL)
+#define MS(x) ((uint64_t)(x) * 1000000ULL)
+
+static void test_failover_silence(void **state)
+{
+	struct servers_failover f;
+
+	(void)state;
+	servers_failover_init(&f, 15);
+	/* Nothing sent, nothing heard: an idle tunnel is never judged. */
+	assert_false(servers_failover_due(&f, 0, 0, S(100)));
+	/* Sent at 10 s, answered at 10.05 s: fine, for ever after. */
+	assert_false(servers_failover_due(&f, 0, S(10), S(10)));
+	assert_false(servers_failover_due(&f, S(10) + MS(50), S(10), S(11)));
+	assert_false(servers_failover_due(&f, S(10) + MS(50), S(10), S(500)));
+	/* Sent at 600 s, no answer: due at 615 s, not before. */
+	assert_false(servers_failover_due(&f, S(10) + MS(50), S(600), S(601)));
+	/* Later sends do not push the wait back: it counts from the first. */
+	assert_false(servers_failover_due(&f, S(10) + MS(50), S(605), S(614)));
+	assert_int_equal(servers_failover_waited(&f, S(614)), S(14));
+	assert_true(servers_failover_due(&f, S(10) + MS(50), S(610), S(615)));
+	/* An answer at the last moment: not due, and the wait starts over. */
+	assert_false(servers_failover_due(&f, S(615), S(610), S(616)));
+	assert_int_equal(servers_failover_waited(&f, S(616)), 0);
+	assert_false(servers_failover_due(&f, S(615), S(620), S(634)));
+	assert_true(servers_failover_due(&f, S(615), S(621), S(635)));
+	assert_int_equal(f.count, 0);
+}
+
+static void test_failover_off(void **state)
+{
+	struct servers_failover f;
+
+	(void)state;
+	servers_failover_init(&f, 0);
+	assert_false(servers_failover_due(&f, 0, S(1), S(10000)));
+	assert_false(servers_failover_due(&f, S(1), S(2), S(10000)));
+}
+
+/* Switches without an answer wait 1, 2, 4 ... 60 s more each time; an
+ * answer resets that. */
+static void test_failover_backoff(void **state)
+{
+	static const unsigned int pause[] = { 0, 1, 2, 4, 8, 16, 32, 60, 60 };
+	struct servers_failover f;
+	uint64_t now = S(1000);
+
+	(void)state;
+	servers_failover_init(&f, 5);
+	assert_false(servers_failover_due(&f, 0, now, now));
+	now += S(5);
+	assert_true(servers_failover_due(&f, 0, now - S(5), now));
+	for (unsigned int i = 0; i < sizeof(pause) / sizeof(*pause); i++) {
+		uint64_t switched = now;
+
+		servers_failover_switched(&f, switched);
+		assert_int_equal(f.count, i + 1);
+		/* The new peer sends its initiation at once, and hears
+		 * nothing: due after 5 s and the pause, whichever is later. */
+		assert_false(servers_failover_due(&f, 0, switched, switched));
+		now = switched + S(5) - 1;
+		assert_false(servers_failover_due(&f, 0, switched + S(1), now));
+		now = switched + (pause[i] > 5 ? S(pause[i]) : S(5)) - 1;
+		assert_false(servers_failover_due(&f, 0, switched + S(1), now));
+		now += 1;
+		assert_true(servers_failover_due(&f, 0, switched + S(1), now));
+	}
+	/* The next server answers: the pause is gone, the count stays. */
+	servers_failover_switched(&f, now);
+	assert_false(servers_failover_due(&f, now + MS(40), now, now + MS(40)));
+	assert_int_equal(f.misses, 0);
+	assert_int_equal(f.not_before, 0);
+	assert_int_equal(f.count, 10);
+	assert_false(servers_failover_due(&f, now + MS(40), now + S(100),
+					  now + S(104)));
+	assert_true(servers_failover_due(&f, now + MS(40), now + S(100),
+					 now + S(105)));
+	/* A connection made by the user starts the count again. */
+	servers_failover_init(&f, 5);
+	assert_int_equal(f.count, 0);
+}
+
+static void test_next_in_turn(void **state)
+{
+	struct conf_servers list = { .entry = entries, .n_entry = N };
+
+	(void)state;
+	/* In se: got-01, sto-01, sto-02, round. */
+	assert_ptr_equal(servers_next_in_turn(&list, CONF_SELECT_COUNTRY, "se",
+					      &entries[1]), &entries[2]);
+	assert_ptr_equal(servers_next_in_turn(&list, CONF_SELECT_COUNTRY, "se",
+					      &entries[3]), &entries[1]);
+	assert_ptr_equal(servers_next_in_turn(&list, CONF_SELECT_FASTEST, NULL,
+					      &entries[5]), &entries[0]);
+	/* Not in the selection, or none: the first of it. */
+	assert_ptr_equal(servers_next_in_turn(&list, CONF_SELECT_COUNTRY, "se",
+					      &entries[0]), &entries[1]);
+	assert_ptr_equal(servers_next_in_turn(&list, CONF_SELECT_CITY,
+					      "stockholm", NULL), &entries[2]);
+	/* Alone in it: itself. */
+	assert_ptr_equal(servers_next_in_turn(&list, CONF_SELECT_COUNTRY, "ch",
+					      &entries[4]), &entries[4]);
+	assert_null(servers_next_in_turn(&list, CONF_SELECT_COUNTRY, "no",
+					 &entries[4]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_selection),
 		cmocka_unit_test(test_rank),
+		cmocka_unit_test(test_failover_silence),
+		cmocka_unit_test(test_failover_off),
+		cmocka_unit_test(test_failover_backoff),
+		cmocka_unit_test(test_next_in_turn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
