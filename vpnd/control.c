@@ -623,6 +623,9 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 	ret = conf_servers_resolve(c->servers, c->conf, id, &s, msg, len);
 	if (ret)
 		return ret;
+	/* The user's word wins over a failover's choice still waiting. */
+	c->chosen = NULL;
+	ev_timer_stop(c->dev->loop, &c->chosen_timer);
 	ret = client_connect(c, s, msg, len);
 	if (ret >= 0) {
 		/* Named: never replaced by failover. */
