@@ -770,8 +770,79 @@ static int file_parse(struct conf_file *f)
 	return file_bind(f);
 }
 
-static int file_load(struct conf_file *f, const char *path, char *err,
-		     size_t errlen)
+/* PATH.sig's base64, decoded; 0, or an error reported on the list. */
+static int sig_read(const struct conf_file *f, uint8_t sig[CONF_SIG_LEN])
+{
+	char path[PATH_MAX], text[CONF_SIG_FILE_MAX + 1];
+	const char *end;
+	size_t len = 0, bin = 0;
+	struct stat st;
+	ssize_t n;
+	int fd, e;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s%s", f->path,
+			     CONF_SIG_SUFFIX) >= sizeof(path))
+		return report(f, 0, NULL, NULL, -ENAMETOOLONG,
+			      "the path of its signature is too long");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		e = errno;
+		return report(f, 0, NULL, NULL, e == ENOENT ? -ENOENT : -EPERM,
+			      "refused: the profile's servers_key requires a signed list, and %s cannot be opened: %s (the provider signs with vpnctl servers sign)",
+			      path, strerror(e));
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONF_SIG_FILE_MAX) {
+		close(fd);
+		return report(f, 0, NULL, NULL, -EPERM,
+			      "refused: %s is not a regular file of at most %d bytes",
+			      path, CONF_SIG_FILE_MAX);
+	}
+	while (len < sizeof(text) - 1) {
+		n = read(fd, text + len, sizeof(text) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	text[len] = '\0';
+	while (len && (text[len - 1] == '\n' || is_blank(text[len - 1])))
+		text[--len] = '\0';
+	if (sodium_base642bin(sig, CONF_SIG_LEN, text, len, NULL, &bin, &end,
+			      sodium_base64_VARIANT_ORIGINAL) ||
+	    bin != CONF_SIG_LEN || *end)
+		return report(f, 0, NULL, NULL, -EPERM,
+			      "refused: %s is not a signature: expected one line of base64 holding %d bytes, as vpnctl servers sign writes",
+			      path, CONF_SIG_LEN);
+	return 0;
+}
+
+/* The exact bytes read, signed by @key; checked before any is used. */
+static int sig_check(const struct conf_file *f, const uint8_t *key)
+{
+	uint8_t sig[CONF_SIG_LEN];
+	int r = sig_read(f, sig);
+
+	if (r)
+		return r;
+	if (crypto_sign_verify_detached(sig, (const unsigned char *)f->text,
+					f->len, key))
+		return report(f, 0, NULL, NULL, -EPERM,
+			      "refused: the signature in %s%s does not match: the list was changed after it was signed, or signed by a key other than the profile's servers_key",
+			      f->path, CONF_SIG_SUFFIX);
+	return 0;
+}
+
+/*
+ * Steps 1 to 5.  With @sig_key (a server list under the profile's
+ * servers_key), the signature is checked on the bytes just read, before
+ * any of them is scanned or parsed: a list that was tampered with is
+ * refused as such, not for what the tampering did to its syntax.
+ */
+static int file_load(struct conf_file *f, const char *path,
+		     const uint8_t *sig_key, char *err, size_t errlen)
 {
 	int r;
 
@@ -785,6 +856,8 @@ static int file_load(struct conf_file *f, const char *path, char *err,
 	if (sodium_init() < 0)
 		return report(f, 0, NULL, NULL, -EIO, "libsodium cannot start");
 	r = file_read(f);
+	if (!r && sig_key)
+		r = sig_check(f, sig_key);
 	if (!r)
 		r = scan_text(f);
 	if (!r)
@@ -1453,7 +1526,7 @@ int conf_client_load(const char *path, struct conf_client **out, char *err,
 	*out = NULL;
 	if (!path)
 		path = CONF_CLIENT_PATH;
-	r = file_load(&f, path, err, errlen);
+	r = file_load(&f, path, NULL, err, errlen);
 	if (r)
 		goto out;
 	c = calloc(1, sizeof(*c));
@@ -1652,71 +1725,6 @@ static int servers_parse(const struct conf_file *f, time_t now,
 	return 0;
 }
 
-/* PATH.sig's base64, decoded; 0, or an error reported on the list. */
-static int sig_read(const struct conf_file *f, uint8_t sig[CONF_SIG_LEN])
-{
-	char path[PATH_MAX], text[CONF_SIG_FILE_MAX + 1];
-	const char *end;
-	size_t len = 0, bin = 0;
-	struct stat st;
-	ssize_t n;
-	int fd, e;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s%s", f->path,
-			     CONF_SIG_SUFFIX) >= sizeof(path))
-		return report(f, 0, NULL, NULL, -ENAMETOOLONG,
-			      "the path of its signature is too long");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		e = errno;
-		return report(f, 0, NULL, NULL, e == ENOENT ? -ENOENT : -EPERM,
-			      "refused: the profile's servers_key requires a signed list, and %s cannot be opened: %s (the provider signs with vpnctl servers sign)",
-			      path, strerror(e));
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    st.st_size > CONF_SIG_FILE_MAX) {
-		close(fd);
-		return report(f, 0, NULL, NULL, -EPERM,
-			      "refused: %s is not a regular file of at most %d bytes",
-			      path, CONF_SIG_FILE_MAX);
-	}
-	while (len < sizeof(text) - 1) {
-		n = read(fd, text + len, sizeof(text) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	text[len] = '\0';
-	while (len && (text[len - 1] == '\n' || is_blank(text[len - 1])))
-		text[--len] = '\0';
-	if (sodium_base642bin(sig, CONF_SIG_LEN, text, len, NULL, &bin, &end,
-			      sodium_base64_VARIANT_ORIGINAL) ||
-	    bin != CONF_SIG_LEN || *end)
-		return report(f, 0, NULL, NULL, -EPERM,
-			      "refused: %s is not a signature: expected one line of base64 holding %d bytes, as vpnctl servers sign writes",
-			      path, CONF_SIG_LEN);
-	return 0;
-}
-
-/* The exact bytes read, signed by @key; checked before any is used. */
-static int sig_check(const struct conf_file *f, const uint8_t *key)
-{
-	uint8_t sig[CONF_SIG_LEN];
-	int r = sig_read(f, sig);
-
-	if (r)
-		return r;
-	if (crypto_sign_verify_detached(sig, (const unsigned char *)f->text,
-					f->len, key))
-		return report(f, 0, NULL, NULL, -EPERM,
-			      "refused: the signature in %s%s does not match: the list was changed after it was signed, or signed by a key other than the profile's servers_key",
-			      f->path, CONF_SIG_SUFFIX);
-	return 0;
-}
-
 void conf_servers_free(struct conf_servers *l)
 {
 	if (!l)
@@ -1742,9 +1750,7 @@ int conf_servers_load_verified(const char *path, const uint8_t *key,
 	*out = NULL;
 	if (!path)
 		path = CONF_SERVERS_PATH;
-	r = file_load(&f, path, err, errlen);
-	if (!r && key)
-		r = sig_check(&f, key);
+	r = file_load(&f, path, key, err, errlen);
 	if (r)
 		goto out;
 	l = calloc(1, sizeof(*l));
@@ -2282,7 +2288,7 @@ int conf_server_load(const char *path, struct conf_server **out, char *err,
 				 "a server config has no default path: name it (vpnd -c FILE)");
 		return -EINVAL;
 	}
-	r = file_load(&f, path, err, errlen);
+	r = file_load(&f, path, NULL, err, errlen);
 	if (r)
 		goto out;
 	srv = calloc(1, sizeof(*srv));

@@ -1183,6 +1183,17 @@ static void test_signed_list(void **state)
 	assert_contains(fx->err, "does not match");
 	free(changed);
 
+	/* A change that also breaks the syntax: refused for the signature,
+	 * checked before a byte is parsed. */
+	changed = malloc(strlen(signed_list) + 3);
+	assert_non_null(changed);
+	strcpy(changed, signed_list);
+	strcat(changed, "x\n");
+	path = put(fx, "servers.conf", changed, 0644);
+	assert_int_equal(load_signed(fx, path, pk), -EPERM);
+	assert_contains(fx->err, "does not match");
+	free(changed);
+
 	/* A signature that is not one. */
 	path = put(fx, "servers.conf", signed_list, 0644);
 	put(fx, "servers.conf.sig", "bm90IGEgc2lnbmF0dXJl\n", 0644);
