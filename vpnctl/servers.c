@@ -85,6 +85,8 @@ static void servers_usage(FILE *f)
 		"  -i, --interface IFNAME  the tunnel (default " CTL_IFNAME_DEFAULT
 		")\n"
 		"  -h, --help              this text\n\n"
+		"keygen and sign are the provider's, for signed lists: see\n"
+		"'vpnctl servers sign --help'.\n\n"
 		"Exit codes: 0 listed, 1 vpnd failed or the profile or list\n"
 		"cannot be read, 2 usage, 3 vpnd is running but not reachable.\n");
 }
