@@ -77,11 +77,11 @@ vpnd/vpnd: $(VPND_OBJS) $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_VPND)
 
-# vpnctl reads servers.conf with vpnd's own reader when vpnd is not running;
-# of the archive, only conf.o and key.o are linked in.
+# vpnctl reads servers.conf with vpnd's own reader when vpnd is not running,
+# and probes the servers itself then (servers.c, noise.c, cookie.c, crypto.c).
 vpnctl/vpnctl: $(CTL_OBJS) $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsodium -liniparser
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsodium -lb2 -liniparser
 
 # A unit test may #include the .c it tests to reach its statics; the core
 # archive then supplies only what the test did not define itself.

@@ -40,6 +40,7 @@ enum ctl_limits {
 	CTL_UP_TIMEOUT_MS = 10000,	/* the daemon's default VPND_UP_TIMEOUT */
 	CTL_UP_MARGIN_MS = 3000,	/* beyond it, before we give up */
 	CTL_START_TIMEOUT_MS = 30000,	/* for a starting vpnd to be ready */
+	CTL_PROBE_MAX_MS = 30000,	/* the longest probe_timeout_ms */
 };
 
 struct ctl_pair {

@@ -24,6 +24,10 @@ static const struct json_field status_fields[] = {
 	{ "state", JSON_STRING },
 	{ "server", JSON_STRING },
 	{ "endpoint", JSON_STRING },
+	{ "selection", JSON_STRING },
+	{ "failovers", JSON_NUMBER },
+	{ "last_failover_reason", JSON_STRING },
+	{ "last_failover_time", JSON_NUMBER },
 	{ "address", JSON_ARRAY },
 	{ "latest_handshake", JSON_NUMBER },
 	{ "rx_bytes", JSON_NUMBER },
@@ -199,6 +203,26 @@ static void print_transfer(const struct ctl_reply *r)
 	fputs(" sent\n", stdout);
 }
 
+/* "2, the last 12 seconds ago: REASON", or "0". */
+static void print_failovers(const struct ctl_reply *r)
+{
+	const char *n = ctl_reply_get(r, "failovers");
+	const char *when = ctl_reply_get(r, "last_failover_time");
+	const char *why = ctl_reply_get(r, "last_failover_reason");
+
+	if (!n)
+		return;
+	print_label("failovers:");
+	ctl_print_text(stdout, n);
+	if (when && why) {
+		fputs(", the last ", stdout);
+		print_ago(when);
+		fputs(": ", stdout);
+		ctl_print_text(stdout, why);
+	}
+	putchar('\n');
+}
+
 static void status_print(const struct ctl_reply *r)
 {
 	const char *hs = ctl_reply_get(r, "latest_handshake");
@@ -208,6 +232,8 @@ static void status_print(const struct ctl_reply *r)
 	print_line(r, "error", "error:");
 	print_line(r, "server", "server:");
 	print_line(r, "endpoint", "endpoint:");
+	print_line(r, "selection", "selection:");
+	print_failovers(r);
 	print_addresses(r);
 	if (hs) {
 		print_label("latest handshake:");

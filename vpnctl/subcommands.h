@@ -10,6 +10,9 @@ int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_servers(int argc, char **argv);
+/* vpnctl servers keygen and vpnctl servers sign (sign.c). */
+int cmd_servers_keygen(int argc, char **argv);
+int cmd_servers_sign(int argc, char **argv);
 int cmd_killswitch(int argc, char **argv);
 
 struct ctl_reply;

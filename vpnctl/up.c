@@ -20,17 +20,28 @@ struct up_args {
 	const char *ifname;
 	const char *profile;		/* NULL: the default profile */
 	const char *server;		/* NULL: the profile's server */
+	bool fastest;			/* --fastest */
+	const char *country, *city;	/* --country, --city */
 };
 
 static void up_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vpnctl up [SERVER] [-c PROFILE] [-i IFNAME]\n\n"
+		"Usage: vpnctl up [SERVER | --fastest | --country CC | --city NAME]\n"
+		"                 [-c PROFILE] [-i IFNAME]\n\n"
 		"Connects to SERVER (default: the profile's 'server'), or\n"
 		"switches to it when already up, and returns once the first\n"
-		"handshake has completed.  When vpnd is not running it is\n"
+		"handshake has completed.  --fastest probes every server of the\n"
+		"list and takes the one with the shortest handshake round trip;\n"
+		"--country and --city do so among the servers of a country or a\n"
+		"city (case does not matter).  A server chosen so is replaced by\n"
+		"the next best when it stops answering (the profile's\n"
+		"failover_after); a SERVER named is never replaced.  When vpnd is not running it is\n"
 		"started first as 'vpnd -c PROFILE IFNAME' ($VPND, else the vpnd\n"
 		"beside vpnctl, else vpnd on PATH).\n\n"
+		"  -f, --fastest           the fastest server of the list\n"
+		"      --country CC        the fastest server of country CC\n"
+		"      --city NAME         the fastest server of city NAME\n"
 		"  -c, --profile PROFILE   the client profile vpnd starts with\n"
 		"                          (default " CTL_PROFILE_DEFAULT ")\n"
 		"  -i, --interface IFNAME  the tunnel (default " CTL_IFNAME_DEFAULT
@@ -47,14 +58,26 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'c' },
 		{ "interface", required_argument, NULL, 'i' },
+		{ "fastest", no_argument, NULL, 'f' },
+		{ "country", required_argument, NULL, 'C' },
+		{ "city", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:i:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:i:fh", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'f':
+			a->fastest = true;
+			break;
+		case 'C':
+			a->country = optarg;
+			break;
+		case 'Y':
+			a->city = optarg;
+			break;
 		case 'c':
 			a->profile = optarg;
 			break;
@@ -83,6 +106,18 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 				       a->server, CTL_SERVER_ID_MAX);
 	if (a->profile && !*a->profile)
 		return ctl_usage_error("up", "empty profile path");
+	if ((a->server != NULL) + a->fastest + (a->country != NULL) +
+	    (a->city != NULL) > 1)
+		return ctl_usage_error("up", "SERVER, --fastest, --country and "
+				       "--city choose the server: give one");
+	if (a->country && (strlen(a->country) != 2 ||
+			   !ctl_server_id_valid(a->country)))
+		return ctl_usage_error("up", "--country: '%s' is not a "
+				       "two-letter code", a->country);
+	if (a->city && (!*a->city || strlen(a->city) > CTL_SERVER_ID_MAX ||
+			strchr(a->city, '\n')))
+		return ctl_usage_error("up", "--city: a name of 1 to %d bytes",
+				       CTL_SERVER_ID_MAX);
 	return CTL_CONTINUE;
 }
 
@@ -178,9 +213,20 @@ static int up_request(struct ctl_conn *c, const struct up_args *a)
 
 	if (a->server)
 		snprintf(req, sizeof(req), "up=1\nserver=%s\n\n", a->server);
+	else if (a->fastest)
+		snprintf(req, sizeof(req), "up=1\nselect=fastest\n\n");
+	else if (a->country)
+		snprintf(req, sizeof(req), "up=1\nselect=country:%s\n\n",
+			 a->country);
+	else if (a->city)
+		snprintf(req, sizeof(req), "up=1\nselect=city:%s\n\n",
+			 a->city);
 	else
 		snprintf(req, sizeof(req), "up=1\n\n");
-	ret = ctl_call(c, req, up_timeout_ms(), &r);
+	/* A choice adds a probe (at most 30 s) before the handshake. */
+	ret = ctl_call(c, req, up_timeout_ms() +
+				       (a->fastest || a->country || a->city ?
+						CTL_PROBE_MAX_MS : 0), &r);
 	if (ret == -ETIMEDOUT)
 		ret = up_timed_out(&r, a->server, false);
 	else if (ret)

@@ -770,8 +770,79 @@ static int file_parse(struct conf_file *f)
 	return file_bind(f);
 }
 
-static int file_load(struct conf_file *f, const char *path, char *err,
-		     size_t errlen)
+/* PATH.sig's base64, decoded; 0, or an error reported on the list. */
+static int sig_read(const struct conf_file *f, uint8_t sig[CONF_SIG_LEN])
+{
+	char path[PATH_MAX], text[CONF_SIG_FILE_MAX + 1];
+	const char *end;
+	size_t len = 0, bin = 0;
+	struct stat st;
+	ssize_t n;
+	int fd, e;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s%s", f->path,
+			     CONF_SIG_SUFFIX) >= sizeof(path))
+		return report(f, 0, NULL, NULL, -ENAMETOOLONG,
+			      "the path of its signature is too long");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		e = errno;
+		return report(f, 0, NULL, NULL, e == ENOENT ? -ENOENT : -EPERM,
+			      "refused: the profile's servers_key requires a signed list, and %s cannot be opened: %s (the provider signs with vpnctl servers sign)",
+			      path, strerror(e));
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONF_SIG_FILE_MAX) {
+		close(fd);
+		return report(f, 0, NULL, NULL, -EPERM,
+			      "refused: %s is not a regular file of at most %d bytes",
+			      path, CONF_SIG_FILE_MAX);
+	}
+	while (len < sizeof(text) - 1) {
+		n = read(fd, text + len, sizeof(text) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	text[len] = '\0';
+	while (len && (text[len - 1] == '\n' || is_blank(text[len - 1])))
+		text[--len] = '\0';
+	if (sodium_base642bin(sig, CONF_SIG_LEN, text, len, NULL, &bin, &end,
+			      sodium_base64_VARIANT_ORIGINAL) ||
+	    bin != CONF_SIG_LEN || *end)
+		return report(f, 0, NULL, NULL, -EPERM,
+			      "refused: %s is not a signature: expected one line of base64 holding %d bytes, as vpnctl servers sign writes",
+			      path, CONF_SIG_LEN);
+	return 0;
+}
+
+/* The exact bytes read, signed by @key; checked before any is used. */
+static int sig_check(const struct conf_file *f, const uint8_t *key)
+{
+	uint8_t sig[CONF_SIG_LEN];
+	int r = sig_read(f, sig);
+
+	if (r)
+		return r;
+	if (crypto_sign_verify_detached(sig, (const unsigned char *)f->text,
+					f->len, key))
+		return report(f, 0, NULL, NULL, -EPERM,
+			      "refused: the signature in %s%s does not match: the list was changed after it was signed, or signed by a key other than the profile's servers_key",
+			      f->path, CONF_SIG_SUFFIX);
+	return 0;
+}
+
+/*
+ * Steps 1 to 5.  With @sig_key (a server list under the profile's
+ * servers_key), the signature is checked on the bytes just read, before
+ * any of them is scanned or parsed: a list that was tampered with is
+ * refused as such, not for what the tampering did to its syntax.
+ */
+static int file_load(struct conf_file *f, const char *path,
+		     const uint8_t *sig_key, char *err, size_t errlen)
 {
 	int r;
 
@@ -785,6 +856,8 @@ static int file_load(struct conf_file *f, const char *path, char *err,
 	if (sodium_init() < 0)
 		return report(f, 0, NULL, NULL, -EIO, "libsodium cannot start");
 	r = file_read(f);
+	if (!r && sig_key)
+		r = sig_check(f, sig_key);
 	if (!r)
 		r = scan_text(f);
 	if (!r)
@@ -1185,7 +1258,8 @@ static int path_parse(const struct conf_file *f, const struct scan_section *s,
 
 static const char *const client_keys[] = {
 	"private_key", "address", "dns", "mtu", "kill_switch", "allow_lan",
-	"servers", "server", NULL,
+	"servers", "server", "servers_key", "failover_after",
+	"probe_timeout_ms", NULL,
 };
 
 static int client_mtu(const struct conf_file *f, const struct scan_section *s,
@@ -1223,18 +1297,98 @@ static int client_kill_switch(const struct conf_file *f,
 		   k->value);
 }
 
+/* An unsigned number of at most @max, for @what in a message. */
+static int number_parse(const struct conf_file *f,
+			const struct scan_section *s, const struct scan_key *k,
+			unsigned long min, unsigned long max, const char *what,
+			unsigned int *out)
+{
+	unsigned long v;
+
+	if (!uint_parse(k->value, max, &v) || v < min)
+		return bad(f, s, k, "\"%.32s\" is not %s from %lu to %lu",
+			   k->value, what, min, max);
+	*out = (unsigned int)v;
+	return 0;
+}
+
+int conf_select_parse(const char *text, enum conf_select *kind, char **value,
+		      char *err, size_t errlen)
+{
+	const char *v;
+
+	*kind = CONF_SELECT_NONE;
+	*value = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!strcasecmp(text, "fastest")) {
+		*kind = CONF_SELECT_FASTEST;
+		return 0;
+	}
+	if (!strncasecmp(text, "country:", 8)) {
+		v = text + 8;
+		if (strlen(v) != 2 || !is_letter(v[0]) || !is_letter(v[1])) {
+			err_add(err, errlen,
+				"\"%.32s\" is not a two-letter ISO 3166-1 country code, such as country:se",
+				v);
+			return -EINVAL;
+		}
+		*kind = CONF_SELECT_COUNTRY;
+		*value = lower_dup(v, 2);
+		return *value ? 0 : -ENOMEM;
+	}
+	if (!strncasecmp(text, "city:", 5)) {
+		v = text + 5;
+		if (!*v || strlen(v) > CONF_NAME_MAX) {
+			err_add(err, errlen,
+				"a city is 1 to %d bytes, as the server list writes it (city:stockholm)",
+				CONF_NAME_MAX);
+			return -EINVAL;
+		}
+		*kind = CONF_SELECT_CITY;
+		*value = strdup(v);
+		return *value ? 0 : -ENOMEM;
+	}
+	if (!is_id(text, false)) {
+		err_add(err, errlen,
+			"not a server id (1 to %d letters, digits and - _ ., the name of a section of the server list), fastest, country:CC or city:NAME",
+			CONF_NAME_MAX);
+		return -EINVAL;
+	}
+	*kind = CONF_SELECT_ID;
+	*value = lower_dup(text, strlen(text));
+	return *value ? 0 : -ENOMEM;
+}
+
 static int client_server(const struct conf_file *f,
 			 const struct scan_section *s, const struct scan_key *k,
 			 struct conf_client *c)
 {
-	if (!is_id(k->value, false))
-		return bad(f, s, k,
-			   "a server id is 1 to %d letters, digits and - _ . (the name of a section of the server list)",
-			   CONF_NAME_MAX);
-	c->server = lower_dup(k->value, strlen(k->value));
-	if (!c->server)
+	char why[CONF_ERR_LEN];
+	char *value;
+	int r;
+
+	r = conf_select_parse(k->value, &c->select, &value, why, sizeof(why));
+	if (r == -ENOMEM)
 		return no_memory(f);
+	if (r)
+		return bad(f, s, k, "%s", why);
+	if (c->select == CONF_SELECT_ID)
+		c->server = value;
+	else
+		c->select_value = value;
 	c->server_line = k->line;
+	return 0;
+}
+
+static int client_servers_key(const struct conf_file *f,
+			      const struct scan_section *s,
+			      const struct scan_key *k, struct conf_client *c)
+{
+	if (key_from_base64(c->servers_key, k->value))
+		return bad(f, s, k,
+			   "not a key: expected 44 characters of base64 ending in '=', as vpnctl servers keygen prints");
+	c->has_servers_key = true;
 	return 0;
 }
 
@@ -1304,6 +1458,27 @@ static int client_interface(const struct conf_file *f,
 	if (r)
 		return r;
 
+	k = sec_get(s, "servers_key");
+	r = k ? client_servers_key(f, s, k, c) : 0;
+	if (r)
+		return r;
+
+	c->failover_after = CONF_FAILOVER_DEFAULT;
+	k = sec_get(s, "failover_after");
+	r = k ? number_parse(f, s, k, 0, CONF_FAILOVER_MAX,
+			     "a number of seconds (0: no failover)",
+			     &c->failover_after) : 0;
+	if (r)
+		return r;
+
+	c->probe_timeout_ms = CONF_PROBE_TIMEOUT_DEFAULT;
+	k = sec_get(s, "probe_timeout_ms");
+	r = k ? number_parse(f, s, k, CONF_PROBE_TIMEOUT_MIN,
+			     CONF_PROBE_TIMEOUT_MAX, "a number of milliseconds",
+			     &c->probe_timeout_ms) : 0;
+	if (r)
+		return r;
+
 	k = sec_get(s, "server");
 	return k ? client_server(f, s, k, c) : 0;
 }
@@ -1337,6 +1512,7 @@ void conf_client_free(struct conf_client *c)
 	free(c->path);
 	free(c->servers_path);
 	free(c->server);
+	free(c->select_value);
 	free(c);
 }
 
@@ -1350,7 +1526,7 @@ int conf_client_load(const char *path, struct conf_client **out, char *err,
 	*out = NULL;
 	if (!path)
 		path = CONF_CLIENT_PATH;
-	r = file_load(&f, path, err, errlen);
+	r = file_load(&f, path, NULL, err, errlen);
 	if (r)
 		goto out;
 	c = calloc(1, sizeof(*c));
@@ -1453,23 +1629,99 @@ static int entry_parse(const struct conf_file *f, const struct scan_section *s,
 	return 0;
 }
 
-static int servers_parse(const struct conf_file *f, struct conf_servers *l)
+/*
+ * "YYYY-MM-DDTHH:MM:SSZ", UTC, and nothing else: a list's lifetime must
+ * not depend on the local time zone or on a lenient reading.
+ */
+static bool utc_parse(const char *v, time_t *out)
 {
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	struct tm tm = { 0 }, back;
+	time_t t;
+
+	if (strlen(v) != sizeof(shape) - 1)
+		return false;
+	for (size_t i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? (v[i] < '0' || v[i] > '9') :
+				      v[i] != shape[i])
+			return false;
+	if (sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	back = tm;
+	t = timegm(&tm);
+	/* timegm() normalises 2026-02-30 into March: refuse what moved. */
+	if (t == (time_t)-1 || tm.tm_year != back.tm_year ||
+	    tm.tm_mon != back.tm_mon || tm.tm_mday != back.tm_mday ||
+	    tm.tm_hour != back.tm_hour || tm.tm_min != back.tm_min ||
+	    tm.tm_sec != back.tm_sec)
+		return false;
+	*out = t;
+	return true;
+}
+
+static const char *const list_keys[] = { "expires", NULL };
+
+/* [list]: what the provider says of the list as a whole. */
+static int list_parse(const struct conf_file *f, const struct scan_section *s,
+		      time_t now, struct conf_servers *l)
+{
+	const struct scan_key *k;
+	char when[32];
 	int r;
 
-	if (!f->n_sec)
-		return report(f, 0, NULL, NULL, -EINVAL,
-			      "lists no servers: each server is a section named by its id, such as [se-sto-01]");
-	l->entry = calloc(f->n_sec, sizeof(*l->entry));
+	r = check_keys(f, s, list_keys);
+	if (r)
+		return r;
+	k = sec_get(s, "expires");
+	if (!k)
+		return 0;
+	if (!utc_parse(k->value, &l->expires))
+		return bad(f, s, k,
+			   "\"%.32s\" is not a UTC time written as YYYY-MM-DDTHH:MM:SSZ",
+			   k->value);
+	if (l->expires <= now) {
+		snprintf(when, sizeof(when), "%.20s", k->value);
+		return report(f, k->line, s->name, k->name, -ESTALE,
+			      "the list expired at %s: get a fresh list from the provider (an old list may name servers that are gone or no longer theirs)",
+			      when);
+	}
+	return 0;
+}
+
+static int servers_parse(const struct conf_file *f, time_t now,
+			 struct conf_servers *l)
+{
+	size_t n = 0;
+	int r;
+
+	l->entry = calloc(f->n_sec ? f->n_sec : 1, sizeof(*l->entry));
 	if (!l->entry)
 		return no_memory(f);
 	for (size_t i = 0; i < f->n_sec; i++) {
+		const struct scan_section *s = &f->sec[i];
+
+		if (!strcmp(s->name, "list")) {
+			r = list_parse(f, s, now, l);
+			if (r)
+				return r;
+			continue;
+		}
+		/* The profile's server = fastest would be ambiguous. */
+		if (!strcmp(s->name, "fastest"))
+			return report(f, s->line, s->name, NULL, -EINVAL,
+				      "\"fastest\" is reserved: the profile's server = fastest chooses by latency; name the server otherwise");
 		/* Counted first, so that free() sees the partial entry. */
 		l->n_entry++;
-		r = entry_parse(f, &f->sec[i], l->secrets, &l->entry[i]);
+		r = entry_parse(f, s, l->secrets, &l->entry[n++]);
 		if (r)
 			return r;
 	}
+	if (!l->n_entry)
+		return report(f, 0, NULL, NULL, -EINVAL,
+			      "lists no servers: each server is a section named by its id, such as [se-sto-01]");
 	return 0;
 }
 
@@ -1487,8 +1739,9 @@ void conf_servers_free(struct conf_servers *l)
 	free(l);
 }
 
-int conf_servers_load(const char *path, struct conf_servers **out, char *err,
-		      size_t errlen)
+int conf_servers_load_verified(const char *path, const uint8_t *key,
+			       time_t now, struct conf_servers **out,
+			       char *err, size_t errlen)
 {
 	struct conf_file f;
 	struct conf_servers *l = NULL;
@@ -1497,7 +1750,7 @@ int conf_servers_load(const char *path, struct conf_servers **out, char *err,
 	*out = NULL;
 	if (!path)
 		path = CONF_SERVERS_PATH;
-	r = file_load(&f, path, err, errlen);
+	r = file_load(&f, path, key, err, errlen);
 	if (r)
 		goto out;
 	l = calloc(1, sizeof(*l));
@@ -1507,9 +1760,10 @@ int conf_servers_load(const char *path, struct conf_servers **out, char *err,
 		r = no_memory(&f);
 		goto out;
 	}
+	l->verified = key != NULL;
 	r = file_secrets(&f, &l->secrets);
 	if (!r)
-		r = servers_parse(&f, l);
+		r = servers_parse(&f, now, l);
 out:
 	file_close(&f);
 	if (r) {
@@ -1518,6 +1772,22 @@ out:
 	}
 	*out = l;
 	return 0;
+}
+
+int conf_servers_load(const char *path, struct conf_servers **out, char *err,
+		      size_t errlen)
+{
+	return conf_servers_load_verified(path, NULL, time(NULL), out, err,
+					  errlen);
+}
+
+int conf_servers_load_for(const struct conf_client *c,
+			  struct conf_servers **out, char *err, size_t errlen)
+{
+	return conf_servers_load_verified(c->servers_path,
+					  c->has_servers_key ? c->servers_key :
+							       NULL,
+					  time(NULL), out, err, errlen);
 }
 
 const struct conf_server_entry *conf_servers_find(const struct conf_servers *l,
@@ -2018,7 +2288,7 @@ int conf_server_load(const char *path, struct conf_server **out, char *err,
 				 "a server config has no default path: name it (vpnd -c FILE)");
 		return -EINVAL;
 	}
-	r = file_load(&f, path, err, errlen);
+	r = file_load(&f, path, NULL, err, errlen);
 	if (r)
 		goto out;
 	srv = calloc(1, sizeof(*srv));

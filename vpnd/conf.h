@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <vpn/key.h>
 
@@ -36,6 +37,25 @@ enum conf_limits {
 	CONF_MTU_MIN = 1280,		/* IPv6's minimum link MTU */
 	CONF_MTU_MAX = 9000,		/* jumbo frames */
 	CONF_ERR_LEN = 512,		/* enough for any message of this module */
+	CONF_SIG_LEN = 64,		/* an Ed25519 detached signature */
+	CONF_SIG_FILE_MAX = 1024,	/* bytes of SERVERS.sig */
+	CONF_FAILOVER_DEFAULT = 15,	/* seconds without a handshake */
+	CONF_FAILOVER_MAX = 3600,
+	CONF_PROBE_TIMEOUT_DEFAULT = 2000,	/* ms */
+	CONF_PROBE_TIMEOUT_MIN = 100,
+	CONF_PROBE_TIMEOUT_MAX = 30000,
+};
+
+/* The signature of a server list is the list's path with this added. */
+#define CONF_SIG_SUFFIX ".sig"
+
+/* What the profile's "server" names: one server, or a way to choose one. */
+enum conf_select {
+	CONF_SELECT_NONE,		/* not set: vpnctl up must name one */
+	CONF_SELECT_ID,			/* server = ID */
+	CONF_SELECT_FASTEST,		/* server = fastest */
+	CONF_SELECT_COUNTRY,		/* server = country:CC */
+	CONF_SELECT_CITY,		/* server = city:NAME */
 };
 
 enum conf_kill_switch {
@@ -78,6 +98,16 @@ struct conf_client {
 	char *servers_path;		/* relative paths resolved already */
 	char *server;			/* lowercase id, or NULL: none chosen */
 	unsigned int server_line;	/* where "server" is, for messages */
+	/* "server" as a choice: CONF_SELECT_ID when server is set; the
+	 * country (lowercase) or the city (as written) in select_value. */
+	enum conf_select select;
+	char *select_value;
+	/* servers_key: the Ed25519 key the server list must be signed by. */
+	bool has_servers_key;
+	uint8_t servers_key[KEY_LEN];
+	unsigned int failover_after;	/* seconds; 0: no failover */
+	unsigned int probe_timeout_ms;	/* a server silent this long is
+					 * unreachable */
 	struct conf_secrets *secrets;
 };
 
@@ -96,6 +126,8 @@ struct conf_servers {
 	char *path;
 	struct conf_server_entry *entry;	/* in file order */
 	size_t n_entry;
+	time_t expires;			/* [list] expires, or 0: never */
+	bool verified;			/* its signature was checked */
 	struct conf_secrets *secrets;
 };
 
@@ -143,6 +175,22 @@ int conf_servers_load(const char *path, struct conf_servers **out, char *err,
 int conf_server_load(const char *path, struct conf_server **out, char *err,
 		     size_t errlen);
 
+/*
+ * Loads a server list as conf_servers_load(), and when @key is not NULL
+ * also requires PATH.sig, the base64 of an Ed25519 signature by @key over
+ * the exact bytes of the list (libsodium's crypto_sign_detached(), as
+ * "vpnctl servers sign" writes it).  A list whose [list] expires lies
+ * before @now is refused in either case.  A missing, malformed or wrong
+ * signature is -EPERM (a missing one -ENOENT), an expired list -ESTALE,
+ * each with a message; *@out is then NULL.
+ */
+int conf_servers_load_verified(const char *path, const uint8_t *key,
+			       time_t now, struct conf_servers **out,
+			       char *err, size_t errlen);
+/* The profile's list: its servers path and servers_key, now. */
+int conf_servers_load_for(const struct conf_client *c,
+			  struct conf_servers **out, char *err, size_t errlen);
+
 /* Wipe the secrets and free everything.  NULL is accepted. */
 void conf_client_free(struct conf_client *c);
 void conf_servers_free(struct conf_servers *s);
@@ -162,6 +210,15 @@ int conf_servers_resolve(const struct conf_servers *s,
 			 const struct conf_client *c, const char *id,
 			 const struct conf_server_entry **out, char *err,
 			 size_t errlen);
+
+/*
+ * Parses a choice as the profile's "server" takes it ("fastest",
+ * "country:CC", "city:NAME", or a server id) into *@kind and, for a
+ * country or city, a malloc()'d *@value (NULL otherwise).  0, -EINVAL with
+ * a message, or -ENOMEM.
+ */
+int conf_select_parse(const char *text, enum conf_select *kind, char **value,
+		      char *err, size_t errlen);
 
 /* "off", "on" or "lockdown". */
 const char *conf_kill_switch_name(enum conf_kill_switch k);

@@ -48,6 +48,7 @@ struct control_conn {
 	char *out;
 	size_t out_len, out_cap;
 	bool waiting_up;	/* an up=1 whose reply waits for a handshake */
+	bool waiting_probe;	/* a probe=1 whose reply waits for answers */
 	bool closing;
 	struct control_conn *next;
 };
@@ -149,6 +150,16 @@ static void add_connection_lines(struct client *c, struct control_conn *cn)
 		out_add(cn, "server=%s\n", c->server->id);
 		format_endpoint(buf, sizeof(buf), &c->server->endpoint);
 		out_add(cn, "endpoint=%s\n", buf);
+		out_add(cn, "selection=%s\n",
+			servers_selection_text(c->select, c->select_value, buf,
+					       sizeof(buf)));
+		out_add(cn, "failovers=%u\n", c->failover.count);
+		if (c->failover_time) {
+			out_add(cn, "last_failover_reason=%s\n",
+				c->failover_reason);
+			out_add(cn, "last_failover_time=%lld\n",
+				(long long)c->failover_time);
+		}
 	}
 	if (c->state != CLIENT_DISCONNECTED)
 		for (unsigned int i = 0; i < c->conf->n_address; i++) {
@@ -230,6 +241,8 @@ static void ks_fill(const struct client *c, enum killswitch_phase phase,
 		netlink_prefix_set(&st->resolver[st->n_resolver++], a->family,
 				   &a->addr, a->family == AF_INET ? 32 : 128);
 	}
+	st->probe = c->probe_ep;
+	st->n_probe = c->n_probe_ep;
 }
 
 /* One atomic ruleset for the phase; 0 or -errno with c->error set. */
@@ -540,17 +553,18 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_stop(c->dev->loop, &c->poll_w);
 }
 
-static int client_up(struct client *c, const char *id, char *msg, size_t len)
+/*
+ * Connects to @s, or switches to it.  Returns 1 when the reply waits for
+ * the handshake, 0 when already connected to it, or -errno with @msg.
+ */
+static int client_connect(struct client *c, const struct conf_server_entry *s,
+			  char *msg, size_t len)
 {
-	const struct conf_server_entry *s;
 	bool retry = false;
 	struct peer *p;
 	uint64_t now;
 	int ret;
 
-	ret = conf_servers_resolve(c->servers, c->conf, id, &s, msg, len);
-	if (ret)
-		return ret;
 	if (c->server == s && c->state == CLIENT_CONNECTED)
 		return 0;
 	/*
@@ -616,12 +630,396 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 	return 1;	/* the reply waits */
 }
 
+static void select_set(struct client *c, enum conf_select kind,
+		       const char *value)
+{
+	free(c->select_value);
+	c->select = kind;
+	c->select_value = value ? strdup(value) : NULL;
+}
+
+/* up=1 with a server named (or the profile's server = ID). */
+static int client_up(struct client *c, const char *id, char *msg, size_t len)
+{
+	const struct conf_server_entry *s;
+	int ret;
+
+	if (c->probing) {
+		snprintf(msg, len, "servers are being probed; try again in a moment");
+		return -EBUSY;
+	}
+	ret = conf_servers_resolve(c->servers, c->conf, id, &s, msg, len);
+	if (ret)
+		return ret;
+	/* The user's word wins over a failover's choice still waiting. */
+	c->chosen = NULL;
+	ev_timer_stop(c->dev->loop, &c->chosen_timer);
+	ret = client_connect(c, s, msg, len);
+	if (ret >= 0) {
+		/* Named: never replaced by failover. */
+		servers_failover_init(&c->failover, 0);
+		c->failover_time = 0;
+		select_set(c, CONF_SELECT_ID, s->id);
+		if (c->server != s || c->select != CONF_SELECT_ID)
+			c->server_rtt_ns = -1;
+	}
+	return ret;
+}
+
+/* Probing. */
+
+static void conn_flush(struct control_conn *cn);
+static void answer_waiting(struct client *c, int err, const char *message);
+
+static void probe_stop(struct client *c)
+{
+	for (int i = 0; i < 2; i++)
+		ev_io_stop(c->dev->loop, &c->probe_io[i]);
+	ev_timer_stop(c->dev->loop, &c->probe_timer);
+	servers_probe_free(c->probe);
+	c->probe = NULL;
+	c->probing = false;
+	free(c->probe_ep);
+	c->probe_ep = NULL;
+	c->n_probe_ep = 0;
+}
+
+static void probe_finish(struct client *c);
+
+static void probe_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	servers_probe_input(c->probe, w->fd, device_now());
+	if (servers_probe_complete(c->probe))
+		probe_finish(c);
+}
+
+static void probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	probe_finish(w->data);
+}
+
+/*
+ * Starts a probe of the servers in the selection.  The server of a session
+ * in use is left out: an initiation from the probe's port would make it
+ * send the session's packets there.  The firewall lets the probes through
+ * to exactly the servers probed, for the daemon's mark, from before the
+ * first is sent until the probe ends.  0 or -errno with @msg.
+ */
+static int probe_start(struct client *c, enum conf_select kind,
+		       const char *value, unsigned int timeout_ms, char *msg,
+		       size_t len)
+{
+	const struct conf_server_entry *skip =
+		c->state == CLIENT_CONNECTED || c->state == CLIENT_CONNECTING ?
+			c->server : NULL;
+	char sel[CONF_NAME_MAX + 16];
+	int fd[2], ret;
+	size_t n;
+
+	if (c->probing) {
+		snprintf(msg, len, "servers are being probed; try again in a moment");
+		return -EBUSY;
+	}
+	ret = servers_probe_new(&c->probe, c->servers, kind, value, skip,
+				c->conf->private_key, CLIENT_FWMARK);
+	if (ret == -ENOENT && skip && servers_entry_matches(skip, kind, value))
+		ret = 0;	/* only the server in use: nothing to send */
+	if (ret == -ENOENT) {
+		snprintf(msg, len, "%s has no server for %s", c->servers->path,
+			 servers_selection_text(kind, value, sel, sizeof(sel)));
+		return ret;
+	}
+	if (ret) {
+		snprintf(msg, len, "cannot probe: %s", strerror(-ret));
+		return ret;
+	}
+	n = c->probe ? servers_probe_count(c->probe) : 0;
+	c->probe_ep = calloc(n ? n : 1, sizeof(*c->probe_ep));
+	if (!c->probe_ep) {
+		probe_stop(c);
+		snprintf(msg, len, "cannot probe: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct conf_server_entry *e =
+			servers_probe_entry(c->probe, i);
+
+		killswitch_endpoint_from_sockaddr(
+			&c->probe_ep[i], &e->endpoint.sa,
+			e->endpoint.sa.sa_family == AF_INET6 ?
+				sizeof(struct sockaddr_in6) :
+				sizeof(struct sockaddr_in));
+	}
+	c->n_probe_ep = (unsigned int)n;
+	c->probe_selection = kind;
+	free(c->probe_value);
+	c->probe_value = value ? strdup(value) : NULL;
+	if (n && (ret = ks_apply(c, ks_phase(c), c->server))) {
+		snprintf(msg, len, "%s", c->error);
+		probe_stop(c);
+		return ret;
+	}
+	c->probe_sent_at = device_now();
+	if (n && (ret = servers_probe_send(c->probe, c->probe_sent_at))) {
+		probe_stop(c);
+		ks_apply(c, ks_phase(c), c->server);
+		snprintf(msg, len, "cannot probe: %s", strerror(-ret));
+		return ret;
+	}
+	c->probing = true;
+	if (!n) {
+		/* Nothing to wait for: finish from the loop, as any other. */
+		ev_timer_set(&c->probe_timer, 0.0, 0.0);
+		ev_timer_start(c->dev->loop, &c->probe_timer);
+		return 0;
+	}
+	servers_probe_fds(c->probe, fd);
+	for (int i = 0; i < 2; i++) {
+		if (fd[i] < 0)
+			continue;
+		ev_io_set(&c->probe_io[i], fd[i], EV_READ);
+		ev_io_start(c->dev->loop, &c->probe_io[i]);
+	}
+	ev_timer_set(&c->probe_timer, timeout_ms / 1000.0, 0.0);
+	ev_timer_start(c->dev->loop, &c->probe_timer);
+	return 0;
+}
+
+static void add_result_lines(struct client *c, struct control_conn *cn,
+			     const struct servers_result *r, size_t n)
+{
+	char buf[128];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct conf_server_entry *e = r[i].entry;
+
+		out_add(cn, "server=%s\n", e->id);
+		out_add(cn, "country=%s\n", e->country);
+		if (e->city && *e->city)
+			out_add(cn, "city=%s\n", e->city);
+		format_endpoint(buf, sizeof(buf), &e->endpoint);
+		out_add(cn, "endpoint=%s\n", buf);
+		if (r[i].rtt_ns >= 0)
+			out_add(cn, "rtt_us=%lld\n",
+				(long long)(r[i].rtt_ns / 1000));
+		if (e == c->server && c->state != CLIENT_DISCONNECTED)
+			out_add(cn, "connected=yes\n");
+	}
+}
+
+static void up_failed(struct client *c, int err, const char *msg)
+{
+	/* As a refused up=1: nothing left to guard, nothing left running. */
+	if ((c->state == CLIENT_DISCONNECTED || c->state == CLIENT_ERROR) &&
+	    ks_rules(c) == KILLSWITCH_RULES_NONE)
+		c->exit_after_reply = true;
+	answer_waiting(c, err, msg);
+}
+
+/* The server an up chose by probing, once the probe is far enough back. */
+static void chosen_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+	const struct conf_server_entry *s = c->chosen;
+	char msg[CONF_ERR_LEN] = "";
+	int ret;
+
+	(void)loop;
+	(void)revents;
+	c->chosen = NULL;
+	if (!s)
+		return;
+	ret = client_connect(c, s, msg, sizeof(msg));
+	if (ret >= 0) {
+		select_set(c, c->probe_selection, c->probe_value);
+		c->server_rtt_ns = c->chosen_rtt_ns;
+		if (c->chosen_by_failover)
+			servers_failover_switched(&c->failover, device_now());
+		else
+			servers_failover_init(&c->failover,
+					      c->conf->failover_after);
+		if (!c->chosen_by_failover)
+			c->failover_time = 0;
+	}
+	if (c->chosen_by_failover) {
+		if (ret < 0)
+			log_msg(c->dev, LOG_LEVEL_ERROR, "failover: %s", msg);
+		else
+			log_msg(c->dev, LOG_LEVEL_VERBOSE,
+				"failover to another server");
+	} else if (ret == 0) {
+		answer_waiting(c, 0, NULL);
+	} else if (ret < 0) {
+		up_failed(c, ret, msg);
+	}
+	c->chosen_by_failover = false;
+}
+
+/*
+ * A server keeps one initiation per peer in each 1/50 s, and refuses a
+ * timestamp no later than the last (ours are rounded to 2^24 ns): the
+ * connection's first initiation waits until the probe's is well back.
+ */
+static void choose(struct client *c, const struct servers_result *r, size_t n,
+		   bool failover)
+{
+	uint64_t now = device_now();
+	uint64_t ready = c->probe_sent_at + CLIENT_REINITIATE_GAP_NS;
+	const struct conf_server_entry *cur = c->server;
+	size_t i = 0;
+
+	/* A failover takes the best that answered other than the server that
+	 * went silent, else the next one in turn. */
+	while (failover && i < n && (r[i].entry == cur || r[i].rtt_ns < 0))
+		i++;
+	if (failover && i == n) {
+		c->chosen = servers_next_in_turn(c->servers, c->select,
+						 c->select_value, cur);
+		c->chosen_rtt_ns = -1;
+	} else if (i < n) {
+		c->chosen = r[i].entry;
+		c->chosen_rtt_ns = r[i].rtt_ns;
+	} else {
+		up_failed(c, -ENOENT, "no server to choose from");
+		return;
+	}
+	c->chosen_by_failover = failover;
+	ev_timer_set(&c->chosen_timer,
+		     ready > now ? (double)(ready - now) / 1e9 : 0.0, 0.0);
+	ev_timer_start(c->dev->loop, &c->chosen_timer);
+}
+
+/*
+ * The probe is over (all answered, or the time is up): the firewall closes
+ * again, the requests waiting for it get the ranking, and an up that waits
+ * for a choice gets one.  The server in use, not probed, counts with the
+ * round trip it had when it was chosen.
+ */
+static void probe_finish(struct client *c)
+{
+	size_t n = c->probe ? servers_probe_count(c->probe) : 0, m = n;
+	const struct conf_server_entry *cur =
+		c->state == CLIENT_CONNECTED || c->state == CLIENT_CONNECTING ?
+			c->server : NULL;
+	struct servers_result *r = calloc(n + 1, sizeof(*r));
+	struct control_conn *cn, *next;
+	bool for_up = c->probe_for_up;
+	bool for_failover = c->probe_for_failover;
+
+	if (r && c->probe)
+		servers_probe_results(c->probe, r);
+	if (r && cur && !for_failover &&
+	    servers_entry_matches(cur, c->probe_selection, c->probe_value)) {
+		r[m].entry = cur;
+		r[m++].rtt_ns = c->server_rtt_ns;
+		servers_rank(r, m);
+	}
+	probe_stop(c);
+	c->probe_for_up = false;
+	c->probe_for_failover = false;
+	if (ks_apply(c, ks_phase(c), c->server))
+		log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
+	for (cn = c->conns; cn; cn = next) {
+		next = cn->next;
+		if (!cn->waiting_probe)
+			continue;
+		cn->waiting_probe = false;
+		if (r)
+			add_result_lines(c, cn, r, m);
+		out_end(cn, r ? 0 : -ENOMEM, r ? NULL : "out of memory");
+		conn_flush(cn);
+	}
+	if ((for_up || for_failover) && r)
+		choose(c, r, m, for_failover);
+	else if (for_up)
+		up_failed(c, -ENOMEM, "out of memory");
+	free(r);
+}
+
+/*
+ * Every tick while a server chosen by probing is in use: when what we sent
+ * it has gone unanswered for failover_after, probe the selection again
+ * (the silent server left out) and move to the best that answers, or to
+ * the next in turn.  The firewall lets the new endpoint through in the
+ * same transaction that stops letting the old one through, before the peer
+ * changes (client_connect()), so nothing leaves outside the tunnel.
+ */
+static void failover_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+	const struct timers_state *t;
+	char msg[CONF_ERR_LEN];
+	uint64_t now = device_now(), heard, spoke;
+	struct peer *p = server_peer(c);
+
+	(void)loop;
+	(void)revents;
+	if ((c->state != CLIENT_CONNECTED && c->state != CLIENT_CONNECTING) ||
+	    c->select <= CONF_SELECT_ID || !p || c->probing || c->chosen)
+		return;
+	t = &p->timers;
+	heard = t->last_authenticated_received > t->last_handshake_complete ?
+			t->last_authenticated_received :
+			t->last_handshake_complete;
+	spoke = t->last_authenticated_sent > t->last_handshake_sent ?
+			t->last_authenticated_sent :
+			t->last_handshake_sent;
+	if (!servers_failover_due(&c->failover, heard, spoke, now))
+		return;
+	snprintf(c->failover_reason, sizeof(c->failover_reason),
+		 "no answer from %s for %llu s", c->server->id,
+		 (unsigned long long)(servers_failover_waited(&c->failover,
+							       now) /
+				      1000000000ULL));
+	c->failover_time = (int64_t)time(NULL);
+	if (probe_start(c, c->select, c->select_value,
+			c->conf->probe_timeout_ms, msg, sizeof(msg)) &&
+	    !c->probing) {
+		/* Nothing to probe but the silent server itself (-ENOENT is
+		 * then not returned) or no probe possible: try it again. */
+		log_msg(c->dev, LOG_LEVEL_ERROR, "failover: %s", msg);
+		servers_failover_switched(&c->failover, now);
+		return;
+	}
+	c->probe_for_failover = true;
+}
+
+/* up=1 with a selection: probe, then connect to the best. */
+static int client_up_select(struct client *c, enum conf_select kind,
+			    const char *value, char *msg, size_t len)
+{
+	int ret;
+
+	if (c->probing) {
+		snprintf(msg, len, "servers are being probed; try again in a moment");
+		return -EBUSY;
+	}
+	c->chosen = NULL;
+	ev_timer_stop(c->dev->loop, &c->chosen_timer);
+	c->up_started = device_now();
+	ret = probe_start(c, kind, value, c->conf->probe_timeout_ms, msg, len);
+	if (ret)
+		return ret;
+	c->probe_for_up = true;
+	return 1;	/* the reply waits */
+}
+
 /* Requests. */
 
 struct request {
 	char op[32];
 	char server[CONF_NAME_MAX + 1];
 	bool has_server;
+	/* up=1 select=, probe=1 country= or city= */
+	enum conf_select select;
+	char select_value[CONF_NAME_MAX + 1];
+	unsigned int timeout_ms;	/* probe=1; 0: the profile's */
 	enum killswitch_mode mode;
 	bool has_mode;
 	bool allow_lan;
@@ -788,9 +1186,33 @@ static void handle_request(struct client *c, struct control_conn *cn,
 		reply_status(c, cn);
 	} else if (!strcmp(r->op, "servers")) {
 		reply_servers(c, cn);
+	} else if (!strcmp(r->op, "probe")) {
+		ret = probe_start(c, r->select ? r->select :
+					 CONF_SELECT_FASTEST,
+				  r->select ? r->select_value : NULL,
+				  r->timeout_ms ? r->timeout_ms :
+						  c->conf->probe_timeout_ms,
+				  msg, sizeof(msg));
+		if (ret)
+			out_end(cn, ret, msg);
+		else
+			cn->waiting_probe = true;
 	} else if (!strcmp(r->op, "up")) {
-		ret = client_up(c, r->has_server ? r->server : NULL, msg,
-				sizeof(msg));
+		enum conf_select sel = r->select;
+		const char *value = r->select_value;
+
+		/* The profile's server = fastest|country:|city: when the
+		 * request names nothing. */
+		if (!r->has_server && !sel && c->conf->select > CONF_SELECT_ID) {
+			sel = c->conf->select;
+			value = c->conf->select_value;
+		}
+		if (sel > CONF_SELECT_ID)
+			ret = client_up_select(c, sel, value, msg,
+					       sizeof(msg));
+		else
+			ret = client_up(c, r->has_server ? r->server : NULL,
+					msg, sizeof(msg));
 		if (ret == 1) {
 			cn->waiting_up = true;
 		} else if (ret == 0) {
@@ -807,6 +1229,13 @@ static void handle_request(struct client *c, struct control_conn *cn,
 				c->exit_after_reply = true;
 		}
 	} else if (!strcmp(r->op, "down")) {
+		/* An up still choosing a server chooses none, and no
+		 * failover goes on. */
+		c->probe_for_up = false;
+		c->probe_for_failover = false;
+		c->chosen = NULL;
+		ev_timer_stop(c->dev->loop, &c->chosen_timer);
+		answer_waiting(c, -ECANCELED, "disconnected (vpnctl down)");
 		teardown(c);
 		/* "on" stops blocking on down; "lockdown" goes on blocking.
 		 * Down must succeed: a state file that cannot be written
@@ -829,6 +1258,31 @@ static void handle_request(struct client *c, struct control_conn *cn,
 	} else {
 		out_end(cn, -EINVAL, "unknown operation");
 	}
+}
+
+/* fastest, country:CC or city:NAME; a server id goes in server=. */
+static int parse_select(const char *text, struct request *r, char *msg,
+			size_t len)
+{
+	char why[CONF_ERR_LEN];
+	char *value = NULL;
+	int ret;
+
+	ret = conf_select_parse(text, &r->select, &value, why, sizeof(why));
+	if (!ret && r->select == CONF_SELECT_ID) {
+		ret = -EINVAL;
+		snprintf(why, sizeof(why), "a server id goes in server=");
+	}
+	if (ret) {
+		r->select = CONF_SELECT_NONE;
+		free(value);
+		snprintf(msg, len, "select: %.100s", why);
+		return -EINVAL;
+	}
+	snprintf(r->select_value, sizeof(r->select_value), "%s",
+		 value ? value : "");
+	free(value);
+	return 0;
 }
 
 /*
@@ -861,6 +1315,34 @@ static int parse_request(char *text, struct request *r, char *msg,
 			   strlen(eq + 1) < sizeof(r->server)) {
 			strcpy(r->server, eq + 1);
 			r->has_server = true;
+		} else if (!strcmp(r->op, "up") && !strcmp(line, "select")) {
+			if (parse_select(eq + 1, r, msg, len))
+				return -EINVAL;
+		} else if (!strcmp(r->op, "probe") &&
+			   (!strcmp(line, "country") || !strcmp(line, "city"))) {
+			char sel[CONF_NAME_MAX + 16];
+
+			if (r->select) {
+				snprintf(msg, len, "country and city: give one");
+				return -EINVAL;
+			}
+			snprintf(sel, sizeof(sel), "%s:%.*s", line,
+				 CONF_NAME_MAX + 1, eq + 1);
+			if (parse_select(sel, r, msg, len))
+				return -EINVAL;
+		} else if (!strcmp(r->op, "probe") &&
+			   !strcmp(line, "timeout_ms")) {
+			char *end;
+			unsigned long v = strtoul(eq + 1, &end, 10);
+
+			if (*end || !eq[1] || v < CONF_PROBE_TIMEOUT_MIN ||
+			    v > CONF_PROBE_TIMEOUT_MAX) {
+				snprintf(msg, len, "timeout_ms: '%.32s' is not %d to %d",
+					 eq + 1, CONF_PROBE_TIMEOUT_MIN,
+					 CONF_PROBE_TIMEOUT_MAX);
+				return -EINVAL;
+			}
+			r->timeout_ms = (unsigned int)v;
 		} else if (!strcmp(r->op, "killswitch") &&
 			   !strcmp(line, "mode")) {
 			if (ksfile_mode_parse(eq + 1, &r->mode)) {
@@ -948,11 +1430,11 @@ static void conn_flush(struct control_conn *cn)
 /* Handles every complete request in the input buffer. */
 static void conn_process(struct control_conn *cn)
 {
-	char *end, msg[128];
+	char *end, msg[256];
 	struct request r;
 	size_t used;
 
-	while (!cn->waiting_up &&
+	while (!cn->waiting_up && !cn->waiting_probe &&
 	       (end = memmem(cn->in, cn->in_len, "\n\n", 2))) {
 		*end = '\0';
 		used = (size_t)(end - cn->in) + 2;
@@ -990,7 +1472,7 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		out_end(cn, -EINVAL, "request too long");
 		cn->closing = true;
 	}
-	if (!cn->waiting_up)
+	if (!cn->waiting_up && !cn->waiting_probe)
 		conn_flush(cn);
 }
 
@@ -1233,7 +1715,7 @@ int client_load(struct client *c, const char *profile)
 		 rundir && *rundir ? rundir : "/run/vpnd");
 	ret = conf_client_load(profile, &c->conf, err, sizeof(err));
 	if (!ret)
-		ret = conf_servers_load(c->conf->servers_path, &c->servers,
+		ret = conf_servers_load_for(c->conf, &c->servers,
 					err, sizeof(err));
 	/* An unknown default server is an error in the profile, now. */
 	if (!ret && c->conf->server)
@@ -1304,6 +1786,20 @@ int client_start(struct client *c, struct device *dev)
 		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
 			c->dns.path, strerror(-ret));
 	ev_timer_init(&c->poll_w, poll_cb, 0.0, 0.0);
+	for (int i = 0; i < 2; i++) {
+		ev_init(&c->probe_io[i], probe_io_cb);
+		c->probe_io[i].data = c;
+	}
+	ev_timer_init(&c->probe_timer, probe_timer_cb, 0.0, 0.0);
+	c->probe_timer.data = c;
+	ev_timer_init(&c->chosen_timer, chosen_cb, 0.0, 0.0);
+	c->chosen_timer.data = c;
+	ev_timer_init(&c->failover_w, failover_cb,
+		      CLIENT_FAILOVER_TICK_MS / 1000.0,
+		      CLIENT_FAILOVER_TICK_MS / 1000.0);
+	c->failover_w.data = c;
+	ev_timer_start(dev->loop, &c->failover_w);
+	c->server_rtt_ns = -1;
 	c->up_timeout = up_timeout_setting();
 	return killswitch_start(c);
 }
@@ -1319,6 +1815,14 @@ void client_stop(struct client *c)
 		teardown(c);
 		ks_apply(c, KILLSWITCH_DISCONNECTED, NULL);
 	}
+	if (c->dev) {
+		probe_stop(c);
+		ev_timer_stop(c->dev->loop, &c->chosen_timer);
+		ev_timer_stop(c->dev->loop, &c->failover_w);
+	}
+	free(c->select_value);
+	free(c->probe_value);
+	c->select_value = c->probe_value = NULL;
 	if (c->ks_ready)
 		killswitch_free(&c->ks);
 	c->ks_ready = false;

@@ -17,6 +17,7 @@
 #include "killswitch.h"
 #include "ksfile.h"
 #include "netlink.h"
+#include "servers.h"
 
 struct device;
 struct control_conn;
@@ -35,6 +36,7 @@ enum client_values {
 	CLIENT_DEFAULT_MTU = 1420,
 	CLIENT_UP_TIMEOUT_MS = 10000,
 	CLIENT_MAX_CONNS = 16,
+	CLIENT_FAILOVER_TICK_MS = 500,
 };
 
 /* A new initiation to a server we are still trying goes out only this
@@ -76,6 +78,37 @@ struct client {
 	ev_timer poll_w;		/* watches for the first handshake */
 	bool exit_after_reply;
 	bool notify_pending;		/* READY=1 waits for the first handshake */
+
+	/* Server choice (servers.c): how the server in use was chosen, and
+	 * the round trip it had then (-1: not measured). */
+	enum conf_select select;
+	char *select_value;
+	int64_t server_rtt_ns;
+	/* A probe in flight (probing; probe is NULL when only the server in
+	 * use matched), its selection, and what the firewall lets through
+	 * for it. */
+	bool probing;
+	enum conf_select probe_selection;
+	char *probe_value;
+	uint64_t probe_sent_at;
+	struct servers_probe *probe;
+	struct killswitch_endpoint *probe_ep;
+	unsigned int n_probe_ep;
+	ev_io probe_io[2];
+	ev_timer probe_timer;
+	bool probe_for_up;		/* an up waits for it to choose */
+	bool probe_for_failover;	/* the failover waits for it */
+	/* The server an up chose, waiting for the probe's handshake with it
+	 * to be far enough in the past (CLIENT_REINITIATE_GAP_NS). */
+	const struct conf_server_entry *chosen;
+	int64_t chosen_rtt_ns;
+	bool chosen_by_failover;
+	ev_timer chosen_timer;
+	/* Failover (servers.h): checked every CLIENT_FAILOVER_TICK_MS. */
+	struct servers_failover failover;
+	ev_timer failover_w;
+	char failover_reason[160];	/* the last one's */
+	int64_t failover_time;		/* Unix seconds; 0: none yet */
 
 	int ctl_fd;
 	char ctl_path[160];

@@ -378,6 +378,17 @@ static void tunnel_rule(struct firewall_text *t, const char *dir,
 	firewall_text_add(t, " %s\n", rest);
 }
 
+/* The daemon's own packets to one endpoint. */
+static void endpoint_accept(struct firewall_text *t,
+			    const struct killswitch_state *s,
+			    const struct killswitch_endpoint *e)
+{
+	firewall_text_add(t, "\t\tmeta mark 0x%08x %s daddr ",
+			  (unsigned int)s->fwmark, family_kw(e->family));
+	host_addr(t, e->family, &e->addr);
+	firewall_text_add(t, " udp dport %u accept\n", (unsigned int)e->port);
+}
+
 static void output_chain(struct firewall_text *t,
 			 const struct killswitch_state *s, bool tunnel)
 {
@@ -385,14 +396,10 @@ static void output_chain(struct firewall_text *t,
 
 	chain_head(t, "output", true);
 	rule(t, "oifname \"lo\" accept");
-	if (tunnel && e->family) {
-		firewall_text_add(t, "\t\tmeta mark 0x%08x %s daddr ",
-				  (unsigned int)s->fwmark,
-				  family_kw(e->family));
-		host_addr(t, e->family, &e->addr);
-		firewall_text_add(t, " udp dport %u accept\n",
-				  (unsigned int)e->port);
-	}
+	if (tunnel && e->family)
+		endpoint_accept(t, s, e);
+	for (unsigned int i = 0; i < s->n_probe; i++)
+		endpoint_accept(t, s, &s->probe[i]);
 	rule(t, "udp sport 68 udp dport 67 accept");
 	rule(t, "ip6 daddr ff02::1:2 udp sport 546 udp dport 547 accept");
 	rule(t, "ip6 hoplimit 255 icmpv6 type { nd-router-solicit, "
@@ -494,6 +501,11 @@ int killswitch_render(const struct killswitch_state *s, bool held,
 	tunnel = *rules == KILLSWITCH_RULES_TUNNEL;
 	if (tunnel)
 		check_tunnel_state(s, body);
+	for (unsigned int i = 0; !body->err && i < s->n_probe; i++)
+		if (!s->fwmark || !family_bits(s->probe[i].family) ||
+		    !s->probe[i].port ||
+		    s->probe[i].protocol != IPPROTO_UDP)
+			text_fail(body, -EINVAL, "invalid probe endpoint");
 	if (body->err)
 		return body->err;
 	output_chain(body, s, tunnel);

@@ -160,6 +160,11 @@ struct killswitch_state {
 	const char *tunnel_ifname;
 	uint32_t fwmark;		/* the daemon's SO_MARK; not 0 */
 	struct killswitch_endpoint server;	/* family 0: none yet */
+	/* While the daemon probes servers (servers.c): their endpoints,
+	 * let through for the daemon's mark alone, in every phase that has
+	 * rules; NULL and 0 otherwise. */
+	const struct killswitch_endpoint *probe;
+	unsigned int n_probe;
 	/* The tunnel's own addresses with their prefix lengths.  Packets for
 	 * the addresses themselves are dropped on other devices; with
 	 * allow_lan their networks are also inside prefixes. */

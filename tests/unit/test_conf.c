@@ -1101,6 +1101,268 @@ static void test_prefix_helpers(void **state)
 	assert_non_null(prefix_parse(&p, "10.0.0.1/8/8", 12));
 }
 
+/* ------------------------------------------------------------------ */
+/* Signed server lists, [list] expires, and the profile's choices.     */
+
+static const char signed_list[] =
+	"[list]\n"
+	"expires = 2999-12-31T23:59:59Z\n"
+	"[se-sto-01]\n"
+	"endpoint = 192.0.2.10:51820\n"
+	"public_key = " SERVER_PUB "\n"
+	"country = se\n"
+	"city = Stockholm\n";
+
+/* Writes DIR/NAME.sig: the base64 of @sk's signature over @text. */
+static void put_sig(struct fixture *fx, const char *name, const char *text,
+		    const uint8_t *sk)
+{
+	uint8_t sig[crypto_sign_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES,
+					   sodium_base64_VARIANT_ORIGINAL) + 1];
+	char sig_name[64];
+
+	crypto_sign_detached(sig, NULL, (const unsigned char *)text,
+			     strlen(text), sk);
+	sodium_bin2base64(b64, sizeof(b64) - 1, sig, sizeof(sig),
+			  sodium_base64_VARIANT_ORIGINAL);
+	strcat(b64, "\n");
+	snprintf(sig_name, sizeof(sig_name), "%s%s", name, CONF_SIG_SUFFIX);
+	put(fx, sig_name, b64, 0644);
+}
+
+static int load_signed(struct fixture *fx, const char *path,
+		       const uint8_t *pk)
+{
+	struct conf_servers *l = NULL;
+	int r = conf_servers_load_verified(path, pk, time(NULL), &l, fx->err,
+					   sizeof(fx->err));
+
+	if (!r) {
+		assert_non_null(l);
+		assert_true(l->verified == (pk != NULL));
+		assert_int_equal(l->n_entry, 1);
+		assert_string_equal(l->entry[0].id, "se-sto-01");
+	} else {
+		assert_null(l);
+	}
+	conf_servers_free(l);
+	return r;
+}
+
+static void test_signed_list(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t pk2[crypto_sign_PUBLICKEYBYTES], sk2[crypto_sign_SECRETKEYBYTES];
+	const char *path;
+	char *changed;
+
+	assert_true(sodium_init() >= 0);
+	crypto_sign_keypair(pk, sk);
+	crypto_sign_keypair(pk2, sk2);
+
+	/* Signed by the key given: loads, and says so. */
+	path = put(fx, "servers.conf", signed_list, 0644);
+	put_sig(fx, "servers.conf", signed_list, sk);
+	assert_int_equal(load_signed(fx, path, pk), 0);
+	/* No key asked for: the .sig is not looked at. */
+	assert_int_equal(load_signed(fx, path, NULL), 0);
+
+	/* A wrong key. */
+	assert_int_equal(load_signed(fx, path, pk2), -EPERM);
+	assert_contains(fx->err, "servers.conf: refused: the signature in");
+	assert_contains(fx->err, "does not match");
+
+	/* One byte of the list changed after signing. */
+	changed = strdup(signed_list);
+	assert_non_null(changed);
+	changed[strlen(changed) - 3] ^= 0x20;	/* "holm" -> "hoLm" */
+	path = put(fx, "servers.conf", changed, 0644);
+	assert_int_equal(load_signed(fx, path, pk), -EPERM);
+	assert_contains(fx->err, "does not match");
+	free(changed);
+
+	/* A change that also breaks the syntax: refused for the signature,
+	 * checked before a byte is parsed. */
+	changed = malloc(strlen(signed_list) + 3);
+	assert_non_null(changed);
+	strcpy(changed, signed_list);
+	strcat(changed, "x\n");
+	path = put(fx, "servers.conf", changed, 0644);
+	assert_int_equal(load_signed(fx, path, pk), -EPERM);
+	assert_contains(fx->err, "does not match");
+	free(changed);
+
+	/* A signature that is not one. */
+	path = put(fx, "servers.conf", signed_list, 0644);
+	put(fx, "servers.conf.sig", "bm90IGEgc2lnbmF0dXJl\n", 0644);
+	assert_int_equal(load_signed(fx, path, pk), -EPERM);
+	assert_contains(fx->err, "is not a signature");
+	put(fx, "servers.conf.sig", "!!!\n", 0644);
+	assert_int_equal(load_signed(fx, path, pk), -EPERM);
+
+	/* No signature at all. */
+	assert_int_equal(unlink(fx->path[fx->n_path - 1]), 0);
+	assert_int_equal(load_signed(fx, path, pk), -ENOENT);
+	assert_contains(fx->err, "requires a signed list");
+	assert_contains(fx->err, "servers.conf.sig cannot be opened");
+}
+
+static void test_list_expires(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf_servers *l = NULL;
+	const char *path;
+	char text[512];
+
+	/* Expired: refused, signed or not, at the key's line. */
+	snprintf(text, sizeof(text), "%s",
+		 "[list]\nexpires = 2001-02-03T04:05:06Z\n"
+		 "[se-sto-01]\nendpoint = 192.0.2.10:51820\n"
+		 "public_key = " SERVER_PUB "\ncountry = se\n");
+	path = put(fx, "servers.conf", text, 0644);
+	assert_int_equal(conf_servers_load(path, &l, fx->err, sizeof(fx->err)),
+			 -ESTALE);
+	assert_null(l);
+	assert_contains(fx->err, "servers.conf:2: [list] expires: the list expired at 2001-02-03T04:05:06Z");
+	/* The time given is "now": just before it, the list is good. */
+	assert_int_equal(conf_servers_load_verified(path, NULL, 981173105, &l,
+						    fx->err, sizeof(fx->err)),
+			 0);
+	assert_int_equal(l->expires, 981173106);
+	conf_servers_free(l);
+	assert_int_equal(conf_servers_load_verified(path, NULL, 981173106, &l,
+						    fx->err, sizeof(fx->err)),
+			 -ESTALE);
+
+	/* Malformed times, and keys [list] does not know. */
+	static const char *const wrong[] = {
+		"2026-02-30T00:00:00Z", "2026-1-01T00:00:00Z",
+		"2026-01-01 00:00:00Z", "2026-01-01T00:00:00",
+		"2026-01-01T24:00:00Z", "2026-01-01T00:00:00+01:00",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
+		snprintf(text, sizeof(text),
+			 "[list]\nexpires = %s\n[se-sto-01]\n"
+			 "endpoint = 192.0.2.10:51820\npublic_key = " SERVER_PUB
+			 "\ncountry = se\n", wrong[i]);
+		path = put(fx, "servers.conf", text, 0644);
+		fx->n_path--;
+		assert_int_equal(conf_servers_load(path, &l, fx->err,
+						   sizeof(fx->err)), -EINVAL);
+		assert_contains(fx->err, "[list] expires: ");
+		assert_contains(fx->err, "YYYY-MM-DDTHH:MM:SSZ");
+	}
+	path = put(fx, "servers.conf",
+		   "[list]\nversion = 3\n[se-sto-01]\nendpoint = 192.0.2.10:51820\n"
+		   "public_key = " SERVER_PUB "\ncountry = se\n", 0644);
+	assert_int_equal(conf_servers_load(path, &l, fx->err, sizeof(fx->err)),
+			 -EINVAL);
+	assert_contains(fx->err, "[list] version: unknown key (known here: expires)");
+	/* [list] alone lists no server; [fastest] is reserved. */
+	path = put(fx, "servers.conf", "[list]\n", 0644);
+	assert_int_equal(conf_servers_load(path, &l, fx->err, sizeof(fx->err)),
+			 -EINVAL);
+	assert_contains(fx->err, "lists no servers");
+	path = put(fx, "servers.conf",
+		   "[fastest]\nendpoint = 192.0.2.10:51820\n"
+		   "public_key = " SERVER_PUB "\ncountry = se\n", 0644);
+	assert_int_equal(conf_servers_load(path, &l, fx->err, sizeof(fx->err)),
+			 -EINVAL);
+	assert_contains(fx->err, "servers.conf:1: [fastest]: \"fastest\" is reserved");
+}
+
+static void test_client_choice_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf_client *c = NULL;
+	static const struct {
+		const char *value;
+		enum conf_select kind;
+		const char *server, *select_value;
+	} good[] = {
+		{ "fastest", CONF_SELECT_FASTEST, NULL, NULL },
+		{ "FASTEST", CONF_SELECT_FASTEST, NULL, NULL },
+		{ "country:SE", CONF_SELECT_COUNTRY, NULL, "se" },
+		{ "city:Zürich", CONF_SELECT_CITY, NULL, "Zürich" },
+		{ "\"city:New York\"", CONF_SELECT_CITY, NULL, "New York" },
+		{ "SE-sto-01", CONF_SELECT_ID, "se-sto-01", NULL },
+	};
+	static const char *const bad_values[] = {
+		"country:swe", "country:", "city:", "se sto", "country:s1",
+	};
+	char text[1024];
+	const char *path;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		snprintf(text, sizeof(text),
+			 "[interface]\nprivate_key = " CLIENT_PRIV "\n"
+			 "address = 10.64.0.2/32\ndns = 10.64.0.1\n"
+			 "server = %s\n", good[i].value);
+		path = put(fx, "client.conf", text, 0600);
+		fx->n_path--;
+		assert_int_equal(conf_client_load(path, &c, fx->err,
+						  sizeof(fx->err)), 0);
+		assert_int_equal(c->select, good[i].kind);
+		if (good[i].server)
+			assert_string_equal(c->server, good[i].server);
+		else
+			assert_null(c->server);
+		if (good[i].select_value)
+			assert_string_equal(c->select_value,
+					    good[i].select_value);
+		else
+			assert_null(c->select_value);
+		assert_int_equal(c->server_line, 5);
+		assert_int_equal(c->failover_after, CONF_FAILOVER_DEFAULT);
+		assert_int_equal(c->probe_timeout_ms,
+				 CONF_PROBE_TIMEOUT_DEFAULT);
+		assert_false(c->has_servers_key);
+		conf_client_free(c);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad_values); i++) {
+		snprintf(text, sizeof(text),
+			 "[interface]\nprivate_key = " CLIENT_PRIV "\n"
+			 "address = 10.64.0.2/32\ndns = 10.64.0.1\n"
+			 "server = %s\n", bad_values[i]);
+		path = put(fx, "client.conf", text, 0600);
+		fx->n_path--;
+		assert_int_equal(conf_client_load(path, &c, fx->err,
+						  sizeof(fx->err)), -EINVAL);
+		assert_contains(fx->err, "client.conf:5: [interface] server: ");
+	}
+
+	/* The other new keys. */
+	path = put(fx, "client.conf",
+		   "[interface]\nprivate_key = " CLIENT_PRIV "\n"
+		   "address = 10.64.0.2/32\ndns = 10.64.0.1\n"
+		   "servers_key = " ZRH_PUB "\nfailover_after = 0\n"
+		   "probe_timeout_ms = 500\n", 0600);
+	assert_int_equal(conf_client_load(path, &c, fx->err, sizeof(fx->err)),
+			 0);
+	assert_true(c->has_servers_key);
+	assert_key(c->servers_key, ZRH_PUB);
+	assert_int_equal(c->failover_after, 0);
+	assert_int_equal(c->probe_timeout_ms, 500);
+	assert_int_equal(c->select, CONF_SELECT_NONE);
+	conf_client_free(c);
+	path = put(fx, "client.conf",
+		   "[interface]\nprivate_key = " CLIENT_PRIV "\n"
+		   "address = 10.64.0.2/32\ndns = 10.64.0.1\n"
+		   "probe_timeout_ms = 50\n", 0600);
+	assert_int_equal(conf_client_load(path, &c, fx->err, sizeof(fx->err)),
+			 -EINVAL);
+	assert_contains(fx->err, "client.conf:5: [interface] probe_timeout_ms: \"50\" is not a number of milliseconds from 100 to 30000");
+	path = put(fx, "client.conf",
+		   "[interface]\nprivate_key = " CLIENT_PRIV "\n"
+		   "address = 10.64.0.2/32\ndns = 10.64.0.1\n"
+		   "servers_key = nope\n", 0600);
+	assert_int_equal(conf_client_load(path, &c, fx->err, sizeof(fx->err)),
+			 -EINVAL);
+	assert_contains(fx->err, "client.conf:5: [interface] servers_key: not a key");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1130,6 +1392,9 @@ int main(void)
 		T(test_error_buffer),
 		T(test_bind),
 		T(test_prefix_helpers),
+		T(test_signed_list),
+		T(test_list_expires),
+		T(test_client_choice_keys),
 #undef T
 	};
 

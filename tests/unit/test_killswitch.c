@@ -526,6 +526,48 @@ static void test_lockdown_disconnected(void **state)
 	expect_body(&s, false, KILLSWITCH_RULES_BLOCK, block_lan);
 }
 
+/* While vpnd probes servers, its marked packets reach exactly those
+ * endpoints, in the block phase as in the tunnel's, after the server's. */
+static void test_probe_endpoints(void **state)
+{
+	struct killswitch_state s = connected();
+	struct killswitch_endpoint probe[2] = {
+		{ .family = AF_INET, .port = 51001, .protocol = IPPROTO_UDP },
+		{ .family = AF_INET6, .port = 443, .protocol = IPPROTO_UDP },
+	};
+	static const char *const block[] = {
+		"@output", O_LO,
+		"meta mark 0x00005670 ip daddr 198.51.100.9 udp dport 51001 accept",
+		"meta mark 0x00005670 ip6 daddr 2001:db8::51 udp dport 443 accept",
+		O_DHCP4, O_DHCP6, O_ND, O_MLD, O_DNS_TCP, O_DNS_UDP, O_REJ_TCP,
+		O_REJ,
+		"@input", I_LO, I_REDIR4, I_REDIR6, I_CT, I_DHCP4, I_DHCP6,
+		I_ND, I_MLD,
+		"@forward", F_DNS,
+		NULL
+	};
+	char *got;
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET, "198.51.100.9", &probe[0].addr), 1);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::51", &probe[1].addr), 1);
+	s.probe = probe;
+	s.n_probe = 2;
+	s.mode = KILLSWITCH_LOCKDOWN;
+	s.phase = KILLSWITCH_DISCONNECTED;
+	expect_body(&s, false, KILLSWITCH_RULES_BLOCK, block);
+	/* Connected: the server's rule, then the probes'. */
+	s.phase = KILLSWITCH_CONNECTED;
+	got = render(&s, false, NULL, NULL);
+	assert_non_null(strstr(got, O_SERVER4 "\n\t\tmeta mark 0x00005670 ip daddr 198.51.100.9 udp dport 51001 accept\n"));
+	free(got);
+	/* No table, no rules: nothing to open. */
+	s.mode = KILLSWITCH_OFF;
+	got = render(&s, false, NULL, NULL);
+	assert_string_equal(got, "");
+	free(got);
+}
+
 /* "on" while disconnected and "off" have no table, unless it is held. */
 static void test_no_table_and_held(void **state)
 {
@@ -789,6 +831,22 @@ static void test_bad_states_refused(void **state)
 	s = connected();
 	s.phase = (enum killswitch_phase)-1;
 	expect_refused(&s, -EINVAL, "mode or phase");
+	/* A probe endpoint that is not one, in any phase with rules. */
+	struct killswitch_endpoint probe = {
+		.family = AF_INET, .port = 0, .protocol = IPPROTO_UDP,
+	};
+	s = connected();
+	s.probe = &probe;
+	s.n_probe = 1;
+	expect_refused(&s, -EINVAL, "probe endpoint");
+	probe.port = 443;
+	probe.protocol = IPPROTO_TCP;
+	s.mode = KILLSWITCH_LOCKDOWN;
+	s.phase = KILLSWITCH_DISCONNECTED;
+	expect_refused(&s, -EINVAL, "probe endpoint");
+	probe.protocol = IPPROTO_UDP;
+	probe.family = AF_UNIX;
+	expect_refused(&s, -EINVAL, "probe endpoint");
 }
 
 /* An invalid state is refused by apply, verify and takeover before they
@@ -1003,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_order_everywhere),
 		cmocka_unit_test(test_names_cannot_inject),
 		cmocka_unit_test(test_bad_states_refused),
+		cmocka_unit_test(test_probe_endpoints),
 		cmocka_unit_test(test_invalid_state_never_reaches_nftables),
 		cmocka_unit_test(test_endpoint_from_sockaddr),
 		cmocka_unit_test_setup_teardown(test_arp_guard_and_restore,
