@@ -557,7 +557,7 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * Connects to @s, or switches to it.  Returns 1 when the reply waits for
  * the handshake, 0 when already connected to it, or -errno with @msg.
  */
-static int client_connect(struct client *c, const struct conf_server_entry *s,
+static int connect_server(struct client *c, const struct conf_server_entry *s,
 			  char *msg, size_t len)
 {
 	bool retry = false;
@@ -654,7 +654,7 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 	/* The user's word wins over a failover's choice still waiting. */
 	c->chosen = NULL;
 	ev_timer_stop(c->dev->loop, &c->chosen_timer);
-	ret = client_connect(c, s, msg, len);
+	ret = connect_server(c, s, msg, len);
 	if (ret >= 0) {
 		/* Named: never replaced by failover. */
 		servers_failover_init(&c->failover, 0);
@@ -835,7 +835,7 @@ static void chosen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	c->chosen = NULL;
 	if (!s)
 		return;
-	ret = client_connect(c, s, msg, sizeof(msg));
+	ret = connect_server(c, s, msg, sizeof(msg));
 	if (ret >= 0) {
 		select_set(c, c->probe_selection, c->probe_value);
 		c->server_rtt_ns = c->chosen_rtt_ns;
@@ -948,7 +948,7 @@ static void probe_finish(struct client *c)
  * (the silent server left out) and move to the best that answers, or to
  * the next in turn.  The firewall lets the new endpoint through in the
  * same transaction that stops letting the old one through, before the peer
- * changes (client_connect()), so nothing leaves outside the tunnel.
+ * changes (connect_server()), so nothing leaves outside the tunnel.
  */
 static void failover_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -1731,13 +1731,22 @@ int client_connect(struct client *c)
 	char msg[200];
 	int ret;
 
-	ret = client_up(c, NULL, msg, sizeof(msg));
+	/* As an up request that names nothing: the profile's server, or
+	 * its selection (fastest, country:, city:), probed first. */
+	if (c->conf->select > CONF_SELECT_ID)
+		ret = client_up_select(c, c->conf->select,
+				       c->conf->select_value, msg, sizeof(msg));
+	else
+		ret = client_up(c, NULL, msg, sizeof(msg));
 	if (ret < 0) {
 		fprintf(stderr, "vpnd: %s\n", msg);
 		return ret;
 	}
 	c->notify_pending = true;
-	notify_status("connecting to %s", c->server->id);
+	if (c->server)
+		notify_status("connecting to %s", c->server->id);
+	else
+		notify_status("choosing a server");
 	return 0;
 }
 
