@@ -3,7 +3,8 @@
  * The server role: `vpnd -c server.conf`.  One interface terminating many
  * peers, forwarding their traffic and masquerading it through the egress
  * interface the config names.  Nothing about users is written anywhere:
- * peers live in memory only, and their names are never logged.
+ * peers live in memory only, an idle peer's endpoint and handshake time are
+ * forgotten (forget.c), and log lines name peers by their config name.
  */
 #ifndef VPND_SERVER_H
 #define VPND_SERVER_H
