@@ -10,6 +10,9 @@
 #define VPND_SERVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
 
 #include "conf.h"
 #include "netlink.h"
@@ -30,6 +33,11 @@ struct server_sysctl {
 
 struct server {
 	struct device *dev;
+	/* Once a second: forget idle peers, log new sessions (forget.c). */
+	ev_timer forget_w;
+	bool forget_armed;
+	uint64_t lifetime;		/* ns a session lasts, for the rule */
+	uint64_t last_scan;		/* monotonic ns of the previous scan */
 	struct conf_server *conf;
 	struct netlink *nl;
 	struct firewall *fw;
