@@ -29,7 +29,7 @@ LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcmocka
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
-           valgrind python3 iputils-ping clang systemd
+           valgrind python3 iputils-ping clang systemd strace
 
 ifeq ($(V),1)
 Q :=
