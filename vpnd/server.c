@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "env.h"
 #include "firewall.h"
 #include "forget.h"
 #include "log.h"
@@ -180,24 +181,6 @@ static int nat_up(struct server *s)
 	return ret;
 }
 
-/*
- * REJECT_AFTER_TIME, or what VPND_TEST_REJECT_AFTER_TIME says (1 to 180
- * seconds): the integration test shortens the wait for a forgotten peer.
- */
-static uint64_t lifetime_setting(void)
-{
-	const char *v = getenv("VPND_TEST_REJECT_AFTER_TIME");
-	char *end;
-	unsigned long n;
-
-	if (v && *v) {
-		n = strtoul(v, &end, 10);
-		if (!*end && n && n <= REJECT_AFTER_TIME)
-			return (uint64_t)n * NSEC_PER_SEC;
-	}
-	return (uint64_t)REJECT_AFTER_TIME * NSEC_PER_SEC;
-}
-
 static void scan(struct server *s, uint64_t now)
 {
 	uint64_t after = (uint64_t)s->conf->forget_after * NSEC_PER_SEC;
@@ -231,7 +214,10 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void scan_start(struct server *s)
 {
-	s->lifetime = lifetime_setting();
+	/* The integration test shortens the wait for a forgotten peer. */
+	s->lifetime = env_seconds_ns("VPND_TEST_REJECT_AFTER_TIME",
+				     REJECT_AFTER_TIME,
+				     (uint64_t)REJECT_AFTER_TIME * NSEC_PER_SEC);
 	s->last_scan = device_now();
 	ev_timer_init(&s->forget_w, scan_cb, SERVER_SCAN_SECONDS,
 		      SERVER_SCAN_SECONDS);

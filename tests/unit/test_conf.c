@@ -667,38 +667,42 @@ static void test_booleans(void **state)
 	}
 }
 
+/* Loads @text as a server config, which must be valid. */
+static struct conf_server *server_text(struct fixture *fx, const char *text)
+{
+	struct conf_server *srv;
+
+	fx->n_path = 0;
+	if (conf_server_load(put(fx, "server.conf", text, 0600), &srv, fx->err,
+			     sizeof(fx->err)))
+		fail_msg("%s", fx->err);
+	return srv;
+}
+
 /* forget_after: 180 unless given, 0 and a day allowed; logs redacted. */
 static void test_server_privacy_keys(void **state)
 {
+	static const struct {
+		const char *lines;
+		unsigned int forget_after;
+		bool log_sensitive;
+	} cases[] = {
+		{ "", 180, false },
+		{ "forget_after = 0\nlog_sensitive = Yes\n", 0, true },
+		{ "forget_after = 86400\nlog_sensitive = off\n", 86400, false },
+	};
 	struct fixture *fx = *state;
-	struct conf_server *srv;
+	char text[512];
 
-	assert_int_equal(conf_server_load(put(fx, "server.conf", S_OK, 0600),
-					  &srv, fx->err, sizeof(fx->err)),
-			 0);
-	assert_int_equal(srv->forget_after, 180);
-	assert_false(srv->log_sensitive);
-	conf_server_free(srv);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct conf_server *srv;
 
-	fx->n_path = 0;
-	assert_int_equal(conf_server_load(put(fx, "server.conf",
-					      S_OK "forget_after = 0\nlog_sensitive = Yes\n",
-					      0600),
-					  &srv, fx->err, sizeof(fx->err)),
-			 0);
-	assert_int_equal(srv->forget_after, 0);
-	assert_true(srv->log_sensitive);
-	conf_server_free(srv);
-
-	fx->n_path = 0;
-	assert_int_equal(conf_server_load(put(fx, "server.conf",
-					      S_OK "forget_after = 86400\nlog_sensitive = off\n",
-					      0600),
-					  &srv, fx->err, sizeof(fx->err)),
-			 0);
-	assert_int_equal(srv->forget_after, 86400);
-	assert_false(srv->log_sensitive);
-	conf_server_free(srv);
+		snprintf(text, sizeof(text), S_OK "%s", cases[i].lines);
+		srv = server_text(fx, text);
+		assert_int_equal(srv->forget_after, cases[i].forget_after);
+		assert_int_equal(srv->log_sensitive, cases[i].log_sensitive);
+		conf_server_free(srv);
+	}
 }
 
 /*
