@@ -179,8 +179,9 @@ check "the server knows alice's endpoint ($ep)" test "$ep" = "$C_ADDR:$PORT_A"
 ep=$(peer_field "$PG" endpoints)
 check "the server knows bob's endpoint ($ep)" test "$ep" = "$C_ADDR:$PORT_B"
 
-# alice's last packet is her keepalive 10 s after the pings' replies; then
-# 3 s (the shortened session) and forget_after = 2.
+# alice's last packet is her last ping; then the rest of her 3 s session
+# (shortened) and forget_after = 2.  The keepalive her wireguard-go sends
+# 10 s after the last reply, if it comes later, only postpones it by 2 s.
 if wait_for "[ \"\$(peer_field $PC endpoints)\" = '(none)' ]" 40; then
 	ok "alice, idle, is forgotten: wg show gives her no endpoint"
 else
