@@ -66,6 +66,11 @@ void forget_peer(struct peer *p, uint64_t now)
 
 	peer_keys_clear(p);
 	peer_staged_drop(p);
+	/* When it last initiated; its TAI64N timestamp must stay, or an old
+	 * initiation could be replayed. */
+	p->remote.last_initiation_consumption = 0;
+	/* A cookie it gave us, and when. */
+	cookie_maker_init(&p->cookie, p->remote.public_key);
 	sodium_memzero(&p->endpoint, sizeof(p->endpoint));
 	sodium_memzero(&p->src, sizeof(p->src));
 	sodium_memzero(&p->last_handshake, sizeof(p->last_handshake));

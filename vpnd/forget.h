@@ -38,8 +38,10 @@ struct forget_times forget_times_of(const struct peer *p);
 
 /*
  * Wipes the peer's sessions, handshake state, endpoint, reply source,
- * latest-handshake time, transfer counters and timers; its configuration
- * (key, allowed IPs, preshared key, persistent keepalive) stays.
+ * latest-handshake time, transfer counters, timers and cookie; its
+ * configuration (key, allowed IPs, preshared key, persistent keepalive)
+ * stays, and so does the TAI64N timestamp of its last initiation, which
+ * refuses replays.
  */
 void forget_peer(struct peer *p, uint64_t now);
 

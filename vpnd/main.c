@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 	struct device *dev;
 	struct ev_loop *loop;
 	struct confsrc src = { .map = NULL };
-	int status_fd = -1, locked, ret, i;
+	int status_fd = -1, lock_err, ret, i;
 
 	ensure_stdio();
 	if (argc == 2 && !strcmp(argv[1], "--killswitch-boot"))
@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 	if (!foreground)
 		status_fd = daemonize();
 	/* After the fork: memory locks are not inherited by a child. */
-	locked = harden();
+	lock_err = harden();
 	if (wg_init()) {
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog);
 		report(status_fd, 1);
@@ -325,20 +325,20 @@ int main(int argc, char **argv)
 	 * A server holds the keys of many users' sessions for as long as it
 	 * runs: it does not run with memory that could be swapped out.
 	 */
-	if (locked && role == ROLE_SERVER) {
+	if (lock_err && role == ROLE_SERVER) {
 		fprintf(stderr, "%s: cannot lock memory (%s): the server role "
 				"needs CAP_IPC_LOCK or a large enough "
 				"RLIMIT_MEMLOCK (LimitMEMLOCK=infinity), so that "
 				"no key can be swapped out\n",
-			prog, strerror(-locked));
+			prog, strerror(-lock_err));
 		confsrc_close(&src);
 		report(status_fd, 1);
 		return 1;
 	}
-	if (locked)
+	if (lock_err)
 		fprintf(stderr, "%s: warning: cannot lock memory (%s); keys "
 				"could be swapped out\n",
-			prog, strerror(-locked));
+			prog, strerror(-lock_err));
 
 	/* A bad config file must change nothing: it is read first. */
 	if (role == ROLE_CLIENT) {
