@@ -38,7 +38,7 @@ DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
            valgrind python3 iputils-ping clang systemd procps util-linux \
            debhelper dpkg-dev fakeroot lintian pandoc debootstrap \
-           systemd-container
+           systemd-container strace
 
 ifeq ($(V),1)
 Q :=

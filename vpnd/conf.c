@@ -1241,6 +1241,10 @@ static int path_parse(const struct conf_file *f, const struct scan_section *s,
 		return bad(f, s, k, "empty path");
 	if (strlen(v) >= PATH_MAX)
 		return bad(f, s, k, "the path is too long");
+	if (v[0] != '/' && !strcmp(f->path, CONF_STDIN_PATH))
+		return bad(f, s, k,
+			   "a config read from standard input has no directory to find \"%.32s\" in: give an absolute path",
+			   v);
 	if (v[0] == '/' || !slash)
 		n = asprintf(out, "%s", v);
 	else
@@ -1834,7 +1838,7 @@ int conf_servers_resolve(const struct conf_servers *l,
 
 static const char *const server_keys[] = {
 	"private_key", "private_key_file", "listen_port", "address", "nat",
-	NULL,
+	"forget_after", "log_sensitive", NULL,
 };
 
 static const char *const peer_keys[] = {
@@ -1971,6 +1975,26 @@ static bool ifname_valid(const char *s)
 	return true;
 }
 
+/* The RAM-only keys: how soon a peer is forgotten, what logs may say. */
+static int server_privacy(const struct conf_file *f,
+			  const struct scan_section *s, struct conf_server *srv)
+{
+	const struct scan_key *k;
+	unsigned long v;
+
+	srv->forget_after = CONF_FORGET_AFTER_DEFAULT;
+	k = sec_get(s, "forget_after");
+	if (k) {
+		if (!uint_parse(k->value, CONF_FORGET_AFTER_MAX, &v))
+			return bad(f, s, k,
+				   "\"%.32s\" is not a number of seconds from 0 to %d",
+				   k->value, CONF_FORGET_AFTER_MAX);
+		srv->forget_after = (unsigned int)v;
+	}
+	k = sec_get(s, "log_sensitive");
+	return k ? bool_parse(f, s, k, &srv->log_sensitive) : 0;
+}
+
 static int server_interface(const struct conf_file *f,
 			    const struct scan_section *s,
 			    struct conf_server *srv)
@@ -2009,7 +2033,7 @@ static int server_interface(const struct conf_file *f,
 				   k->value, IFNAMSIZ - 1);
 		memcpy(srv->nat, k->value, strlen(k->value) + 1);
 	}
-	return 0;
+	return server_privacy(f, s, srv);
 }
 
 struct allowed_list {

@@ -26,6 +26,11 @@
 
 #define CONF_CLIENT_PATH "/etc/vpnd/client.conf"
 #define CONF_SERVERS_PATH "/etc/vpnd/servers.conf"
+/*
+ * The path a config read from standard input is loaded through (vpnd -c -,
+ * confsrc.c): it has no directory, so relative paths in it are refused.
+ */
+#define CONF_STDIN_PATH "/dev/stdin"
 
 enum conf_limits {
 	CONF_FILE_MAX = 1 << 20,	/* bytes; larger peer sets use the UAPI */
@@ -44,6 +49,8 @@ enum conf_limits {
 	CONF_PROBE_TIMEOUT_DEFAULT = 2000,	/* ms */
 	CONF_PROBE_TIMEOUT_MIN = 100,
 	CONF_PROBE_TIMEOUT_MAX = 30000,
+	CONF_FORGET_AFTER_DEFAULT = 180,	/* seconds, see forget_after */
+	CONF_FORGET_AFTER_MAX = 86400,	/* a day: longer is keeping, not forgetting */
 };
 
 /* The signature of a server list is the list's path with this added. */
@@ -133,7 +140,7 @@ struct conf_servers {
 
 /* One [peer NAME] section of the server config. */
 struct conf_peer {
-	char *name;			/* NAME, lowercase; never logged */
+	char *name;			/* NAME, lowercase; names it in logs */
 	uint8_t public_key[KEY_LEN];
 	const uint8_t *preshared_key;	/* NULL, or KEY_LEN bytes in secrets */
 	struct conf_prefix *allowed_ips;	/* host bits clear */
@@ -151,6 +158,10 @@ struct conf_server {
 	struct conf_prefix address[CONF_ADDRESS_MAX];
 	unsigned int n_address;
 	char nat[IFNAMSIZ];		/* "" for no masquerading */
+	/* Seconds after a peer's last session expired, idle, before its
+	 * endpoint and handshake time are wiped (docs/config.md). */
+	unsigned int forget_after;
+	bool log_sensitive;		/* addresses and keys in log lines */
 	struct conf_peer *peer;		/* in file order */
 	size_t n_peer;
 	struct conf_secrets *secrets;

@@ -26,6 +26,7 @@
 
 #include "control.h"
 #include "device.h"
+#include "env.h"
 #include "firewall.h"
 #include "notify.h"
 #include "peer.h"
@@ -1689,16 +1690,8 @@ static int killswitch_start(struct client *c)
 /* VPND_UP_TIMEOUT, in seconds, bounds how long an up=1 reply waits. */
 static uint64_t up_timeout_setting(void)
 {
-	const char *v = getenv("VPND_UP_TIMEOUT");
-	char *end;
-	unsigned long s;
-
-	if (v && *v) {
-		s = strtoul(v, &end, 10);
-		if (!*end && s > 0 && s <= 3600)
-			return (uint64_t)s * 1000000000ULL;
-	}
-	return (uint64_t)CLIENT_UP_TIMEOUT_MS * 1000000ULL;
+	return env_seconds_ns("VPND_UP_TIMEOUT", 3600,
+			      (uint64_t)CLIENT_UP_TIMEOUT_MS * 1000000ULL);
 }
 
 int client_load(struct client *c, const char *profile)

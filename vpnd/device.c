@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "device.h"
+#include "env.h"
 #include "receive.h"
 #include "send.h"
 #include "tun.h"
@@ -204,16 +205,8 @@ static int buffers_alloc(struct device *dev)
 
 static uint64_t rekey_after_time_setting(void)
 {
-	const char *v = getenv("VPND_TEST_REKEY_AFTER_TIME");
-	char *end;
-	unsigned long s;
-
-	if (!v || !*v)
-		return (uint64_t)REKEY_AFTER_TIME * NSEC_PER_SEC;
-	s = strtoul(v, &end, 10);
-	if (*end || !s || s > REKEY_AFTER_TIME)
-		return (uint64_t)REKEY_AFTER_TIME * NSEC_PER_SEC;
-	return (uint64_t)s * NSEC_PER_SEC;
+	return env_seconds_ns("VPND_TEST_REKEY_AFTER_TIME", REKEY_AFTER_TIME,
+			      (uint64_t)REKEY_AFTER_TIME * NSEC_PER_SEC);
 }
 
 int device_init(struct device *dev, struct ev_loop *loop, const char *ifname)

@@ -43,22 +43,41 @@ void log_msg(const struct device *dev, enum log_level level, const char *fmt,
 		level == LOG_LEVEL_ERROR ? "ERROR" : "DEBUG", dev->ifname, line);
 }
 
+/*
+ * "alice" (a server config's name) or "peer 3"; with sensitive logging on,
+ * followed by "(KEY, ADDRESS:PORT)".
+ */
 const char *log_peer(const struct peer *p, char *buf, size_t len)
 {
-	char key[KEY_BASE64_LEN + 1], addr[INET6_ADDRSTRLEN] = "none";
+	char key[KEY_BASE64_LEN + 1], addr[INET6_ADDRSTRLEN] = "";
+	char name[32];
+	unsigned int port = 0;
+	const char *who = p->name;
 
+	if (!who) {
+		snprintf(name, sizeof(name), "peer %llu",
+			 (unsigned long long)p->id);
+		who = name;
+	}
 	if (!p->dev->log_sensitive) {
-		snprintf(buf, len, "peer %llu", (unsigned long long)p->id);
+		snprintf(buf, len, "%s", who);
 		return buf;
 	}
 	key_to_base64(key, p->remote.public_key);
-	if (p->endpoint.sa.sa_family == AF_INET)
+	if (p->endpoint.sa.sa_family == AF_INET) {
 		inet_ntop(AF_INET, &p->endpoint.sin.sin_addr, addr,
 			  sizeof(addr));
-	else if (p->endpoint.sa.sa_family == AF_INET6)
+		port = ntohs(p->endpoint.sin.sin_port);
+	} else if (p->endpoint.sa.sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &p->endpoint.sin6.sin6_addr, addr,
 			  sizeof(addr));
-	snprintf(buf, len, "peer %llu (%s, %s)", (unsigned long long)p->id,
-		 key, addr);
+		port = ntohs(p->endpoint.sin6.sin6_port);
+	}
+	if (!port)
+		snprintf(buf, len, "%s (%s, no endpoint)", who, key);
+	else if (p->endpoint.sa.sa_family == AF_INET6)
+		snprintf(buf, len, "%s (%s, [%s]:%u)", who, key, addr, port);
+	else
+		snprintf(buf, len, "%s (%s, %s:%u)", who, key, addr, port);
 	return buf;
 }

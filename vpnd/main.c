@@ -27,6 +27,7 @@
 
 #include <vpn/version.h>
 
+#include "confsrc.h"
 #include "control.h"
 #include "crypto.h"
 #include "device.h"
@@ -49,13 +50,16 @@ static void usage(FILE *f, const char *prog)
 		"and wg-quick(8).  Without -f (or WG_PROCESS_FOREGROUND=1) it\n"
 		"returns once the interface is ready and goes on in the background.\n\n"
 		"Environment: LOG_LEVEL=error|verbose|silent, VPND_LOG_SENSITIVE=1\n"
-		"to put keys and addresses in log lines.\n\n"
+		"to put keys and addresses in log lines (the server role reads\n"
+		"log_sensitive from its config instead).\n\n"
 		"With -c, vpnd runs the client role (a profile with dns and a\n"
 		"server list; vpnctl talks to it) or the server role (a config\n"
 		"with [peer NAME] sections), on INTERFACE-NAME (default "
 		DEFAULT_ROLE_IFNAME ").  --client refuses anything but a\n"
 		"client profile, as vpnctl asks.  --up connects a client to the\n"
-		"profile's server at start, as `vpnctl up` would.\n\n"
+		"profile's server at start, as `vpnctl up` would.  A server config\n"
+		"may also be read from standard input (-c -) or from a systemd\n"
+		"credential (-c cred:NAME, the file NAME in $CREDENTIALS_DIRECTORY).\n\n"
 		"Under systemd (Type=notify, with -f) vpnd reports READY=1 once\n"
 		"it serves (with --up: after the first handshake, or after\n"
 		"VPND_UP_TIMEOUT seconds without one), STATUS= lines, STOPPING=1,\n"
@@ -68,7 +72,8 @@ static void usage(FILE *f, const char *prog)
 		prog, prog, prog, prog);
 }
 
-static void harden(void)
+/* Returns -errno when memory cannot be locked, 0 when all is done. */
+static int harden(void)
 {
 	struct rlimit none = { 0, 0 };
 
@@ -76,9 +81,8 @@ static void harden(void)
 	setrlimit(RLIMIT_CORE, &none);
 	/* On fault, so locking does not fault in every mapping at once. */
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
-		fprintf(stderr, "vpnd: warning: cannot lock memory (%s); "
-				"keys could be swapped out\n",
-			strerror(errno));
+		return -errno;
+	return 0;
 }
 
 static const char *tun_error(int err)
@@ -224,6 +228,45 @@ static void notify_started(const struct device *dev,
 		notify_ready("engine on %s; wg(8) configures it", dev->ifname);
 }
 
+/*
+ * Resolves -c's argument (a path, "-" or "cred:NAME", confsrc.c) and
+ * chooses the role from what it holds.  Returns ROLE_UNKNOWN after saying
+ * why on stderr.
+ */
+static enum role role_choose(const char *prog, const char *arg,
+			     bool want_client, struct confsrc *src)
+{
+	char err[CONF_ERR_LEN];
+	enum role role;
+
+	if (confsrc_open(src, arg, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return ROLE_UNKNOWN;
+	}
+	role = role_of(src->path);
+	if (role == ROLE_UNKNOWN) {
+		fprintf(stderr, "%s: %s: cannot read it, or it is neither "
+				"a client profile nor a server config\n",
+			prog, src->path);
+		return ROLE_UNKNOWN;
+	}
+	if (role == ROLE_SERVER && want_client) {
+		fprintf(stderr, "%s: %s: a server config (it has [peer] "
+				"sections or server keys), not a client "
+				"profile\n",
+			prog, src->path);
+		return ROLE_UNKNOWN;
+	}
+	/* vpnctl reads the profile too: it must stay a file. */
+	if (role == ROLE_CLIENT && strcmp(src->path, arg)) {
+		fprintf(stderr, "%s: %s: a client profile must be a file "
+				"(vpnctl reads it as well)\n",
+			prog, arg);
+		return ROLE_UNKNOWN;
+	}
+	return role;
+}
+
 static void role_stop(struct client *client, struct server *server)
 {
 	if (client)
@@ -243,9 +286,10 @@ int main(int argc, char **argv)
 	struct server *server = NULL;
 	struct device *dev;
 	struct ev_loop *loop;
+	struct confsrc src = { .map = NULL };
 	char err[RUNDIR_ERR_LEN];
 	ev_timer watchdog_w;
-	int status_fd = -1, ret, i;
+	int status_fd = -1, lock_err, ret, i;
 
 	ensure_stdio();
 	if (argc == 2 && !strcmp(argv[1], "--killswitch-boot"))
@@ -275,28 +319,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (conf) {
-		role = role_of(conf);
-		if (role == ROLE_UNKNOWN) {
-			fprintf(stderr, "%s: %s: cannot read it, or it is neither "
-					"a client profile nor a server config\n",
-				prog, conf);
-			return 1;
-		}
-		if (role == ROLE_SERVER && want_client) {
-			fprintf(stderr, "%s: %s: a server config (it has [peer] "
-					"sections or server keys), not a client "
-					"profile\n",
-				prog, conf);
-			return 1;
-		}
 		if (!ifname)
 			ifname = DEFAULT_ROLE_IFNAME;
-		if (want_up && role != ROLE_CLIENT) {
-			fprintf(stderr, "%s: %s: --up is for a client profile, "
-					"and this is a server config\n",
-				prog, conf);
-			return 1;
-		}
 	} else if (want_client || want_up) {
 		usage(stderr, prog);
 		return 1;
@@ -317,17 +341,48 @@ int main(int argc, char **argv)
 		status_fd = daemonize();
 	}
 	/* After the fork: memory locks are not inherited by a child. */
-	harden();
+	lock_err = harden();
 	if (wg_init()) {
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog);
 		report(status_fd, 1);
 		return 1;
 	}
+	/* Standard input is read here, in the process that keeps it. */
+	if (conf) {
+		role = role_choose(prog, conf, want_client, &src);
+		if (role == ROLE_SERVER && want_up)
+			fprintf(stderr, "%s: %s: --up is for a client profile, "
+					"and this is a server config\n",
+				prog, conf);
+		if (role == ROLE_UNKNOWN || (role == ROLE_SERVER && want_up)) {
+			confsrc_close(&src);
+			report(status_fd, 1);
+			return 1;
+		}
+	}
+	/*
+	 * A server holds the keys of many users' sessions for as long as it
+	 * runs: it does not run with memory that could be swapped out.
+	 */
+	if (lock_err && role == ROLE_SERVER) {
+		fprintf(stderr, "%s: cannot lock memory (%s): the server role "
+				"needs CAP_IPC_LOCK or a large enough "
+				"RLIMIT_MEMLOCK (LimitMEMLOCK=infinity), so that "
+				"no key can be swapped out\n",
+			prog, strerror(-lock_err));
+		confsrc_close(&src);
+		report(status_fd, 1);
+		return 1;
+	}
+	if (lock_err)
+		fprintf(stderr, "%s: warning: cannot lock memory (%s); keys "
+				"could be swapped out\n",
+			prog, strerror(-lock_err));
 
 	/* A bad config file must change nothing: it is read first. */
 	if (role == ROLE_CLIENT) {
 		client = calloc(1, sizeof(*client));
-		if (!client || client_load(client, conf)) {
+		if (!client || client_load(client, src.path)) {
 			role_stop(client, NULL);
 			client_free(client);
 			report(status_fd, 1);
@@ -335,7 +390,9 @@ int main(int argc, char **argv)
 		}
 	} else if (role == ROLE_SERVER) {
 		server = calloc(1, sizeof(*server));
-		if (!server || server_load(server, conf)) {
+		ret = !server || server_load(server, src.path);
+		confsrc_close(&src);
+		if (ret) {
 			role_stop(NULL, server);
 			report(status_fd, 1);
 			return 1;

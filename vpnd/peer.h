@@ -70,6 +70,8 @@ enum peer_limits {
 struct peer {
 	struct device *dev;
 	uint64_t id;			/* for logs, instead of keys */
+	const char *name;		/* the server config's [peer NAME] for
+					 * logs, or NULL; owned by the config */
 	struct noise_remote remote;
 	struct cookie_maker cookie;
 	struct keypair *current, *previous, *next;

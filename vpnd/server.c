@@ -8,19 +8,32 @@
  *
  * More peers than a config file should hold arrive over the UAPI socket
  * (wg set, wg addconf) like on any engine.
+ *
+ * Running, the server forgets: once a second it wipes what it knows about
+ * each peer whose last session expired forget_after seconds ago and that
+ * has been quiet since (forget.c), and logs peers by their config names.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "device.h"
+#include "env.h"
 #include "firewall.h"
+#include "forget.h"
+#include "log.h"
 #include "peer.h"
 #include "server.h"
+
+enum {
+	NSEC_PER_SEC = 1000000000,
+	SERVER_SCAN_SECONDS = 1,
+};
 
 int server_load(struct server *s, const char *path)
 {
@@ -112,6 +125,7 @@ static int add_peers(struct server *s)
 
 		if (ret)
 			return ret;
+		p->name = cp->name;
 		noise_remote_set_psk(&p->remote, cp->preshared_key);
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
 			ret = allowedips_insert(dev->aips,
@@ -167,6 +181,50 @@ static int nat_up(struct server *s)
 	return ret;
 }
 
+static void scan(struct server *s, uint64_t now)
+{
+	uint64_t after = (uint64_t)s->conf->forget_after * NSEC_PER_SEC;
+	char who[160];
+
+	for (struct peer *p = s->dev->peers.head; p; p = p->list_next) {
+		struct forget_times t = forget_times_of(p);
+
+		if (p->timers.handshake_ever_completed &&
+		    p->timers.last_handshake_complete > s->last_scan)
+			log_msg(s->dev, LOG_LEVEL_VERBOSE, "%s: session started",
+				log_peer(p, who, sizeof(who)));
+		if (now < forget_deadline(&t, s->lifetime, after))
+			continue;
+		log_msg(s->dev, LOG_LEVEL_VERBOSE, "%s: idle, forgotten",
+			log_peer(p, who, sizeof(who)));
+		forget_peer(p, now);
+	}
+	s->last_scan = now;
+}
+
+static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *s = (struct server *)((char *)w -
+					     offsetof(struct server, forget_w));
+
+	(void)loop;
+	(void)revents;
+	scan(s, device_now());
+}
+
+static void scan_start(struct server *s)
+{
+	/* The integration test shortens the wait for a forgotten peer. */
+	s->lifetime = env_seconds_ns("VPND_TEST_REJECT_AFTER_TIME",
+				     REJECT_AFTER_TIME,
+				     (uint64_t)REJECT_AFTER_TIME * NSEC_PER_SEC);
+	s->last_scan = device_now();
+	ev_timer_init(&s->forget_w, scan_cb, SERVER_SCAN_SECONDS,
+		      SERVER_SCAN_SECONDS);
+	ev_timer_start(s->dev->loop, &s->forget_w);
+	s->forget_armed = true;
+}
+
 static void fail_message(struct server *s, const char *what, int ret)
 {
 	const char *why = strerror(-ret);
@@ -185,6 +243,8 @@ int server_start(struct server *s, struct device *dev)
 	int ret;
 
 	s->dev = dev;
+	/* The operator's choice in the config, not the environment's. */
+	dev->log_sensitive = s->conf->log_sensitive;
 	what = "setting the private key";
 	ret = device_set_private_key(dev, s->conf->private_key);
 	if (ret)
@@ -220,6 +280,7 @@ int server_start(struct server *s, struct device *dev)
 		if (ret)
 			goto fail;
 	}
+	scan_start(s);
 	return 0;
 fail:
 	fail_message(s, what, ret);
@@ -229,6 +290,9 @@ fail:
 
 void server_stop(struct server *s)
 {
+	if (s->forget_armed)
+		ev_timer_stop(s->dev->loop, &s->forget_w);
+	s->forget_armed = false;
 	if (s->nat_up && !firewall_nat_down(s->fw, s->dev->ifname))
 		s->nat_up = false;
 	if (s->fw)

@@ -3,12 +3,16 @@
  * The server role: `vpnd -c server.conf`.  One interface terminating many
  * peers, forwarding their traffic and masquerading it through the egress
  * interface the config names.  Nothing about users is written anywhere:
- * peers live in memory only, and their names are never logged.
+ * peers live in memory only, an idle peer's endpoint and handshake time are
+ * forgotten (forget.c), and log lines name peers by their config name.
  */
 #ifndef VPND_SERVER_H
 #define VPND_SERVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
 
 #include "conf.h"
 #include "netlink.h"
@@ -29,6 +33,11 @@ struct server_sysctl {
 
 struct server {
 	struct device *dev;
+	/* Once a second: forget idle peers, log new sessions (forget.c). */
+	ev_timer forget_w;
+	bool forget_armed;
+	uint64_t lifetime;		/* ns a session lasts, for the rule */
+	uint64_t last_scan;		/* monotonic ns of the previous scan */
 	struct conf_server *conf;
 	struct netlink *nl;
 	struct firewall *fw;

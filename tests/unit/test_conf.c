@@ -475,6 +475,11 @@ static const struct bad_case bad_cases[] = {
 	{ SERVER, S_OK "[peers alice]\n", -EINVAL, 5, "[peers alice]", "unknown section" },
 	{ SERVER, S_OK S_ALICE "[peer alice]\n", -EINVAL, 8, "[peer alice]", "repeated (first at line 5)" },
 	{ SERVER, "[peer alice]\n", -EINVAL, 0, NULL, "no [interface] section" },
+	{ SERVER, S_OK "forget_after = -1\n", -EINVAL, 5, "[interface] forget_after", "from 0 to 86400" },
+	{ SERVER, S_OK "forget_after = 86401\n", -EINVAL, 5, "[interface] forget_after", "from 0 to 86400" },
+	{ SERVER, S_OK "forget_after = 3m\n", -EINVAL, 5, "[interface] forget_after", "not a number of seconds" },
+	{ SERVER, S_OK "forget_after =\n", -EINVAL, 5, "[interface] forget_after", "not a number of seconds" },
+	{ SERVER, S_OK "log_sensitive = sometimes\n", -EINVAL, 5, "[interface] log_sensitive", "yes, no" },
 };
 
 static const char *const kind_file[] = {
@@ -660,6 +665,81 @@ static void test_booleans(void **state)
 		assert_int_equal(c->allow_lan, i < 4);
 		conf_client_free(c);
 	}
+}
+
+/* Loads @text as a server config, which must be valid. */
+static struct conf_server *server_text(struct fixture *fx, const char *text)
+{
+	struct conf_server *srv;
+
+	fx->n_path = 0;
+	if (conf_server_load(put(fx, "server.conf", text, 0600), &srv, fx->err,
+			     sizeof(fx->err)))
+		fail_msg("%s", fx->err);
+	return srv;
+}
+
+/* forget_after: 180 unless given, 0 and a day allowed; logs redacted. */
+static void test_server_privacy_keys(void **state)
+{
+	static const struct {
+		const char *lines;
+		unsigned int forget_after;
+		bool log_sensitive;
+	} cases[] = {
+		{ "", 180, false },
+		{ "forget_after = 0\nlog_sensitive = Yes\n", 0, true },
+		{ "forget_after = 86400\nlog_sensitive = off\n", 86400, false },
+	};
+	struct fixture *fx = *state;
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct conf_server *srv;
+
+		snprintf(text, sizeof(text), S_OK "%s", cases[i].lines);
+		srv = server_text(fx, text);
+		assert_int_equal(srv->forget_after, cases[i].forget_after);
+		assert_int_equal(srv->log_sensitive, cases[i].log_sensitive);
+		conf_server_free(srv);
+	}
+}
+
+/*
+ * Read through /dev/stdin (vpnd -c -): the config loads, but a relative
+ * private_key_file has no directory to be found in and is refused.
+ */
+static void test_stdin_path(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf_server *srv;
+	int saved = dup(STDIN_FILENO), fd;
+
+	assert_true(saved >= 0);
+	fd = open(put(fx, "server.conf", S_OK, 0600), O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+	close(fd);
+	assert_int_equal(conf_server_load(CONF_STDIN_PATH, &srv, fx->err,
+					  sizeof(fx->err)),
+			 0);
+	assert_int_equal(srv->listen_port, 51820);
+	conf_server_free(srv);
+
+	fd = open(put(fx, "server2.conf",
+		      S_IF "private_key_file = server.key\n" S_PORT S_ADDR,
+		      0600),
+		  O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+	close(fd);
+	assert_int_equal(conf_server_load(CONF_STDIN_PATH, &srv, fx->err,
+					  sizeof(fx->err)),
+			 -EINVAL);
+	assert_contains(fx->err, "/dev/stdin:2: [interface] private_key_file: ");
+	assert_contains(fx->err, "give an absolute path");
+	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	close(saved);
 }
 
 static void test_servers_quotes_and_comments(void **state)
@@ -1376,6 +1456,8 @@ int main(void)
 		T(test_client_defaults),
 		T(test_client_spellings),
 		T(test_booleans),
+		T(test_server_privacy_keys),
+		T(test_stdin_path),
 		T(test_servers_quotes_and_comments),
 		T(test_resolve),
 		T(test_mode_client),

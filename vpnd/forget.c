@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Forgetting a peer: when (forget_deadline) and how (forget_peer).  The
+ * server role asks once a second (server.c); the engine and client roles
+ * never forget, as wireguard-go does not.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "forget.h"
+#include "peer.h"
+
+/* @a + @b, held at FORGET_NEVER rather than wrapping. */
+static uint64_t sum(uint64_t a, uint64_t b)
+{
+	return a > FORGET_NEVER - b ? FORGET_NEVER : a + b;
+}
+
+uint64_t forget_deadline(const struct forget_times *t, uint64_t lifetime,
+			 uint64_t forget_after)
+{
+	uint64_t quiet_from = 0;
+
+	if (!t->had_session && !t->had_packet)
+		return FORGET_NEVER;
+	if (t->had_session)
+		quiet_from = sum(t->session_start, lifetime);
+	if (t->had_packet && t->last_received > quiet_from)
+		quiet_from = t->last_received;
+	return sum(quiet_from, forget_after);
+}
+
+static void newest(struct forget_times *t, const struct keypair *kp)
+{
+	if (!kp)
+		return;
+	if (!t->had_session || kp->k.birthdate > t->session_start)
+		t->session_start = kp->k.birthdate;
+	t->had_session = true;
+}
+
+struct forget_times forget_times_of(const struct peer *p)
+{
+	struct forget_times t = {
+		.had_packet = p->timers.authenticated_ever_received,
+		.last_received = p->timers.last_authenticated_received,
+	};
+
+	/* Keypairs are wiped 540 s after the last one was made; the time of
+	 * the last completed handshake outlives them. */
+	if (p->timers.handshake_ever_completed) {
+		t.had_session = true;
+		t.session_start = p->timers.last_handshake_complete;
+	}
+	newest(&t, p->current);
+	newest(&t, p->previous);
+	newest(&t, p->next);
+	return t;
+}
+
+void forget_peer(struct peer *p, uint64_t now)
+{
+	uint16_t keepalive = p->timers.persistent_keepalive_interval;
+	uint64_t rekey_after_time = p->timers.rekey_after_time;
+
+	peer_keys_clear(p);
+	peer_staged_drop(p);
+	/* When it last initiated; its TAI64N timestamp must stay, or an old
+	 * initiation could be replayed. */
+	p->remote.last_initiation_consumption = 0;
+	/* A cookie it gave us, and when. */
+	cookie_maker_init(&p->cookie, p->remote.public_key);
+	sodium_memzero(&p->endpoint, sizeof(p->endpoint));
+	sodium_memzero(&p->src, sizeof(p->src));
+	sodium_memzero(&p->last_handshake, sizeof(p->last_handshake));
+	p->rx_bytes = p->tx_bytes = 0;
+	/* The timers' record of when things happened goes too; only the
+	 * settings are kept. */
+	timers_stop(&p->timers);
+	timers_init(&p->timers);
+	p->timers.rekey_after_time = rekey_after_time;
+	p->timers.persistent_keepalive_interval = keepalive;
+	peer_timer_update(p, now);
+}
