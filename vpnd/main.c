@@ -13,6 +13,7 @@
  * memory, so that no secret reaches a core file or swap.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -73,12 +75,41 @@ static void usage(FILE *f, const char *prog)
 }
 
 /* Returns -errno when memory cannot be locked, 0 when all is done. */
+/* CAP_IPC_LOCK in our effective set: locked memory without a limit. */
+static bool can_lock_unlimited(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[CAP_IPC_LOCK / 32].effective & (1U << (CAP_IPC_LOCK % 32));
+}
+
 static int harden(void)
 {
-	struct rlimit none = { 0, 0 };
+	struct rlimit none = { 0, 0 }, lock;
 
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setrlimit(RLIMIT_CORE, &none);
+	/*
+	 * MCL_FUTURE counts every later allocation against RLIMIT_MEMLOCK:
+	 * under a finite limit (8 MiB by default) the daemon would lock
+	 * fine at start and then fail to allocate once it grows (a TUN
+	 * queue, a peer table).  Lock only what can stay locked.
+	 */
+	if (!can_lock_unlimited()) {
+		if (getrlimit(RLIMIT_MEMLOCK, &lock))
+			return -errno;
+		if (lock.rlim_cur != RLIM_INFINITY) {
+			lock.rlim_cur = lock.rlim_max;
+			if (lock.rlim_max != RLIM_INFINITY ||
+			    setrlimit(RLIMIT_MEMLOCK, &lock))
+				return -ENOMEM;
+		}
+	}
 	/* On fault, so locking does not fault in every mapping at once. */
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
 		return -errno;
@@ -366,7 +397,7 @@ int main(int argc, char **argv)
 	 */
 	if (lock_err && role == ROLE_SERVER) {
 		fprintf(stderr, "%s: cannot lock memory (%s): the server role "
-				"needs CAP_IPC_LOCK or a large enough "
+				"needs CAP_IPC_LOCK or an unlimited "
 				"RLIMIT_MEMLOCK (LimitMEMLOCK=infinity), so that "
 				"no key can be swapped out\n",
 			prog, strerror(-lock_err));

@@ -61,7 +61,12 @@ mkdir -p "$WORK/upper" "$WORK/ow" "$WORK/root"
 mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$WORK/upper,workdir=$WORK/ow" "$WORK/root" ||
 	{ say "FAIL - cannot mount the overlay"; exit 1; }
 on_exit 'umount "$WORK/root"'
+# The units keep CAP_IPC_LOCK (the server role refuses to run with keys
+# that could be swapped out), which a host's PID 1 has to give; nspawn
+# keeps it from a container unless told, and its seccomp filter then
+# refuses mlockall(2) outright.
 export SD_ROOT=$WORK/root SD_NAME=vpndpkg$$ SD_STATE=$WORK/state
+export SD_NSPAWN_ARGS="--capability=CAP_IPC_LOCK"
 . "$LAB"
 boot() { sd_boot >/dev/null || { say "FAIL - the container did not boot"; tail -20 "$SD_STATE/console.log"; exit 1; }; }
 boot
