@@ -40,7 +40,11 @@ bootstrap() {
 	local mirror
 	exec 8>"$(dirname "$LOWER")/.bootstrap.lock" || return 1
 	flock -w 600 8 || return 1
-	[ -x "$LOWER/lib/systemd/systemd" ] && return 0
+	# Made for this very package list, or made again: a rootfs an older
+	# run left must not hide a library the package now needs.
+	[ -x "$LOWER/lib/systemd/systemd" ] &&
+		[ "$(cat "$LOWER.pkgs" 2>/dev/null)" = "$LAB_PKGS" ] && return 0
+	rm -rf "$LOWER" "$LOWER.pkgs"
 	mirror=$(grep -hoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
 		 awk '{print $2}' | grep -v -- '-security' | grep -E 'debian/?$' | head -n1)
 	[ -n "$mirror" ] || return 1
@@ -49,6 +53,7 @@ bootstrap() {
 	debootstrap --variant=minbase --include="$LAB_PKGS" bookworm "$LOWER.tmp" "$mirror" \
 		>"$WORK/debootstrap.log" 2>&1 || { tail -5 "$WORK/debootstrap.log"; return 1; }
 	mv "$LOWER.tmp" "$LOWER"
+	printf '%s\n' "$LAB_PKGS" >"$LOWER.pkgs"
 }
 mkdir -p "$(dirname "$LOWER")"
 bootstrap || { say "FAIL - cannot make the container's rootfs"; exit 1; }
