@@ -14,6 +14,7 @@
 #include "netlink.h"
 
 struct device;
+struct fleet;
 struct firewall;
 
 enum server_limits {
@@ -32,6 +33,7 @@ struct server {
 	struct conf_server *conf;
 	struct netlink *nl;
 	struct firewall *fw;
+	struct fleet *fleet;		/* [fleet]: users from etcd */
 	bool nat_up;
 	bool nat_failed;
 	unsigned int addresses_added;
