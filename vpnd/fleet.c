@@ -207,8 +207,10 @@ static int apply_kv(void *ctx, const struct fleet_kv *kv)
 
 	if (f->phase == PHASE_WATCH && kv->mod_revision > f->revision)
 		f->revision = kv->mod_revision;
-	if (!why && kv->deleted) {
-		if (fleet_table_delete(&f->table, &f->ops, kv->name))
+	/* A deletion under a name no user can have removes nothing. */
+	if (kv->deleted) {
+		if (kv->name &&
+		    fleet_table_delete(&f->table, &f->ops, kv->name))
 			fleet_log(f, LOG_LEVEL_VERBOSE, "%s: removed", kv->key);
 		return 0;
 	}
