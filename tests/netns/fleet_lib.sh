@@ -96,9 +96,14 @@ fl_etcd_start() {
 		>>"$WORK/etcd$k.log" 2>&1 &
 	FL_ETCD_PID[$k]=$!
 	HELPERS+=("$!:m$k")
+	# Killed on purpose, often: no job notice for it.
+	disown "$!"
 }
 
-fl_etcd_kill() { kill -KILL "${FL_ETCD_PID[$1]}" 2>/dev/null; wait "${FL_ETCD_PID[$1]}" 2>/dev/null; }
+fl_etcd_kill() {
+	kill -KILL "${FL_ETCD_PID[$1]}" 2>/dev/null
+	wait_for "! kill -0 ${FL_ETCD_PID[$1]}" 5
+}
 
 # ectl ARGS...: etcdctl against the members given in FL_EP (default: all).
 ectl() { in_db timeout 20 etcdctl --endpoints "${FL_EP:-$FL_URLS}" --dial-timeout 2s "$@"; }
