@@ -98,4 +98,3 @@ say "vpnd watch:               $WATCH_TIME s, $V_WATCH users/s applied (etcd too
 say "wireguard-go wg addconf:  $GO_TIME s, $G_RATE peers/s"
 say "RSS per 10,000 users:     vpnd $V_MEM KiB ($RSS0 -> $RSS1 KiB), wireguard-go $G_MEM KiB ($GRSS0 -> $GRSS1 KiB)"
 say "ratio vpnd/wireguard-go:  users/s at start $(ratio "$V_START" "$G_RATE"), through the watch $(ratio "$V_WATCH" "$G_RATE"); RSS per user $(ratio "$V_MEM" "$G_MEM")"
-finish
