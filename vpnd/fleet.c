@@ -338,6 +338,9 @@ static void transfer_end(struct fleet *f)
 	}
 	free(f->request);
 	f->request = NULL;
+	/* A range answer holds the users' preshared keys. */
+	if (f->body)
+		sodium_memzero(f->body, f->body_len);
 	f->body_len = 0;
 	if (f->tok)
 		json_tokener_reset(f->tok);

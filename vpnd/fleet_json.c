@@ -310,37 +310,72 @@ static int kv_walk(struct json_object *kvo, const char *prefix, bool deleted,
 	return ret;
 }
 
-static int walk_array(struct json_object *arr, const char *prefix,
-		      bool watch, uint8_t *raw, size_t *raw_len,
-		      fleet_kv_fn cb, void *ctx)
+/* Walks the array @member of @parent, if there is one. */
+static int walk_array(struct json_object *parent, const char *member,
+		      const char *prefix, bool watch, fleet_kv_fn cb, void *ctx)
 {
-	size_t n = json_object_array_length(arr);
+	size_t cap = strlen(prefix) + FLEET_NAME_MAX + 1, raw_len = 0, n;
+	struct json_object *arr;
+	uint8_t *raw;
 	int ret = 0;
 
+	if (!json_object_object_get_ex(parent, member, &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return -EPROTO;
+	raw = malloc(cap);
+	if (!raw)
+		return -ENOMEM;
+	n = json_object_array_length(arr);
 	for (size_t i = 0; i < n && !ret; i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
 		struct json_object *kvo = e, *type;
 		bool deleted = false;
 
 		if (watch) {
-			if (!json_object_object_get_ex(e, "kv", &kvo))
-				return -EPROTO;
+			if (!json_object_object_get_ex(e, "kv", &kvo)) {
+				ret = -EPROTO;
+				break;
+			}
 			deleted = json_object_object_get_ex(e, "type", &type) &&
 				  !strcmp(json_object_get_string(type),
 					  "DELETE");
 		}
-		ret = kv_walk(kvo, prefix, deleted, raw, raw_len, cb, ctx);
+		ret = kv_walk(kvo, prefix, deleted, raw, &raw_len, cb, ctx);
 	}
+	free(raw);
 	return ret;
+}
+
+/* The raw key of the last pair of a page, for the next page's start. */
+static int last_key(struct json_object *o, struct fleet_range_info *info)
+{
+	struct json_object *kvs, *last, *k;
+	size_t n, b64len;
+
+	if (!json_object_object_get_ex(o, "kvs", &kvs) ||
+	    !(n = json_object_array_length(kvs)))
+		return -EPROTO;
+	last = json_object_array_get_idx(kvs, n - 1);
+	if (!json_object_object_get_ex(last, "key", &k))
+		return -EPROTO;
+	b64len = (size_t)json_object_get_string_len(k);
+	info->last_key = malloc(b64len + 1);
+	if (!info->last_key)
+		return -ENOMEM;
+	if (sodium_base642bin((uint8_t *)info->last_key, b64len,
+			      json_object_get_string(k), b64len, NULL,
+			      &info->last_key_len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL))
+		return -EPROTO;
+	return 0;
 }
 
 int fleet_json_range(struct json_object *o, const char *prefix,
 		     struct fleet_range_info *info, fleet_kv_fn cb, void *ctx)
 {
-	size_t cap = strlen(prefix) + FLEET_NAME_MAX + 1, raw_len = 0;
-	struct json_object *header, *kvs;
-	uint8_t *raw;
-	int ret = 0;
+	struct json_object *header;
+	int ret;
 
 	memset(info, 0, sizeof(*info));
 	if (!json_object_is_type(o, json_type_object) ||
@@ -350,48 +385,16 @@ int fleet_json_range(struct json_object *o, const char *prefix,
 	info->more = bool_member(o, "more");
 	if (info->revision <= 0)
 		return -EPROTO;
-	if (!json_object_object_get_ex(o, "kvs", &kvs))
-		return 0;
-	if (!json_object_is_type(kvs, json_type_array))
-		return -EPROTO;
-	raw = malloc(cap);
-	if (!raw)
-		return -ENOMEM;
-	ret = walk_array(kvs, prefix, false, raw, &raw_len, cb, ctx);
-	if (!ret && info->more) {
-		/* The last key of the page, raw, for the next page's start;
-		 * a key too long for a user still pages on by its text. */
-		size_t n = json_object_array_length(kvs);
-		struct json_object *last = json_object_array_get_idx(kvs, n - 1);
-		struct json_object *k;
-
-		if (!n || !json_object_object_get_ex(last, "key", &k))
-			ret = -EPROTO;
-		else {
-			size_t b64len = (size_t)json_object_get_string_len(k);
-
-			info->last_key = malloc(b64len + 1);
-			if (!info->last_key)
-				ret = -ENOMEM;
-			else if (sodium_base642bin((uint8_t *)info->last_key,
-						   b64len, json_object_get_string(k),
-						   b64len, NULL,
-						   &info->last_key_len, NULL,
-						   sodium_base64_VARIANT_ORIGINAL))
-				ret = -EPROTO;
-		}
-	}
-	free(raw);
+	ret = walk_array(o, "kvs", prefix, false, cb, ctx);
+	if (!ret && info->more)
+		ret = last_key(o, info);
 	return ret;
 }
 
 int fleet_json_watch(struct json_object *o, const char *prefix,
 		     struct fleet_watch_info *info, fleet_kv_fn cb, void *ctx)
 {
-	size_t cap = strlen(prefix) + FLEET_NAME_MAX + 1, raw_len = 0;
-	struct json_object *r, *header, *events;
-	uint8_t *raw;
-	int ret;
+	struct json_object *r, *header;
 
 	memset(info, 0, sizeof(*info));
 	if (!json_object_is_type(o, json_type_object))
@@ -408,16 +411,7 @@ int fleet_json_watch(struct json_object *o, const char *prefix,
 	info->created = bool_member(r, "created");
 	info->canceled = bool_member(r, "canceled");
 	info->compact_revision = int_member(r, "compact_revision");
-	if (!json_object_object_get_ex(r, "events", &events))
-		return 0;
-	if (!json_object_is_type(events, json_type_array))
-		return -EPROTO;
-	raw = malloc(cap);
-	if (!raw)
-		return -ENOMEM;
-	ret = walk_array(events, prefix, true, raw, &raw_len, cb, ctx);
-	free(raw);
-	return ret;
+	return walk_array(r, "events", prefix, true, cb, ctx);
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,52 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fleet's users and the diff a change makes (see fleet_table.h).  The
- * table is a hash of names, keyed with a secret so that names chosen to
- * collide cannot slow it down; it grows by doubling.
+ * users are json-c's hash table of names (whose hash is seeded at random,
+ * so that names chosen to collide cannot slow it down), which also keeps
+ * them in the order they came.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/linkhash.h>
 #include <sodium.h>
 
 #include "fleet_table.h"
 
 enum {
-	FLEET_TABLE_MIN_BUCKETS = 64,
+	FLEET_TABLE_MIN_SIZE = 64,
 };
 
 struct fleet_entry {
-	struct fleet_entry *next;
 	uint8_t public_key[KEY_LEN];
 	uint8_t psk_tag[CRYPTO_MAC_LEN];	/* keyed hash; zero: no psk */
 	bool has_psk;
 	uint32_t seen;			/* generation of the last put */
 	struct conf_prefix *allowed_ips;
 	size_t n_allowed_ips;
-	char name[];
+	char name[];			/* the table's key */
 };
-
-static size_t bucket_of(const struct fleet_table *t, const char *name)
-{
-	uint8_t h[CRYPTO_MAC_LEN];
-	uint64_t v;
-
-	wg_mac(h, t->secret, sizeof(t->secret), name, strlen(name));
-	memcpy(&v, h, sizeof(v));
-	return (size_t)v & t->mask;
-}
-
-int fleet_table_init(struct fleet_table *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->buckets = calloc(FLEET_TABLE_MIN_BUCKETS, sizeof(*t->buckets));
-	if (!t->buckets)
-		return -ENOMEM;
-	t->mask = FLEET_TABLE_MIN_BUCKETS - 1;
-	randombytes_buf(t->secret, sizeof(t->secret));
-	return 0;
-}
 
 static void entry_free(struct fleet_entry *e)
 {
@@ -54,64 +34,45 @@ static void entry_free(struct fleet_entry *e)
 	free(e);
 }
 
+static void lh_entry_free(struct lh_entry *le)
+{
+	entry_free(lh_entry_v(le));
+}
+
+int fleet_table_init(struct fleet_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->users = lh_kchar_table_new(FLEET_TABLE_MIN_SIZE, lh_entry_free);
+	if (!t->users)
+		return -ENOMEM;
+	randombytes_buf(t->secret, sizeof(t->secret));
+	return 0;
+}
+
 void fleet_table_free(struct fleet_table *t, const struct fleet_ops *ops)
 {
-	if (!t->buckets)
-		return;
-	for (size_t i = 0; i <= t->mask; i++) {
-		struct fleet_entry *e = t->buckets[i], *next;
+	struct lh_entry *le;
 
-		for (; e; e = next) {
-			next = e->next;
-			if (ops)
-				ops->remove(ops->ctx, e->public_key);
-			entry_free(e);
-		}
-	}
-	free(t->buckets);
+	if (!t->users)
+		return;
+	if (ops)
+		lh_foreach(t->users, le)
+			ops->remove(ops->ctx,
+				    ((struct fleet_entry *)lh_entry_v(le))->public_key);
+	lh_table_free(t->users);
 	sodium_memzero(t, sizeof(*t));
 }
 
-static struct fleet_entry **find(const struct fleet_table *t, const char *name)
+static struct fleet_entry *find(const struct fleet_table *t, const char *name)
 {
-	struct fleet_entry **pp = &t->buckets[bucket_of(t, name)];
+	void *v = NULL;
 
-	for (; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->name, name))
-			return pp;
-	return pp;
-}
-
-/* A failed grow only lengthens the chains. */
-static void grow(struct fleet_table *t)
-{
-	size_t n = (t->mask + 1) * 2;
-	struct fleet_entry **b = calloc(n, sizeof(*b));
-	struct fleet_table nt = *t;
-
-	if (!b)
-		return;
-	nt.buckets = b;
-	nt.mask = n - 1;
-	for (size_t i = 0; i <= t->mask; i++) {
-		struct fleet_entry *e = t->buckets[i], *next;
-
-		for (; e; e = next) {
-			size_t k = bucket_of(&nt, e->name);
-
-			next = e->next;
-			e->next = b[k];
-			b[k] = e;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->mask = n - 1;
+	return lh_table_lookup_ex(t->users, name, &v) ? v : NULL;
 }
 
 const uint8_t *fleet_table_key(const struct fleet_table *t, const char *name)
 {
-	struct fleet_entry *e = *find(t, name);
+	struct fleet_entry *e = find(t, name);
 
 	return e ? e->public_key : NULL;
 }
@@ -147,15 +108,13 @@ static unsigned int changes_of(const struct fleet_entry *e,
 	return c;
 }
 
-/* Removes the user at *pp, and its peer. */
+/* Removes the user @e, and its peer. */
 static void unlink_entry(struct fleet_table *t, const struct fleet_ops *ops,
-			 struct fleet_entry **pp)
+			 struct fleet_entry *e)
 {
-	struct fleet_entry *e = *pp;
-
-	*pp = e->next;
 	ops->remove(ops->ctx, e->public_key);
-	entry_free(e);
+	/* Frees e, whose name is the key: looked up first, then freed. */
+	lh_table_delete_entry(t->users, lh_table_lookup_entry(t->users, e->name));
 	t->count--;
 	t->applied++;
 }
@@ -164,14 +123,11 @@ static void unlink_entry(struct fleet_table *t, const struct fleet_ops *ops,
 static int skip(struct fleet_table *t, const struct fleet_ops *ops,
 		const char *name, int error)
 {
-	struct fleet_entry **pp;
+	struct fleet_entry *e;
 
 	t->skipped++;
-	if (name && conf_peer_name_valid(name)) {
-		pp = find(t, name);
-		if (*pp)
-			unlink_entry(t, ops, pp);
-	}
+	if (name && conf_peer_name_valid(name) && (e = find(t, name)))
+		unlink_entry(t, ops, e);
 	return error;
 }
 
@@ -186,7 +142,7 @@ int fleet_table_put(struct fleet_table *t, const struct fleet_ops *ops,
 		    const char **why)
 {
 	uint8_t tag[CRYPTO_MAC_LEN];
-	struct fleet_entry **pp, *e, *ne = NULL;
+	struct fleet_entry *e, *ne = NULL;
 	struct fleet_user u;
 	unsigned int changes;
 	int ret;
@@ -204,8 +160,7 @@ int fleet_table_put(struct fleet_table *t, const struct fleet_ops *ops,
 	if (ret)
 		return skip(t, ops, name, ret);
 	psk_tag(t, &u, tag);
-	pp = find(t, name);
-	e = *pp;
+	e = find(t, name);
 	changes = changes_of(e, &u, tag);
 	if (!changes) {
 		e->seen = t->generation;
@@ -235,23 +190,24 @@ int fleet_table_put(struct fleet_table *t, const struct fleet_ops *ops,
 		e->allowed_ips = ips;
 		e->n_allowed_ips = u.n_allowed_ips;
 	}
+	/* The slot first: after set(), nothing may fail. */
+	if (ne && lh_table_insert(t->users, ne->name, ne))
+		goto skipped;
 	ret = ops->set(ops->ctx, &u, ne ? NULL : e->public_key, changes);
 	if (ret) {
 		*why = "the device could not take the peer";
+		if (ne)
+			lh_table_delete_entry(
+				t->users, lh_table_lookup_entry(t->users, ne->name));
+		ne = NULL;	/* freed with its slot */
 		goto skipped;
 	}
 	memcpy(e->public_key, u.public_key, KEY_LEN);
 	memcpy(e->psk_tag, tag, sizeof(tag));
 	e->has_psk = u.has_psk;
 	e->seen = t->generation;
-	if (ne) {
-		if (t->count >= t->mask + 1)
-			grow(t);
-		pp = find(t, name);
-		ne->next = *pp;
-		*pp = ne;
+	if (ne)
 		t->count++;
-	}
 	t->applied++;
 	fleet_user_clear(&u);
 	sodium_memzero(tag, sizeof(tag));
@@ -267,14 +223,11 @@ skipped:
 int fleet_table_delete(struct fleet_table *t, const struct fleet_ops *ops,
 		       const char *name)
 {
-	struct fleet_entry **pp;
+	struct fleet_entry *e;
 
-	if (!conf_peer_name_valid(name))
+	if (!conf_peer_name_valid(name) || !(e = find(t, name)))
 		return 0;
-	pp = find(t, name);
-	if (!*pp)
-		return 0;
-	unlink_entry(t, ops, pp);
+	unlink_entry(t, ops, e);
 	return 1;
 }
 
@@ -287,18 +240,15 @@ void fleet_table_sync_begin(struct fleet_table *t)
 
 size_t fleet_table_sync_end(struct fleet_table *t, const struct fleet_ops *ops)
 {
+	struct lh_entry *le, *next;
 	size_t removed = 0;
 
-	for (size_t i = 0; i <= t->mask; i++) {
-		struct fleet_entry **pp = &t->buckets[i];
+	lh_foreach_safe(t->users, le, next) {
+		struct fleet_entry *e = lh_entry_v(le);
 
-		while (*pp) {
-			if ((*pp)->seen != t->generation) {
-				unlink_entry(t, ops, pp);
-				removed++;
-			} else {
-				pp = &(*pp)->next;
-			}
+		if (e->seen != t->generation) {
+			unlink_entry(t, ops, e);
+			removed++;
 		}
 	}
 	return removed;

@@ -55,13 +55,12 @@ struct fleet_ops {
 	void (*remove)(void *ctx, const uint8_t key[KEY_LEN]);
 };
 
-struct fleet_entry;
+struct lh_table;
 
 struct fleet_table {
-	struct fleet_entry **buckets;
-	size_t mask;
+	struct lh_table *users;		/* name -> struct fleet_entry */
 	size_t count;			/* users held */
-	uint8_t secret[16];		/* keys the hashes */
+	uint8_t secret[16];		/* keys the preshared key tags */
 	uint32_t generation;		/* of the resynchronisation under way */
 	uint64_t skipped;		/* values skipped, ever */
 	uint64_t applied;		/* changes made to the device, ever */

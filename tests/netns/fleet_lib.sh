@@ -52,6 +52,16 @@ in_db() { ip netns exec "$FL_NS_DB" "$@"; }
 in_srv() { local i=$1; shift; ip netns exec "$(fl_ns_srv "$i")" "$@"; }
 in_cli() { ip netns exec "$FL_NS_CLI" "$@"; }
 
+# fl_veth NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair between two namespaces.
+fl_veth() {
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4" ||
+		die "veth $2-$5"
+	ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$4" addr add "$6" dev "$5"
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
+}
+
 # fl_topology N: the db namespace, N server namespaces, the client's.
 fl_topology() {
 	local n=$1 i ns
@@ -63,19 +73,9 @@ fl_topology() {
 	for ((i = 1; i <= n; i++)); do
 		ns=$(fl_ns_srv "$i")
 		mkns "$ns"
-		ip link add "db$i" netns "$FL_NS_DB" type veth peer name up0 netns "$ns" ||
-			die "veth db-server $i"
-		ip -n "$FL_NS_DB" addr add "10.98.$i.1/24" dev "db$i"
-		ip -n "$FL_NS_DB" link set "db$i" up
-		ip -n "$ns" addr add "10.98.$i.2/24" dev up0
-		ip -n "$ns" link set up0 up
+		fl_veth "$FL_NS_DB" "db$i" "10.98.$i.1/24" "$ns" up0 "10.98.$i.2/24"
 		ip -n "$ns" route add 10.99.0.0/24 via "10.98.$i.1"
-		ip link add "c$i" netns "$FL_NS_CLI" type veth peer name down0 netns "$ns" ||
-			die "veth client-server $i"
-		ip -n "$FL_NS_CLI" addr add "10.97.$i.2/24" dev "c$i"
-		ip -n "$FL_NS_CLI" link set "c$i" up
-		ip -n "$ns" addr add "10.97.$i.1/24" dev down0
-		ip -n "$ns" link set down0 up
+		fl_veth "$FL_NS_CLI" "c$i" "10.97.$i.2/24" "$ns" down0 "10.97.$i.1/24"
 	done
 }
 
