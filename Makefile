@@ -29,7 +29,7 @@ LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c -lcmocka
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
-           valgrind python3 iputils-ping clang systemd procps util-linux \
+           valgrind python3 iputils-ping clang systemd procps util-linux openssl \
            libcurl4-openssl-dev libjson-c-dev etcd-server etcd-client
 
 ifeq ($(V),1)

@@ -59,6 +59,15 @@ enum fleet_abort {
 	ABORT_RESYNC,		/* history compacted: read everything */
 };
 
+/* A value that clashed within a batch, to put again after it. */
+struct fleet_deferred {
+	struct fleet_deferred *next;
+	char *value;
+	size_t len;
+	char name[FLEET_NAME_MAX + 1];
+	char key[sizeof(((struct fleet_kv *)0)->key)];
+};
+
 struct fleet_sock {
 	ev_io w;
 	struct fleet *f;
@@ -93,6 +102,7 @@ struct fleet {
 	int64_t range_revision;		/* the range read under way */
 	char *range_from;		/* its next page's first key */
 	size_t range_from_len;
+	struct fleet_deferred *deferred;	/* in reverse order */
 	bool connected;
 	bool starting;			/* inside fleet_start() */
 	char *fatal;			/* a clash found at start */
@@ -198,6 +208,80 @@ static void op_remove(void *ctx, const uint8_t key[KEY_LEN])
 		peer_remove(p);
 }
 
+static void put_logged(struct fleet *f, const char *key, const char *name,
+		       const char *value, size_t len)
+{
+	const char *why;
+	int r = fleet_table_put(&f->table, &f->ops, name, value, len, &why);
+
+	if (r < 0) {
+		fleet_log(f, LOG_LEVEL_ERROR, "%s: skipped: %s", key, why);
+		if (r == -ENOTUNIQ && f->starting && !f->fatal &&
+		    asprintf(&f->fatal, "etcd key %s: %s", key, why) < 0)
+			f->fatal = NULL;
+	} else if (r > 0) {
+		fleet_log(f, LOG_LEVEL_VERBOSE, "%s: applied", key);
+	}
+}
+
+static void deferred_free(struct fleet_deferred *d)
+{
+	sodium_memzero(d->value, d->len);
+	free(d->value);
+	free(d);
+}
+
+/* Keeps a clashing value for the end of the batch; -ENOMEM if it cannot. */
+static int defer(struct fleet *f, const struct fleet_kv *kv)
+{
+	struct fleet_deferred *d = calloc(1, sizeof(*d));
+
+	if (!d || !(d->value = malloc(kv->value_len + 1))) {
+		free(d);
+		return -ENOMEM;
+	}
+	memcpy(d->value, kv->value, kv->value_len);
+	d->len = kv->value_len;
+	snprintf(d->name, sizeof(d->name), "%s", kv->name);
+	snprintf(d->key, sizeof(d->key), "%s", kv->key);
+	d->next = f->deferred;
+	f->deferred = d;
+	return 0;
+}
+
+/*
+ * The end of a batch (a watch message, or a whole range read): the values
+ * that clashed are put again, in the order they came, now that the peers
+ * in their way may be gone.  A clash that remains is skipped for good.
+ */
+static void deferred_apply(struct fleet *f)
+{
+	struct fleet_deferred *d = f->deferred, *rev = NULL, *next;
+
+	f->deferred = NULL;
+	for (; d; d = next) {
+		next = d->next;
+		d->next = rev;
+		rev = d;
+	}
+	for (d = rev; d; d = next) {
+		next = d->next;
+		put_logged(f, d->key, d->name, d->value, d->len);
+		deferred_free(d);
+	}
+}
+
+static void deferred_drop(struct fleet *f)
+{
+	struct fleet_deferred *d = f->deferred, *next;
+
+	for (; d; d = next) {
+		next = d->next;
+		deferred_free(d);
+	}
+	f->deferred = NULL;
+}
+
 /* One key-value pair of a range page or a watch message. */
 static int apply_kv(void *ctx, const struct fleet_kv *kv)
 {
@@ -221,16 +305,19 @@ static int apply_kv(void *ctx, const struct fleet_kv *kv)
 		fleet_log(f, LOG_LEVEL_ERROR, "%s: skipped: %s", kv->key, why);
 		return 0;
 	}
-	r = fleet_table_put(&f->table, &f->ops, kv->name, kv->value,
+	r = fleet_table_try(&f->table, &f->ops, kv->name, kv->value,
 			    kv->value_len, &why);
-	if (r < 0) {
+	if (r == -EAGAIN && defer(f, kv) == 0)
+		return 0;
+	if (r == -EAGAIN)	/* no room to defer it: decided now */
+		put_logged(f, kv->key, kv->name, kv->value, kv->value_len);
+	else if (r < 0)
 		fleet_log(f, LOG_LEVEL_ERROR, "%s: skipped: %s", kv->key, why);
-		if (r == -ENOTUNIQ && f->starting && !f->fatal &&
-		    asprintf(&f->fatal, "etcd key %s: %s", kv->key, why) < 0)
-			f->fatal = NULL;
-	} else if (r > 0) {
+	else if (r > 0)
 		fleet_log(f, LOG_LEVEL_VERBOSE, "%s: applied", kv->key);
-	}
+	if (r == -ENOTUNIQ && f->starting && !f->fatal &&
+	    asprintf(&f->fatal, "etcd key %s: %s", kv->key, why) < 0)
+		f->fatal = NULL;
 	return r == -ENOMEM ? r : 0;
 }
 
@@ -272,6 +359,8 @@ static int watch_message(struct fleet *f, struct json_object *o)
 {
 	struct fleet_watch_info info;
 	int r = fleet_json_watch(o, f->cf->prefix, &info, apply_kv, f);
+
+	deferred_apply(f);
 
 	if (r || info.error) {
 		f->abort_why = info.error ? "watch: etcd answered with an error" :
@@ -386,6 +475,8 @@ static CURL *easy_new(struct fleet *f, const char *path, long timeout_ms)
 
 static void range_reset(struct fleet *f)
 {
+	/* A read that did not finish: what it deferred is read again. */
+	deferred_drop(f);
 	free(f->range_from);
 	f->range_from = NULL;
 	f->range_from_len = 0;
@@ -447,6 +538,7 @@ static int range_page(struct fleet *f)
 	if (fleet_table_sync_end(&f->table, &f->ops))
 		fleet_log(f, LOG_LEVEL_VERBOSE,
 			  "users gone while disconnected were removed");
+	deferred_apply(f);
 	f->revision = f->range_revision;
 	f->need_range = false;
 	range_reset(f);

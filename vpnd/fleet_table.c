@@ -137,9 +137,9 @@ void fleet_table_skip(struct fleet_table *t, const struct fleet_ops *ops,
 	skip(t, ops, name, -EINVAL);
 }
 
-int fleet_table_put(struct fleet_table *t, const struct fleet_ops *ops,
-		    const char *name, const char *value, size_t len,
-		    const char **why)
+static int put(struct fleet_table *t, const struct fleet_ops *ops,
+	       const char *name, const char *value, size_t len, bool defer,
+	       const char **why)
 {
 	uint8_t tag[CRYPTO_MAC_LEN];
 	struct fleet_entry *e, *ne = NULL;
@@ -168,6 +168,11 @@ int fleet_table_put(struct fleet_table *t, const struct fleet_ops *ops,
 		return 0;
 	}
 	ret = ops->check(ops->ctx, &u, e ? e->public_key : NULL, why);
+	if (defer && (ret == -EEXIST || ret == -EADDRINUSE)) {
+		fleet_user_clear(&u);
+		sodium_memzero(tag, sizeof(tag));
+		return -EAGAIN;
+	}
 	if (ret)
 		goto skipped;
 	/* Everything that can fail here fails before the device changes. */
@@ -218,6 +223,20 @@ skipped:
 	if (ne)
 		entry_free(ne);
 	return skip(t, ops, name, ret);
+}
+
+int fleet_table_put(struct fleet_table *t, const struct fleet_ops *ops,
+		    const char *name, const char *value, size_t len,
+		    const char **why)
+{
+	return put(t, ops, name, value, len, false, why);
+}
+
+int fleet_table_try(struct fleet_table *t, const struct fleet_ops *ops,
+		    const char *name, const char *value, size_t len,
+		    const char **why)
+{
+	return put(t, ops, name, value, len, true, why);
 }
 
 int fleet_table_delete(struct fleet_table *t, const struct fleet_ops *ops,

@@ -79,6 +79,16 @@ void fleet_table_free(struct fleet_table *t, const struct fleet_ops *ops);
 int fleet_table_put(struct fleet_table *t, const struct fleet_ops *ops,
 		    const char *name, const char *value, size_t len,
 		    const char **why);
+/*
+ * The same, but a value that clashes with another peer (-EEXIST,
+ * -EADDRINUSE) returns -EAGAIN and changes and counts nothing: within one
+ * batch of changes, the peer in the way may be about to go (a user
+ * deleted, or given new prefixes, later in the batch or, in a full read,
+ * absent from it).  The caller puts it again once the batch is applied.
+ */
+int fleet_table_try(struct fleet_table *t, const struct fleet_ops *ops,
+		    const char *name, const char *value, size_t len,
+		    const char **why);
 /* A deletion: 1 when a user was removed, 0 when there was none. */
 int fleet_table_delete(struct fleet_table *t, const struct fleet_ops *ops,
 		       const char *name);

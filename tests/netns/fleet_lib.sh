@@ -43,7 +43,7 @@ cleanup_extra() {
 
 fl_prereqs() {
 	local c
-	for c in etcd etcdctl "$WG_GO" mountpoint; do
+	for c in etcd etcdctl "$WG_GO" mountpoint openssl; do
 		command -v "$c" >/dev/null 2>&1 || die "prerequisite missing: $c"
 	done
 }
@@ -107,6 +107,17 @@ fl_etcd_kill() {
 
 # ectl ARGS...: etcdctl against the members given in FL_EP (default: all).
 ectl() { in_db timeout 20 etcdctl --endpoints "${FL_EP:-$FL_URLS}" --dial-timeout 2s "$@"; }
+
+# ectl_retry ARGS...: etcdctl until it succeeds (20 s at most): a write
+# fails while the members left elect a leader.
+ectl_retry() {
+	local i
+	for ((i = 0; i < 40; i++)); do
+		ectl "$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}
 
 fl_etcd_healthy() { FL_EP=$(fl_url "$1") ectl endpoint health >/dev/null 2>&1; }
 
@@ -195,3 +206,47 @@ fl_server_rx() {
 
 # fl_rss I: server I's resident memory in KiB.
 fl_rss() { awk '/^VmRSS/ { print $2 }' "/proc/${FL_SRV_PID[$1]}/status"; }
+
+# fl_tls_certs: a CA, a certificate for an etcd member on 10.99.0.9 and a
+# client certificate, all in $WORK/tls.
+fl_tls_certs() {
+	local d=$WORK/tls
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+		-subj /CN=vpnd-test-ca -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=etcd \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+	printf 'subjectAltName=IP:10.99.0.9\n' >"$d/san.ext" &&
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 1 -extfile "$d/san.ext" -out "$d/server.pem" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=vpnd \
+		-keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null &&
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 1 -out "$d/client.pem" 2>/dev/null ||
+		die "openssl could not make the test certificates"
+}
+
+# fl_etcd_tls_start: a one-member cluster on https://10.99.0.9:2379 that
+# wants a client certificate from our CA.
+fl_etcd_tls_start() {
+	local d=$WORK/tls
+	ip -n "$FL_NS_DB" addr add 10.99.0.9/32 dev lo
+	ip netns exec "$FL_NS_DB" etcd --name m9 --data-dir "$FL_DATA/m9" \
+		--listen-client-urls https://10.99.0.9:2379 \
+		--advertise-client-urls https://10.99.0.9:2379 \
+		--listen-peer-urls http://10.99.0.9:2380 \
+		--initial-advertise-peer-urls http://10.99.0.9:2380 \
+		--initial-cluster m9=http://10.99.0.9:2380 --initial-cluster-token "$FL_TOKEN-tls" \
+		--cert-file "$d/server.pem" --key-file "$d/server.key" \
+		--trusted-ca-file "$d/ca.pem" --client-cert-auth \
+		--logger zap --log-outputs stderr --log-level error >>"$WORK/etcd9.log" 2>&1 &
+	FL_ETCD_PID[9]=$!
+	HELPERS+=("$!:m9")
+	disown "$!"
+}
+
+# ectl_tls ARGS...: etcdctl against the TLS member, with the client certificate.
+ectl_tls() {
+	in_db timeout 20 etcdctl --endpoints https://10.99.0.9:2379 --dial-timeout 2s \
+		--cacert "$WORK/tls/ca.pem" --cert "$WORK/tls/client.pem" --key "$WORK/tls/client.key" "$@"
+}

@@ -16,9 +16,12 @@
 #      converges; the client's pings go on through the outage, and its peer
 #      on each server is the same one (its byte counters never reset)
 #   6. a compaction past server 3's revision while it is cut off (it talks to
-#      member 3 only, which is down): it reads everything again, converges,
-#      and the client's session with it goes on
-#   7. `etcdctl del` of the user: gone from all three (time reported), and
+#      member 3 only, which is down): it reads everything again, converges
+#      (a new user on a deleted user's address included), and the client's
+#      session with it goes on
+#   7. TLS: a server with a client certificate follows an etcd member that
+#      requires one; a server without one gets nothing from it
+#   8. `etcdctl del` of the user: gone from all three (time reported), and
 #      its client can no longer complete a handshake with any of them
 CL_TAG=f
 . "$(dirname "$0")/connect_lib.sh"
@@ -69,6 +72,18 @@ rc=$?
 check "a [peer alice] beside etcd's alice is refused at start (exit $rc)" test "$rc" = 1
 contains "the message names the etcd key" "$(cat "$WORK/clash.log")" "${FL_PREFIX}alice"
 check_not "the message holds no key" grep -qF "$PC" "$WORK/clash.log"
+{
+	sed 's/^listen_port = .*/listen_port = 51821/' "$WORK/s1.conf"
+	echo
+	echo "[peer monitor]"
+	echo "public_key = $PC"
+	echo "allowed_ips = 10.64.9.9/32"
+} >"$WORK/clash.conf"
+in_srv 1 timeout 20 "$VPND" -f -c "$WORK/clash.conf" "$(fl_if_srv 4)" >"$WORK/clash.log" 2>&1
+rc=$?
+check "a [peer] with the key of etcd's alice is refused at start (exit $rc)" test "$rc" = 1
+contains "the message names the etcd key and the clash" "$(cat "$WORK/clash.log")" \
+	"${FL_PREFIX}alice" "the public key of a [peer] section"
 
 phase "2. $N users in transactions of 500"
 t=$(date +%s.%N)
@@ -116,11 +131,10 @@ ectl del "${FL_PREFIX}huge" >/dev/null
 phase "4. one member killed"
 fl_etcd_kill 1
 KC=$(wg genkey | wg pubkey)
-# The two left elect a leader first if member 1 led: retried.
-check "etcdctl put through members 2 and 3" wait_for \
-	"FL_EP=$(fl_url 2),$(fl_url 3) ectl put ${FL_PREFIX}carol '$(fl_user carol "$KC" 10.64.200.3)'" 20
-check "etcdctl del through members 2 and 3" wait_for \
-	"FL_EP=$(fl_url 2),$(fl_url 3) ectl del ${FL_PREFIX}u0 | grep -qx 1" 20
+FL_EP="$(fl_url 2),$(fl_url 3)"
+check "etcdctl put through members 2 and 3" ectl_retry put "${FL_PREFIX}carol" "$(fl_user carol "$KC" 10.64.200.3)"
+check "etcdctl del through members 2 and 3" ectl_retry del "${FL_PREFIX}u0"
+unset FL_EP
 for i in 1 2 3; do
 	check "server $i has carol with member 1 down" wait_for "fl_has_peer $i $KC" 10
 	check "server $i dropped u0 ($(fstat "$i" fleet_users) users)" \
@@ -143,8 +157,8 @@ sleep 8
 for k in 1 2 3; do fl_etcd_start "$k"; done
 for k in 1 2 3; do wait_for "fl_etcd_healthy $k" 20 || bad "member $k did not come back"; done
 KD=$(wg genkey | wg pubkey)
-ectl put "${FL_PREFIX}dave" "$(fl_user dave "$KD" 10.64.200.4)" >/dev/null || bad "put dave"
-ectl del "${FL_PREFIX}u1" >/dev/null
+check "etcdctl put after the restart" ectl_retry put "${FL_PREFIX}dave" "$(fl_user dave "$KD" 10.64.200.4)"
+check "etcdctl del after the restart" ectl_retry del "${FL_PREFIX}u1"
 for i in 1 2 3; do
 	check "server $i reconnected and has dave" wait_for "fl_has_peer $i $KD" 15
 	check "server $i converged ($(fstat "$i" fleet_users) users)" \
@@ -172,20 +186,30 @@ check "server 3: fleet_connected=0 with member 3 down" wait_for "[ \"\$(fstat 3 
 in_cli ping -n -i 0.2 -c 40 -W 1 10.64.0.3 >"$WORK/ping6.txt" 2>&1 &
 PING=$!
 KE=$(wg genkey | wg pubkey)
-FL_EP=$FL_EP ectl put "${FL_PREFIX}erin" "$(fl_user erin "$KE" 10.64.200.5)" >/dev/null
-FL_EP=$FL_EP ectl del "${FL_PREFIX}u2" >/dev/null
-FL_EP=$FL_EP ectl del "${FL_PREFIX}dave" >/dev/null
-FL_EP=$FL_EP ectl put "${FL_PREFIX}u3" "$(fl_user u3 "$(wg genkey | wg pubkey)" 10.64.200.6)" >/dev/null
-REV=$(FL_EP=$FL_EP ectl put "${FL_PREFIX}frank" "$(fl_user frank "$(wg genkey | wg pubkey)" 10.64.200.7)" -w json |
+export FL_EP
+# erin takes the address of u2, who goes first. A full read meets erin
+# (by key order) while u2 still holds it: the resync must not skip her.
+check "etcdctl del u2" ectl_retry del "${FL_PREFIX}u2"
+check "etcdctl put erin, with u2's old address, member 3 down" \
+	ectl_retry put "${FL_PREFIX}erin" "$(fl_user erin "$KE" 10.100.0.2)"
+check "etcdctl del dave" ectl_retry del "${FL_PREFIX}dave"
+check "etcdctl put u3 with a new key and address" \
+	ectl_retry put "${FL_PREFIX}u3" "$(fl_user u3 "$(wg genkey | wg pubkey)" 10.64.200.6)"
+check "etcdctl put frank" ectl_retry put "${FL_PREFIX}frank" "$(fl_user frank "$(wg genkey | wg pubkey)" 10.64.200.7)"
+REV=$(ectl get "${FL_PREFIX}frank" -w json |
 	"$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
-FL_EP=$FL_EP ectl compact "$REV" >/dev/null || bad "etcdctl compact $REV"
+check "etcdctl compact $REV" ectl_retry compact "$REV"
 note "server 3 was at revision $R0; etcd compacted at $REV"
 fl_etcd_start 3
 wait_for "fl_etcd_healthy 3" 20 || bad "member 3 did not come back"
 check "server 3 read everything again (fleet_resyncs $RS0 -> more)" \
 	wait_for "[ \"\$(fstat 3 fleet_resyncs)\" -gt $RS0 ]" 15
 check "server 3 has erin" wait_for "fl_has_peer 3 $KE" 10
-check_not "server 3 dropped dave" fl_has_peer 3 "$KD"
+for i in 1 2 3; do
+	check "server $i routes u2's old address to erin" \
+		sh -c "ip netns exec $(fl_ns_srv "$i") wg show $(fl_if_srv "$i") allowed-ips | grep -qF '$KE	10.100.0.2/32'"
+done
+check "server 3 dropped dave" wait_for "! fl_has_peer 3 $KD" 10
 check "server 3 converged ($(fstat 3 fleet_users) users)" \
 	wait_for "[ \"\$(fstat 3 fleet_users)\" = $((N + 1)) ]" 10
 check "server 3 routes u3's new address" \
@@ -200,7 +224,44 @@ check "server 3 kept alice's peer through the resync (received $RX3 -> $r1 bytes
 	test "${r1:-0}" -gt "${RX3:-0}"
 unset FL_EP
 
-phase "7. revoking alice"
+phase "7. TLS: a server with a client certificate, etcd that requires one"
+fl_tls_certs
+fl_etcd_tls_start
+check "the TLS member answers etcdctl with the client certificate" wait_for "ectl_tls endpoint health" 20
+KT=$(wg genkey | wg pubkey)
+ectl_tls put /tls/users/tina "$(fl_user tina "$KT" 10.64.201.1)" >/dev/null || bad "put over TLS"
+{
+	sed 's/^listen_port = .*/listen_port = 51821/' "$WORK/s1.conf" | sed '/^\[fleet\]/,$d'
+	echo "[fleet]"
+	echo "etcd = https://10.99.0.9:2379"
+	echo "prefix = /tls/users/"
+	echo "ca = tls/ca.pem"
+	echo "cert = tls/client.pem"
+	echo "key = tls/client.key"
+} >"$WORK/tls.conf"
+LOG_LEVEL=verbose ip netns exec "$(fl_ns_srv 1)" "$VPND" -f -c "$WORK/tls.conf" "$(fl_if_srv 5)" \
+	>"$WORK/server-tls.log" 2>&1 &
+HELPERS+=("$!:$(fl_if_srv 5)")
+check "a server with a client certificate has the TLS cluster's user" \
+	wait_for "in_srv 1 wg show $(fl_if_srv 5) peers | grep -qxF -- '$KT'" 15
+KT2=$(wg genkey | wg pubkey)
+ectl_tls put /tls/users/tom "$(fl_user tom "$KT2" 10.64.201.2)" >/dev/null
+check "and follows it through the watch" \
+	wait_for "in_srv 1 wg show $(fl_if_srv 5) peers | grep -qxF -- '$KT2'" 10
+sed '/^cert = /d; /^key = /d; s/^listen_port = .*/listen_port = 51822/' "$WORK/tls.conf" \
+	>"$WORK/tls-nocert.conf"
+chmod 600 "$WORK/tls-nocert.conf"
+LOG_LEVEL=verbose ip netns exec "$(fl_ns_srv 1)" "$VPND" -f -c "$WORK/tls-nocert.conf" "$(fl_if_srv 6)" \
+	>"$WORK/server-nocert.log" 2>&1 &
+HELPERS+=("$!:$(fl_if_srv 6)")
+check "a server without a client certificate starts" \
+	wait_for "in_srv 1 wg show $(fl_if_srv 6) listen-port | grep -qx 51822" 15
+check "but gets no user from etcd that requires one (fleet_connected=0)" \
+	test "$(in_srv 1 "$PYTHON" "$WGTOOL" uapi-get --stats --sock "/var/run/wireguard/$(fl_if_srv 6).sock" |
+		awk -F= '$1 == "fleet_connected" { print $2 }')" = 0
+check_not "and lists no peer" sh -c "ip netns exec $(fl_ns_srv 1) wg show $(fl_if_srv 6) peers | grep -q ."
+
+phase "8. revoking alice"
 for i in 1 2 3; do check "the client pings server $i before" fl_ping "$i"; done
 t=$(date +%s.%N)
 ectl del "${FL_PREFIX}alice" >/dev/null || bad "etcdctl del alice"

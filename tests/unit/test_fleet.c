@@ -6,6 +6,7 @@
  * The model keeps a "session" number per peer, so that a test can see
  * whether a change kept a user's sessions or replaced its peer.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -458,6 +459,36 @@ static void test_table_skips(void **state)
 	assert_int_equal(peer_of(fx, 2)->session, bob);
 }
 
+/* A clash within a batch waits for the batch's end, changing nothing. */
+static void test_table_try(void **state)
+{
+	struct fx *fx = *state;
+	char *v = value(3, "\"10.0.0.1/32\"", 0);
+	const char *why;
+	unsigned int a;
+
+	assert_int_equal(put(fx, "alice", 1, "\"10.0.0.1/32\"", 0), 1);
+	assert_int_equal(put(fx, "carol", 3, "\"10.0.0.3/32\"", 0), 1);
+	a = peer_of(fx, 1)->session;
+	/* carol takes alice's address before alice gives it up. */
+	assert_int_equal(fleet_table_try(&fx->t, &fx->ops, "carol", v,
+					 strlen(v), &why), -EAGAIN);
+	assert_int_equal(fx->t.skipped, 0);
+	assert_non_null(peer_of(fx, 3));	/* carol as she was */
+	assert_int_equal(peer_of(fx, 3)->ips[0].addr.ip4.s_addr, htonl(0x0a000003));
+	assert_int_equal(peer_of(fx, 1)->session, a);
+	/* alice goes; carol's value, put again, now applies. */
+	assert_int_equal(fleet_table_delete(&fx->t, &fx->ops, "alice"), 1);
+	assert_int_equal(fleet_table_put(&fx->t, &fx->ops, "carol", v,
+					 strlen(v), &why), 1);
+	assert_int_equal(peer_of(fx, 3)->ips[0].addr.ip4.s_addr, htonl(0x0a000001));
+	/* Anything but a clash is decided at once. */
+	assert_int_equal(fleet_table_try(&fx->t, &fx->ops, "dave", "{", 1,
+					 &why), -EINVAL);
+	assert_int_equal(fx->t.skipped, 1);
+	free(v);
+}
+
 static void test_table_sync(void **state)
 {
 	struct fx *fx = *state;
@@ -754,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_user_equal),
 		cmocka_unit_test_setup_teardown(test_table_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_skips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_try, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_grows, setup, teardown),
 		cmocka_unit_test(test_json_range),
