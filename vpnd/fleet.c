@@ -10,6 +10,10 @@
  * start waits, so that a config clash is reported before the daemon says
  * it is ready.
  *
+ * Each pair read goes to fleet_table.c, which decides what it changes; a
+ * value that clashes with another peer waits for the end of its batch (a
+ * watch message, or the whole read), when the peer in its way may be gone.
+ *
  * The state is small: the last revision applied, whether a full read is
  * owed (at start, and after a compaction), which endpoint is in use and
  * how many failed in a row.  Every failure moves to the next endpoint; a
