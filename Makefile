@@ -30,15 +30,16 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
 LDLIBS_CORE = -lsodium -lb2 -liniparser
-LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables
-LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcmocka
+LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c
+LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c -lcmocka
 
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
            valgrind python3 iputils-ping clang systemd procps util-linux \
            debhelper dpkg-dev fakeroot lintian pandoc debootstrap \
-           systemd-container strace
+           systemd-container strace openssl \
+           libcurl4-openssl-dev libjson-c-dev etcd-server etcd-client
 
 ifeq ($(V),1)
 Q :=

@@ -2236,9 +2236,130 @@ out:
 	return r;
 }
 
+/* ------------------------------------------------------------------ */
+/* The [fleet] section of the server config.                           */
+
+static const char *const fleet_keys[] = {
+	"etcd", "prefix", "ca", "cert", "key", NULL,
+};
+
+static void fleet_free(struct conf_fleet *fl)
+{
+	if (!fl)
+		return;
+	for (unsigned int i = 0; i < fl->n_etcd; i++)
+		free(fl->etcd[i]);
+	free(fl->prefix);
+	free(fl->ca);
+	free(fl->cert);
+	free(fl->key);
+	free(fl);
+}
+
+/* Printable ASCII without blanks: what a URL or an etcd key holds here. */
+static bool fleet_text_valid(const char *s, size_t len)
+{
+	if (!len || len > CONF_FLEET_TEXT_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static int fleet_endpoint_item(const struct conf_file *f,
+			       const struct scan_section *s,
+			       const struct scan_key *k, unsigned int n,
+			       const char *item, size_t len, void *ctx)
+{
+	struct conf_fleet *fl = ctx;
+
+	if (fl->n_etcd == CONF_FLEET_ETCD_MAX)
+		return bad(f, s, k, "more than %d endpoints",
+			   CONF_FLEET_ETCD_MAX);
+	if (!fleet_text_valid(item, len) ||
+	    (strncmp(item, "http://", 7) && strncmp(item, "https://", 8)))
+		return bad(f, s, k,
+			   "entry %u: an etcd endpoint is a URL of at most %d characters without blanks, http://HOST:PORT or https://HOST:PORT",
+			   n, CONF_FLEET_TEXT_MAX);
+	/* "/v3/..." is appended to it, so a trailing slash is dropped. */
+	while (len && item[len - 1] == '/')
+		len--;
+	fl->etcd[fl->n_etcd] = strndup(item, len);
+	if (!fl->etcd[fl->n_etcd])
+		return no_memory(f);
+	fl->n_etcd++;
+	return 0;
+}
+
+static int fleet_parse(const struct conf_file *f, const struct scan_section *s,
+		       struct conf_server *srv)
+{
+	struct conf_fleet *fl = calloc(1, sizeof(*fl));
+	const char *const paths[] = { "ca", "cert", "key" };
+	char **out[] = { NULL, NULL, NULL };
+	const struct scan_key *k;
+	int r;
+
+	if (!fl)
+		return no_memory(f);
+	srv->fleet = fl;
+	fl->line = s->line;
+	out[0] = &fl->ca;
+	out[1] = &fl->cert;
+	out[2] = &fl->key;
+	r = check_keys(f, s, fleet_keys);
+	if (r)
+		return r;
+	k = sec_get(s, "etcd");
+	if (!k)
+		return missing(f, s, "etcd",
+			       "the etcd cluster's client URLs, such as http://10.0.0.5:2379, http://10.0.0.6:2379");
+	r = list_walk(f, s, k, fleet_endpoint_item, fl);
+	if (r)
+		return r;
+	k = sec_get(s, "prefix");
+	if (!k)
+		return missing(f, s, "prefix",
+			       "the etcd key prefix of the users, such as /vpnd/users/");
+	if (!fleet_text_valid(k->value, strlen(k->value)))
+		return bad(f, s, k,
+			   "1 to %d printable characters without blanks, such as /vpnd/users/",
+			   CONF_FLEET_TEXT_MAX);
+	fl->prefix = strdup(k->value);
+	if (!fl->prefix)
+		return no_memory(f);
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		k = sec_get(s, paths[i]);
+		if (k && (r = path_parse(f, s, k, out[i])))
+			return r;
+	}
+	if (!fl->cert != !fl->key)
+		return report(f, s->line, s->name, fl->cert ? "key" : "cert",
+			      -EINVAL,
+			      "cert and key go together: the client certificate and its private key");
+	return 0;
+}
+
+const char *conf_prefix_parse(struct conf_prefix *p, const char *s,
+			      size_t len)
+{
+	return prefix_parse(p, s, len);
+}
+
+bool conf_prefix_has_host_bits(const struct conf_prefix *p)
+{
+	return prefix_host_bits(p);
+}
+
+bool conf_peer_name_valid(const char *name)
+{
+	return is_id(name, true);
+}
+
 static int server_parse(const struct conf_file *f, struct conf_server *srv)
 {
-	const struct scan_section *iface = NULL, **psec = NULL;
+	const struct scan_section *iface = NULL, *fleet = NULL, **psec = NULL;
 	size_t n_peer = 0;
 	int r;
 
@@ -2247,16 +2368,20 @@ static int server_parse(const struct conf_file *f, struct conf_server *srv)
 
 		if (!strcmp(s->name, "interface"))
 			iface = s;
+		else if (!strcmp(s->name, "fleet"))
+			fleet = s;
 		else if (peer_name(s->name))
 			n_peer++;
 		else
 			return report(f, s->line, s->name, NULL, -EINVAL,
-				      "unknown section (a server config has [interface] and [peer NAME] sections)");
+				      "unknown section (a server config has [interface], [fleet] and [peer NAME] sections)");
 	}
 	if (!iface)
 		return report(f, 0, NULL, NULL, -EINVAL,
 			      "no [interface] section");
 	r = server_interface(f, iface, srv);
+	if (!r && fleet)
+		r = fleet_parse(f, fleet, srv);
 	if (r || !n_peer)
 		return r;
 
@@ -2269,7 +2394,7 @@ static int server_parse(const struct conf_file *f, struct conf_server *srv)
 	for (size_t i = 0; i < f->n_sec; i++) {
 		const struct scan_section *s = &f->sec[i];
 
-		if (s == iface)
+		if (s == iface || s == fleet)
 			continue;
 		psec[srv->n_peer] = s;
 		/* Counted first, so that free() sees the partial peer. */
@@ -2292,6 +2417,7 @@ void conf_server_free(struct conf_server *srv)
 		free(srv->peer[i].allowed_ips);
 	}
 	free(srv->peer);
+	fleet_free(srv->fleet);
 	secrets_free(srv->secrets);
 	free(srv->private_key_file);
 	free(srv->path);

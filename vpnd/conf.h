@@ -148,6 +148,23 @@ struct conf_peer {
 	unsigned int line;		/* of the section header */
 };
 
+/*
+ * The [fleet] section of the server config: where the users come from
+ * besides the [peer] sections (vpnd/fleet.c, docs/fleet.md).
+ */
+enum conf_fleet_limits {
+	CONF_FLEET_ETCD_MAX = 16,	/* endpoints in "etcd" */
+	CONF_FLEET_TEXT_MAX = 255,	/* an endpoint URL or the prefix */
+};
+
+struct conf_fleet {
+	char *etcd[CONF_FLEET_ETCD_MAX];	/* http:// or https:// URLs */
+	unsigned int n_etcd;
+	char *prefix;			/* each user is the key PREFIX<NAME> */
+	char *ca, *cert, *key;		/* resolved paths, or NULL */
+	unsigned int line;		/* of the section header */
+};
+
 /* The server config. */
 struct conf_server {
 	char *path;
@@ -164,6 +181,7 @@ struct conf_server {
 	bool log_sensitive;		/* addresses and keys in log lines */
 	struct conf_peer *peer;		/* in file order */
 	size_t n_peer;
+	struct conf_fleet *fleet;	/* NULL: no [fleet] section */
 	struct conf_secrets *secrets;
 };
 
@@ -230,6 +248,17 @@ int conf_servers_resolve(const struct conf_servers *s,
  */
 int conf_select_parse(const char *text, enum conf_select *kind, char **value,
 		      char *err, size_t errlen);
+
+/*
+ * The parsers the fleet's values share with the files: an address or
+ * prefix ("10.64.0.2/32"; NULL, or why not), whether bits beyond the
+ * prefix length are set, and whether @name may name a peer (1 to
+ * CONF_NAME_MAX letters, digits and - _ . @).
+ */
+const char *conf_prefix_parse(struct conf_prefix *p, const char *s,
+			      size_t len);
+bool conf_prefix_has_host_bits(const struct conf_prefix *p);
+bool conf_peer_name_valid(const char *name);
 
 /* "off", "on" or "lockdown". */
 const char *conf_kill_switch_name(enum conf_kill_switch k);

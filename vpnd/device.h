@@ -36,6 +36,7 @@ enum device_limits {
 	DEVICE_HANDSHAKES_PER_SECOND_LOADED = 512,
 };
 
+struct fleet;
 struct uapisock_conn;
 
 struct device_stats {
@@ -85,6 +86,8 @@ struct device {
 	uint64_t load_window;
 	unsigned int load_count;
 	uint64_t under_load_until;
+
+	struct fleet *fleet;		/* the server's etcd users, or NULL */
 
 	uint64_t rekey_after_time;	/* ns; shortened by tests only */
 	uint64_t jitter_state;		/* xorshift state, see send_jitter() */

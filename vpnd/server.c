@@ -25,9 +25,11 @@
 #include "device.h"
 #include "env.h"
 #include "firewall.h"
+#include "fleet.h"
 #include "forget.h"
 #include "log.h"
 #include "peer.h"
+#include "peerset.h"
 #include "server.h"
 
 enum {
@@ -116,25 +118,14 @@ static int forwarding_on(struct server *s)
 
 static int add_peers(struct server *s)
 {
-	struct device *dev = s->dev;
-
 	for (size_t i = 0; i < s->conf->n_peer; i++) {
 		const struct conf_peer *cp = &s->conf->peer[i];
-		struct peer *p;
-		int ret = peer_create(dev, cp->public_key, &p);
+		int ret = peerset_add(s->dev, cp->name, cp->public_key,
+				      cp->preshared_key, cp->allowed_ips,
+				      cp->n_allowed_ips);
 
 		if (ret)
 			return ret;
-		p->name = cp->name;
-		noise_remote_set_psk(&p->remote, cp->preshared_key);
-		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-			ret = allowedips_insert(dev->aips,
-						cp->allowed_ips[j].family,
-						&cp->allowed_ips[j].addr,
-						cp->allowed_ips[j].cidr, p);
-			if (ret)
-				return ret;
-		}
 	}
 	return 0;
 }
@@ -257,6 +248,17 @@ int server_start(struct server *s, struct device *dev)
 	ret = add_peers(s);
 	if (ret)
 		goto fail;
+	if (s->conf->fleet) {
+		char ferr[CONF_ERR_LEN];
+
+		ret = fleet_start(&s->fleet, dev, s->conf, ferr, sizeof(ferr));
+		if (ret) {
+			fprintf(stderr, "vpnd: %s: [fleet] %s\n", s->conf->path,
+				ferr);
+			server_stop(s);
+			return ret;
+		}
+	}
 	what = "opening netlink";
 	ret = netlink_open(&s->nl);
 	if (ret)
@@ -310,6 +312,8 @@ void server_stop(struct server *s)
 			netlink_addr_del(s->nl, s->dev->ifindex, &p);
 		}
 	}
+	fleet_stop(s->fleet);
+	s->fleet = NULL;
 	if (s->dev)
 		device_remove_all_peers(s->dev);
 	if (s->nl)

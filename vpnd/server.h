@@ -18,6 +18,7 @@
 #include "netlink.h"
 
 struct device;
+struct fleet;
 struct firewall;
 
 enum server_limits {
@@ -41,6 +42,7 @@ struct server {
 	struct conf_server *conf;
 	struct netlink *nl;
 	struct firewall *fw;
+	struct fleet *fleet;		/* [fleet]: users from etcd */
 	bool nat_up;
 	bool nat_failed;
 	unsigned int addresses_added;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "fleet.h"
 #include "rundir.h"
 #include "send.h"
 #include "uapi.h"
@@ -202,6 +203,8 @@ static int stats(void *ctx, struct uapi_writer *w)
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines) && !ret; i++)
 		ret = uapi_write_stat(w, lines[i].name, lines[i].value);
+	if (!ret && ((struct device *)ctx)->fleet)
+		ret = fleet_stats_write(((struct device *)ctx)->fleet, w);
 	return ret;
 }
 

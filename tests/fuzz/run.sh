@@ -8,7 +8,7 @@
 # behaviour, a timeout or an out-of-memory.
 #
 #   tests/fuzz/run.sh [TARGET...]     targets: uapi receive handshake key
-#                                     offload
+#                                     offload fleet
 #
 # Environment:
 #   FUZZ_SECONDS=30     run time of each target (libFuzzer -max_total_time)
@@ -30,7 +30,7 @@ cd "$(dirname "$0")/../.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 CLANG=${CLANG:-clang}
-ALL_TARGETS=(uapi receive handshake key offload)
+ALL_TARGETS=(uapi receive handshake key offload fleet)
 
 if [ $# -gt 0 ]; then
 	targets=("$@")
@@ -57,7 +57,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 # that a newer clang adds must not stop a fuzzing run.
 COMMON="-std=gnu11 -D_GNU_SOURCE -Iinclude -Ivpnd -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-LIBS="-lsodium -lb2 -lev -lmnl"
+LIBS="-lsodium -lb2 -lev -lmnl -ljson-c -lcurl -liniparser"
 
 mkdir -p "$FUZZ_BUILD/core" "$FUZZ_BUILD/logs"
 
@@ -157,6 +157,22 @@ seed_key() {
 		>"$d/seed-raw"
 }
 
+# A user's value (0), a watch message (1) and a range answer (2), whose
+# keys and values are base64 as the gateway writes them.
+seed_fleet() {
+	local d=$1 v k
+	printf '\x00{"public_key": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "allowed_ips": ["10.64.3.7/32", "fc00:bbbb::3:7/128"], "preshared_key": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="}' \
+		>"$d/seed-user"
+	v=$(printf '{"public_key": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "allowed_ips": ["10.0.0.1/32"]}' | base64 -w0)
+	k=$(printf '/u/alice' | base64 -w0)
+	printf '\x01{"result":{"header":{"revision":"7"},"events":[{"kv":{"key":"%s","value":"%s","mod_revision":"6"}},{"type":"DELETE","kv":{"key":"%s","mod_revision":"7"}}]}}' \
+		"$k" "$v" "$k" >"$d/seed-watch"
+	printf '\x01{"result":{"header":{"revision":"9"},"canceled":true,"compact_revision":"8"}}' \
+		>"$d/seed-compacted"
+	printf '\x02{"header":{"revision":"42"},"kvs":[{"key":"%s","value":"%s","mod_revision":"40"}],"more":true,"count":"2"}' \
+		"$k" "$v" >"$d/seed-range"
+}
+
 # The handshake and receive seeds are messages made by the harnesses
 # themselves, so that they carry valid MACs and tags for the harness keys;
 # the offload seeds are scripts of TCP flows and super-packets with valid
@@ -180,6 +196,7 @@ write_seeds() {
 	case $t in
 	uapi) seed_uapi "$d" ;;
 	key) seed_key "$d" ;;
+	fleet) seed_fleet "$d" ;;
 	*) seed_from_harness "$t" "$d" ;;
 	esac
 }

@@ -162,6 +162,8 @@ cleanup() {
 	# Only our own sockets: these interface names are unique to this run.
 	rm -f "/var/run/wireguard/$IF_C.sock" "/var/run/wireguard/$IF_S.sock" \
 		"/var/run/wireguard/$IF_G.sock"
+	# What a test made beyond this topology (mounts, more sockets).
+	declare -F cleanup_extra >/dev/null && cleanup_extra
 	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "  work directory kept: $WORK"; else rm -rf "$WORK"; fi
 	exit $rc
 }

@@ -33,7 +33,7 @@ LAB=${VPND_LAB:-$REPO/../shared/labs/systemd/systemd-lab.sh}
 [ -r "$LAB" ] || { say "FAIL - no systemd lab (systemd-lab.sh) found"; exit 1; }
 LOWER=${VPND_LAB_ROOT:-/var/tmp/vpnd-pkg-lab/root}
 # What the package and the test need in the container, beyond systemd.
-LAB_PKGS=systemd,systemd-sysv,dbus,iproute2,nftables,adduser,wireguard-tools,libsodium23,libb2-1,libev4,libmnl0,libnftables1,libiniparser1
+LAB_PKGS=systemd,systemd-sysv,dbus,iproute2,nftables,adduser,wireguard-tools,libsodium23,libb2-1,libev4,libmnl0,libnftables1,libiniparser1,libcurl4,libjson-c5
 
 # The rootfs, made once, whole or not at all.
 bootstrap() {

@@ -466,6 +466,13 @@ static const struct bad_case bad_cases[] = {
 	{ SERVER, S_OK "[peer alice]\npublic_key = " CLIENT_PUB "\n", -EINVAL, 5, "[peer alice] allowed_ips", "missing" },
 	{ SERVER, S_OK "[peer alice]\nallowed_ips = 10.64.0.2/32\n", -EINVAL, 5, "[peer alice] public_key", "missing" },
 	{ SERVER, S_OK S_ALICE "allowed_ip = 10.64.0.4/32\n", -EINVAL, 8, "[peer alice] allowed_ip", "unknown key" },
+	{ SERVER, S_OK "[fleet]\nprefix = /u/\n", -EINVAL, 5, "[fleet] etcd", "missing" },
+	{ SERVER, S_OK "[fleet]\netcd = 10.0.0.5:2379\nprefix = /u/\n", -EINVAL, 6, "[fleet] etcd", "entry 1: an etcd endpoint is a URL" },
+	{ SERVER, S_OK "[fleet]\netcd = http://10.0.0.5:2379, ftp://x\nprefix = /u/\n", -EINVAL, 6, "[fleet] etcd", "entry 2" },
+	{ SERVER, S_OK "[fleet]\netcd = http://a:1\n", -EINVAL, 5, "[fleet] prefix", "missing" },
+	{ SERVER, S_OK "[fleet]\netcd = http://a:1\nprefix = \"/u/ x\"\n", -EINVAL, 7, "[fleet] prefix", "without blanks" },
+	{ SERVER, S_OK "[fleet]\netcd = http://a:1\nprefix = /u/\ncert = c.pem\n", -EINVAL, 5, "[fleet] key", "go together" },
+	{ SERVER, S_OK "[fleet]\netcd = http://a:1\nprefix = /u/\nendpoints = x\n", -EINVAL, 8, "[fleet] endpoints", "unknown key" },
 	{ SERVER, S_OK S_ALICE "[peer bob]\npublic_key = " CLIENT_PUB "\nallowed_ips = 10.64.0.3/32\n", -EINVAL, 9, "[peer bob] public_key", "the same key as [peer alice] (line 6)" },
 	{ SERVER, S_OK S_ALICE "[peer bob]\npublic_key = " BOB_PUB "\nallowed_ips = 10.64.0.3/32, 10.64.0.2/32\n", -EINVAL, 10, "[peer bob] allowed_ips", "10.64.0.2/32 is already allowed for [peer alice] (line 7)" },
 	{ SERVER, S_OK "[peer alice]\npublic_key = " CLIENT_PUB "\nallowed_ips = 10.64.0.2/32, 10.64.0.2/32\n", -EINVAL, 7, "[peer alice] allowed_ips", "listed twice" },
@@ -1012,6 +1019,44 @@ static void test_key_file_refused(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* [fleet].                                                            */
+
+static void test_fleet_section(void **state)
+{
+	struct fixture *fx = *state;
+	const char *path = put(fx, "server.conf", S_OK
+			       "[fleet]\n"
+			       "etcd = http://10.0.0.5:2379/, https://10.0.0.6:2379\n"
+			       "prefix = /vpnd/users/\n"
+			       "ca = ca.pem\n" S_ALICE, 0600);
+	struct conf_server *srv;
+	char want[256];
+
+	assert_int_equal(conf_server_load(path, &srv, fx->err, sizeof(fx->err)),
+			 0);
+	assert_non_null(srv->fleet);
+	assert_int_equal(srv->fleet->n_etcd, 2);
+	/* "/v3/..." is appended: the trailing slash is dropped. */
+	assert_string_equal(srv->fleet->etcd[0], "http://10.0.0.5:2379");
+	assert_string_equal(srv->fleet->etcd[1], "https://10.0.0.6:2379");
+	assert_string_equal(srv->fleet->prefix, "/vpnd/users/");
+	snprintf(want, sizeof(want), "%s/ca.pem", fx->dir);
+	assert_string_equal(srv->fleet->ca, want);
+	assert_null(srv->fleet->cert);
+	assert_null(srv->fleet->key);
+	/* The [peer] sections beside it. */
+	assert_int_equal(srv->n_peer, 1);
+	assert_string_equal(srv->peer[0].name, "alice");
+	conf_server_free(srv);
+
+	path = put(fx, "server.conf", S_OK S_ALICE, 0600);
+	assert_int_equal(conf_server_load(path, &srv, fx->err, sizeof(fx->err)),
+			 0);
+	assert_null(srv->fleet);
+	conf_server_free(srv);
+}
+
+/* ------------------------------------------------------------------ */
 /* Secrets are wiped.                                                  */
 
 static void test_wiped_client(void **state)
@@ -1468,6 +1513,7 @@ int main(void)
 		T(test_too_big),
 		T(test_key_file),
 		T(test_key_file_refused),
+		T(test_fleet_section),
 		T(test_wiped_client),
 		T(test_wiped_on_error),
 		T(test_wiped_unknown_key),
