@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/phases.sh PHASE...: what `make check` runs after deps and the build:
-# `make PHASE` for each phase in turn (unit, asan, valgrind, fuzz, netns),
-# stopping at the first that fails, as make itself would.  Its last lines
+# `make PHASE` for each phase in turn (unit, asan, valgrind, fuzz, netns,
+# pkg).  A failed phase does not stop the later ones: a CI run that fails
+# early should still say how everything else fared.  Its last lines
 # say how long each phase took and, summed from each runner's closing
 # "NAME: N passed, N failed" line, one closing line for the whole check.
 set -u
@@ -16,21 +17,24 @@ trap 'rm -f "$log"' EXIT
 for phase in "$@"; do
 	start=$SECONDS
 	"$MAKE" --no-print-directory "$phase" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
+	prc=${PIPESTATUS[0]}
+	[ "$prc" = 0 ] || rc=$prc
 	times+=("$(printf '%-9s %4d s%s' "$phase" $((SECONDS - start)) \
-		"$([ "$rc" = 0 ] || echo '  FAILED')")")
+		"$([ "$prc" = 0 ] || echo '  FAILED')")")
 	# The runner's closing line, e.g. "netns: 22 passed, 0 failed".
 	line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
+	p=0 f=0
 	if [ -n "$line" ]; then
 		p=${line#*: }; p=${p%% passed*}
 		f=${line#*passed, }; f=${f%% failed*}
-		passed=$((passed + p))
-		failed=$((failed + f))
 	fi
-	[ "$rc" = 0 ] || break
+	# A phase that failed without counting a failure (a build error, a
+	# runner that died) still counts as one.
+	[ "$prc" = 0 ] || [ "$f" -gt 0 ] || f=1
+	passed=$((passed + p))
+	failed=$((failed + f))
 done
 echo "time per phase:"
 printf '  %s\n' "${times[@]}"
-[ "$rc" = 0 ] || failed=$((failed > 0 ? failed : 1))
 echo "check: $passed passed, $failed failed"
 exit "$rc"

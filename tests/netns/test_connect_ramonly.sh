@@ -226,7 +226,10 @@ chmod 500 "$WORK/creds"
 # Without CAP_SYS_PTRACE (which it does not need), so that the dumpable
 # check below compares like with like: the kernel lets a caller look into a
 # process only if it holds every capability the process holds.
-(cd "$WORK/cwd" && ulimit -c unlimited && exec ip netns exec "$NS_S" \
+# The core limit it starts with is the highest this shell may set: a machine
+# (or container) may cap the hard limit, and raising it needs CAP_SYS_RESOURCE.
+CORE_START=$(ulimit -Hc)
+(cd "$WORK/cwd" && ulimit -c "$CORE_START" && exec ip netns exec "$NS_S" \
 	setpriv --bounding-set=-sys_ptrace env LOG_LEVEL=verbose \
 	CREDENTIALS_DIRECTORY="$WORK/creds" "$VPND" -f -c cred:server.conf "$IF_S" \
 	>"$WORK/server2.log" 2>&1) &
@@ -249,7 +252,11 @@ contains "with log_sensitive = yes the log holds alice's key, address and port (
 
 say "--- memory"
 limits=$(awk '/^Max core file size/ { print $5, $6 }' "/proc/$SPID/limits")
-check "core file size limit 0 (soft, hard: $limits), although started with unlimited" test "$limits" = "0 0"
+if [ "$CORE_START" != 0 ]; then
+	check "core file size limit 0 (soft, hard: $limits), although started with $CORE_START" test "$limits" = "0 0"
+else
+	note "this machine's hard core limit is 0: that vpnd lowers it cannot be shown here (it is $limits)"
+fi
 lck=$(awk '/^VmLck:/ { print $2 }' "/proc/$SPID/status")
 check "its memory is locked (VmLck $lck kB)" test "${lck:-0}" -gt 0
 (cd "$WORK/cwd" && exec setpriv --bounding-set=-sys_ptrace sleep 60) &
@@ -262,7 +269,7 @@ check_not "vpnd is not dumpable: its /proc/PID/cwd cannot be read that way" \
 	quiet setpriv --bounding-set=-sys_ptrace readlink "/proc/$SPID/cwd"
 kill "$CTRL"
 
-(cd "$WORK/cwd" && ulimit -c unlimited && exec sh -c 'kill -SEGV $$') 2>/dev/null
+(cd "$WORK/cwd" && ulimit -c "$CORE_START" && exec sh -c 'kill -SEGV $$') 2>/dev/null
 ctrl_cores=$(ls "$WORK/cwd" | grep -c '^core')
 rm -f "$WORK"/cwd/core*
 kill -SEGV "$SPID"
@@ -271,6 +278,8 @@ sleep 0.5
 if [ "$ctrl_cores" -gt 0 ]; then
 	ok "control: a shell killed by SIGSEGV in the same directory leaves a core file"
 	check_not "vpnd killed by SIGSEGV leaves no core file" sh -c "ls '$WORK/cwd' | grep -q '^core'"
+elif [ "$CORE_START" = 0 ]; then
+	note "no process may dump core here (hard core limit 0): a missing core file from vpnd would prove nothing; its being non-dumpable is checked above"
 else
 	bad "the control crash left no core file (kernel.core_pattern is $(cat /proc/sys/kernel/core_pattern)): cannot judge vpnd's"
 fi
