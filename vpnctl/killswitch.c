@@ -32,6 +32,7 @@ static const struct json_field killswitch_fields[] = {
 	{ "kill_switch_rules", JSON_STRING },
 	{ "kill_switch_held", JSON_STRING },
 	{ "kill_switch_kernel", JSON_STRING },
+	{ "kill_switch_scope", JSON_STRING },
 };
 
 static void killswitch_usage(FILE *f)
@@ -156,6 +157,12 @@ void killswitch_print(const struct ctl_reply *r)
 	}
 	print_value(r, "kill_switch_kernel", "?");
 	putchar('\n');
+	if (ctl_reply_get(r, "kill_switch_scope")) {
+		printf("%-18s", "protects:");
+		print_value(r, "kill_switch_scope", "?");
+		putchar('\n');
+	}
+	split_print_summary(r);
 }
 
 static void output(const struct ctl_reply *r, bool json)

@@ -37,6 +37,9 @@ static const struct json_field status_fields[] = {
 	{ "kill_switch_rules", JSON_STRING },
 	{ "kill_switch_held", JSON_STRING },
 	{ "kill_switch_kernel", JSON_STRING },
+	{ "kill_switch_scope", JSON_STRING },
+	{ "split_mode", JSON_STRING },
+	{ "split_net", JSON_ARRAY },
 	{ "error", JSON_STRING },
 };
 
@@ -48,7 +51,9 @@ static void status_usage(FILE *f)
 		"the server and its endpoint, the tunnel addresses, the latest\n"
 		"handshake, the bytes each way and the kill switch (its mode,\n"
 		"the rules the state gets and whether the kernel holds exactly\n"
-		"those).  When vpnd is not running, the state is disconnected\n"
+		"those), what it protects in words (all traffic, all but the\n"
+		"excluded networks, or only the included ones), and split\n"
+		"tunneling by network.  When vpnd is not running, the state is disconnected\n"
 		"and the kill switch is what its state file says.\n\n"
 		"  -j, --json              one JSON object, keys as the control\n"
 		"                          protocol's (address is an array)\n"

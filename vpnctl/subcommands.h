@@ -21,5 +21,8 @@ void killswitch_print(const struct ctl_reply *r);
 /* No daemon: the kill switch's pairs from its state file, into @r. */
 int killswitch_from_file(struct ctl_reply *r);
 int cmd_leaktest(int argc, char **argv);
+int cmd_split(int argc, char **argv);
+/* One line "split: MODE NET, NET" when a reply has split lines. */
+void split_print_summary(const struct ctl_reply *r);
 
 #endif /* VPNCTL_SUBCOMMANDS_H */

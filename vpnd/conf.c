@@ -62,6 +62,7 @@
 #include <vpn/key.h>
 
 #include "conf.h"
+#include "splitnet.h"
 
 /*
  * Called on each region just after it was wiped and before it is released,
@@ -1487,17 +1488,74 @@ static int client_interface(const struct conf_file *f,
 	return k ? client_server(f, s, k, c) : 0;
 }
 
+/* [split]: exclude or include, never both (splitnet.h). */
+static const char *const split_keys[] = { "exclude", "include", NULL };
+
+struct split_list {
+	struct conf_client *c;
+	struct splitnet_set set;
+};
+
+static int split_item(const struct conf_file *f, const struct scan_section *s,
+		      const struct scan_key *k, unsigned int n,
+		      const char *item, size_t len, void *ctx)
+{
+	struct split_list *l = ctx;
+	char why[SPLITNET_ERR_LEN];
+	struct conf_prefix p;
+	const char *bad_why = splitnet_parse(item, len, &p);
+
+	if (bad_why)
+		return bad(f, s, k, "entry %u \"%.*s\": %s", n, (int)len, item,
+			   bad_why);
+	if (splitnet_check(&l->set, &p, l->c, why, sizeof(why)))
+		return bad(f, s, k, "entry %u: %s", n, why);
+	if (l->set.n == SPLITNET_MAX)
+		return bad(f, s, k, "more than %d networks", SPLITNET_MAX);
+	l->set.net[l->set.n++] = p;
+	return 0;
+}
+
+static int client_split(const struct conf_file *f,
+			const struct scan_section *s, struct conf_client *c)
+{
+	const struct scan_key *ex = sec_get(s, "exclude");
+	const struct scan_key *in = sec_get(s, "include");
+	const struct scan_key *k = ex ? ex : in;
+	struct split_list l = { .c = c };
+	int r = check_keys(f, s, split_keys);
+
+	if (r)
+		return r;
+	if (ex && in)
+		return bad(f, s, ex->line > in->line ? ex : in,
+			   "exclude and include may not both be set (line %u has the other)",
+			   ex->line > in->line ? in->line : ex->line);
+	if (!k)
+		return 0;
+	l.set.mode = ex ? CONF_SPLIT_EXCLUDE : CONF_SPLIT_INCLUDE;
+	r = list_walk(f, s, k, split_item, &l);
+	if (r)
+		return r;
+	c->split_mode = l.set.mode;
+	c->n_split = l.set.n;
+	memcpy(c->split_net, l.set.net, sizeof(l.set.net[0]) * l.set.n);
+	c->split_line = k->line;
+	return 0;
+}
+
 static int client_parse(const struct conf_file *f, struct conf_client *c)
 {
-	const struct scan_section *iface = NULL;
+	const struct scan_section *iface = NULL, *split = NULL;
+	int r;
 
 	for (size_t i = 0; i < f->n_sec; i++) {
 		const struct scan_section *s = &f->sec[i];
 
 		if (!strcmp(s->name, "interface"))
 			iface = s;
-		else if (!strcmp(s->name, "split"))
-			c->has_split = true;	/* defined by a later issue */
+		else if (!strcmp(s->name, "split") && !split)
+			split = s;
 		else
 			return report(f, s->line, s->name, NULL, -EINVAL,
 				      "unknown section (a profile has [interface] and, optionally, [split])");
@@ -1505,7 +1563,13 @@ static int client_parse(const struct conf_file *f, struct conf_client *c)
 	if (!iface)
 		return report(f, 0, NULL, NULL, -EINVAL,
 			      "no [interface] section");
-	return client_interface(f, iface, c);
+	r = client_interface(f, iface, c);
+	if (r || !split)
+		return r;
+	c->has_split = true;
+	/* After [interface]: the networks are checked against its
+	 * addresses and resolvers. */
+	return client_split(f, split, c);
 }
 
 void conf_client_free(struct conf_client *c)

@@ -39,6 +39,7 @@ enum conf_limits {
 	CONF_SECTION_KEYS_MAX = 256,
 	CONF_ADDRESS_MAX = 8,		/* entries in "address" */
 	CONF_DNS_MAX = 8,		/* entries in "dns" */
+	CONF_SPLIT_MAX = 32,		/* networks in [split] exclude/include */
 	CONF_MTU_MIN = 1280,		/* IPv6's minimum link MTU */
 	CONF_MTU_MAX = 9000,		/* jumbo frames */
 	CONF_ERR_LEN = 512,		/* enough for any message of this module */
@@ -71,6 +72,13 @@ enum conf_kill_switch {
 	CONF_KILL_SWITCH_LOCKDOWN,	/* blocked even after "vpnctl down" */
 };
 
+/* [split]: which way the listed networks are the exception. */
+enum conf_split {
+	CONF_SPLIT_NONE,		/* everything through the tunnel */
+	CONF_SPLIT_EXCLUDE,		/* these outside, the rest inside */
+	CONF_SPLIT_INCLUDE,		/* only these inside */
+};
+
 /* An IP address, or a prefix when cidr is meaningful. */
 struct conf_prefix {
 	union {
@@ -101,7 +109,13 @@ struct conf_client {
 	unsigned int mtu;		/* 0: the daemon's default */
 	enum conf_kill_switch kill_switch;	/* default: on */
 	bool allow_lan;			/* default: no */
-	bool has_split;			/* [split] present (a later issue) */
+	bool has_split;			/* [split] present */
+	/* [split] exclude or include (splitnet.h): masked, no two
+	 * overlapping, none touching the tunnel's addresses or resolvers. */
+	enum conf_split split_mode;
+	struct conf_prefix split_net[CONF_SPLIT_MAX];
+	unsigned int n_split;
+	unsigned int split_line;	/* of that key, for messages */
 	char *servers_path;		/* relative paths resolved already */
 	char *server;			/* lowercase id, or NULL: none chosen */
 	unsigned int server_line;	/* where "server" is, for messages */

@@ -13,6 +13,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -32,6 +34,7 @@
 #include "peer.h"
 #include "rundir.h"
 #include "send.h"
+#include "splitroute.h"
 
 enum {
 	CONTROL_LINE_MAX = 4096,
@@ -191,6 +194,12 @@ static void teardown(struct client *c)
 	if (ret)
 		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
 			c->dns.path, strerror(-ret));
+	/* Before the tunnel's rule goes: an include mode's throws must not
+	 * outlive the routes into the tunnel that they surround. */
+	if (splitroute_flush(c->nl, CLIENT_TABLE))
+		log_msg(dev, LOG_LEVEL_ERROR, "split routes: %s",
+			netlink_strerror(c->nl));
+	memset(&c->split_routed, 0, sizeof(c->split_routed));
 	if (c->routing_up && !netlink_tunnel_routing_down(c->nl, &c->tunnel))
 		c->routing_up = false;
 	while (c->addresses_added) {
@@ -244,6 +253,33 @@ static void ks_fill(const struct client *c, enum killswitch_phase phase,
 	}
 	st->probe = c->probe_ep;
 	st->n_probe = c->n_probe_ep;
+	st->split = c->split.mode == CONF_SPLIT_EXCLUDE ?
+			    KILLSWITCH_SPLIT_EXCLUDE :
+		    c->split.mode == CONF_SPLIT_INCLUDE ?
+			    KILLSWITCH_SPLIT_INCLUDE :
+			    KILLSWITCH_SPLIT_NONE;
+	for (i = 0; i < c->split.n && i < KILLSWITCH_SPLIT_MAX; i++) {
+		const struct conf_prefix *a = &c->split.net[i];
+
+		netlink_prefix_set(&st->split_net[st->n_split++], a->family,
+				   &a->addr, a->cidr);
+	}
+}
+
+_Static_assert((int)KILLSWITCH_SPLIT_MAX == (int)SPLITNET_MAX,
+	       "the kill switch must hold every split network");
+
+/* What the split routes depend on, from the tunnel as routed. */
+static void split_tunnel(const struct client *c, struct splitroute_tunnel *t)
+{
+	*t = (struct splitroute_tunnel){
+		.ifindex = c->tunnel.ifindex,
+		.table = CLIENT_TABLE,
+		.has_ipv4 = c->tunnel.has_ipv4,
+		.has_ipv6 = c->tunnel.has_ipv6,
+		.inside = c->tunnel.inside,
+		.n_inside = c->tunnel.n_inside,
+	};
 }
 
 /* One atomic ruleset for the phase; 0 or -errno with c->error set. */
@@ -412,6 +448,23 @@ static int add_server_peer(struct client *c,
 	return ret;
 }
 
+/* The split set's routes, after a flush of whatever a daemon that died
+ * left in the table. */
+static int split_route(struct client *c)
+{
+	static const struct splitnet_set none;
+	struct splitroute_tunnel t;
+	int ret;
+
+	split_tunnel(c, &t);
+	ret = splitroute_flush(c->nl, CLIENT_TABLE);
+	if (!ret)
+		ret = splitroute_change(c->nl, &t, &none, &c->split);
+	if (!ret)
+		c->split_routed = c->split;
+	return ret;
+}
+
 static int bring_up(struct client *c, const struct conf_server_entry *s)
 {
 	struct device *dev = c->dev;
@@ -484,6 +537,11 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 		goto fail;
 	}
 	c->routing_up = true;
+	ret = split_route(c);
+	if (ret) {
+		set_error(c, "routing the split networks", ret);
+		goto fail;
+	}
 	ret = dns_apply(&c->dns, c->conf->dns, c->conf->n_dns);
 	if (ret) {
 		set_error(c, "setting DNS", ret);
@@ -1025,9 +1083,42 @@ struct request {
 	bool has_mode;
 	bool allow_lan;
 	bool has_allow_lan;
+	/* split=1 [mode= action= net=... save=yes] */
+	enum conf_split split_mode;
+	bool split_add;
+	bool has_split_action;
+	struct conf_prefix split_net[SPLITNET_MAX];
+	unsigned int n_split_net;
+	bool split_save;
 };
 
 static void conn_flush(struct control_conn *cn);
+
+/* What the kill switch protects, in words, for people (docs/control.md). */
+static const char *split_scope(const struct client *c)
+{
+	if (c->ksf.mode == KILLSWITCH_OFF)
+		return "nothing: the kill switch is off";
+	switch (c->split.mode) {
+	case CONF_SPLIT_EXCLUDE:
+		return "all traffic except the excluded networks, which go outside the tunnel";
+	case CONF_SPLIT_INCLUDE:
+		return "only the included networks: everything else goes outside the tunnel, unprotected, by choice of include mode";
+	default:
+		return "all traffic";
+	}
+}
+
+static void add_split_lines(const struct client *c, struct control_conn *cn)
+{
+	char buf[64];
+
+	out_add(cn, "split_mode=%s\n", splitnet_mode_name(c->split.mode));
+	for (unsigned int i = 0; i < c->split.n; i++)
+		out_add(cn, "split_net=%s\n",
+			splitnet_text(&c->split.net[i], buf, sizeof(buf)));
+	out_add(cn, "split_routed=%s\n", c->split_routed.n ? "yes" : "no");
+}
 
 static void add_killswitch_lines(struct client *c, struct control_conn *cn)
 {
@@ -1049,6 +1140,8 @@ static void add_killswitch_lines(struct client *c, struct control_conn *cn)
 		rules_names[killswitch_rules_for(&st, c->ks.held)]);
 	out_add(cn, "kill_switch_held=%s\n", c->ks.held ? "yes" : "no");
 	out_add(cn, "kill_switch_kernel=%s\n", kernel);
+	out_add(cn, "kill_switch_scope=%s\n", split_scope(c));
+	add_split_lines(c, cn);
 }
 
 static void reply_status(struct client *c, struct control_conn *cn)
@@ -1176,6 +1269,216 @@ static void handle_killswitch(struct client *c, struct control_conn *cn,
 		after_disconnected(c, cn);
 }
 
+/*
+ * Whether a network of @s covers the endpoint of a server of the list
+ * (the address stays out of the message, as endpoints stay out of logs).
+ */
+static bool split_endpoints_clash(const struct client *c,
+				  const struct splitnet_set *s, char *msg,
+				  size_t len)
+{
+	char a[64];
+
+	for (size_t i = 0; c->servers && i < c->servers->n_entry; i++) {
+		const union conf_endpoint *e = &c->servers->entry[i].endpoint;
+		const void *addr = e->sa.sa_family == AF_INET6 ?
+					   (const void *)&e->in6.sin6_addr :
+					   (const void *)&e->in4.sin_addr;
+		int k = splitnet_find_addr(s, e->sa.sa_family, addr);
+
+		if (k < 0)
+			continue;
+		snprintf(msg, len, "%s covers the endpoint of server %s (the tunnel's own packets must stay where they are)",
+			 splitnet_text(&s->net[k], a, sizeof(a)),
+			 c->servers->entry[i].id);
+		return true;
+	}
+	return false;
+}
+
+/* The routes of the split set in force, when routing is up. */
+static int split_routes_sync(struct client *c)
+{
+	struct splitroute_tunnel t;
+	int ret;
+
+	if (!c->routing_up)
+		return 0;
+	split_tunnel(c, &t);
+	ret = splitroute_change(c->nl, &t, &c->split_routed, &c->split);
+	if (ret)
+		snprintf(c->error, sizeof(c->error), "split routes: %s",
+			 netlink_strerror(c->nl));
+	else
+		c->split_routed = c->split;
+	return ret;
+}
+
+/*
+ * Puts @to in force: the kill switch's table in one transaction, the
+ * routes in the order splitroute.h gives.  What lets traffic out (an
+ * exclude added, an include removed) opens the firewall first and routes
+ * after; what pulls traffic in routes first and closes the firewall
+ * after: a flow tunnelled before and after never finds itself outside in
+ * between.  All or nothing; 0 or -errno with c->error set.
+ */
+static int split_set(struct client *c, const struct splitnet_set *to,
+		     bool opens)
+{
+	struct splitnet_set from = c->split;
+	int ret;
+
+	c->split = *to;
+	if (opens) {
+		ret = ks_apply(c, ks_phase(c), c->server);
+		if (!ret) {
+			ret = split_routes_sync(c);
+			if (ret) {
+				c->split = from;
+				ks_apply(c, ks_phase(c), c->server);
+			}
+		}
+	} else {
+		ret = split_routes_sync(c);
+		if (!ret) {
+			ret = ks_apply(c, ks_phase(c), c->server);
+			if (ret) {
+				char why[sizeof(c->error)];
+
+				memcpy(why, c->error, sizeof(why));
+				c->split = from;
+				split_routes_sync(c);
+				memcpy(c->error, why, sizeof(why));
+			}
+		}
+	}
+	if (ret)
+		c->split = from;
+	return ret;
+}
+
+/* --save: the profile's [split] rewritten (splitnet_profile_rewrite),
+ * through a new file renamed over the old, with its mode kept. */
+static int split_save(struct client *c, char *msg, size_t len)
+{
+	const char *path = c->conf->path;
+	char tmp[PATH_MAX], *in = NULL, *out = NULL;
+	size_t in_len = 0, out_len = 0;
+	struct stat st;
+	int fd = -1, ret;
+	FILE *f;
+
+	if (!strcmp(path, CONF_STDIN_PATH)) {
+		snprintf(msg, len, "the profile was read from standard input: nothing to save to");
+		return -EINVAL;
+	}
+	f = fopen(path, "re");
+	if (!f || fstat(fileno(f), &st)) {
+		ret = -errno;
+		goto out;
+	}
+	in = malloc((size_t)st.st_size + 1);
+	if (!in) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	in_len = fread(in, 1, (size_t)st.st_size, f);
+	ret = splitnet_profile_rewrite(in, in_len, &c->split, &out, &out_len);
+	if (ret)
+		goto out;
+	snprintf(tmp, sizeof(tmp), "%s.vpnd-new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  st.st_mode & 07777);
+	if (fd < 0 || fchmod(fd, st.st_mode & 07777) ||
+	    fchown(fd, st.st_uid, st.st_gid) ||
+	    write(fd, out, out_len) != (ssize_t)out_len || fsync(fd) ||
+	    rename(tmp, path)) {
+		ret = errno ? -errno : -EIO;
+		unlink(tmp);
+	}
+out:
+	if (ret)
+		snprintf(msg, len, "cannot save to %s: %s", path,
+			 strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	if (f)
+		fclose(f);
+	free(in);
+	free(out);
+	return ret;
+}
+
+/*
+ * split=1 alone shows the set; with mode=, action= and net= lines it
+ * changes it (docs/control.md), and with save=yes writes it to the
+ * profile too.
+ */
+static void handle_split(struct client *c, struct control_conn *cn,
+			 const struct request *r)
+{
+	char msg[SPLITNET_ERR_LEN + 64], why[SPLITNET_ERR_LEN];
+	struct splitnet_set to;
+	bool opens;
+	int ret;
+
+	if (!r->has_split_action && (r->n_split_net || r->split_save)) {
+		out_end(cn, -EINVAL, "net= and save= need action=add or del");
+		return;
+	}
+	if (r->has_split_action) {
+		if (!r->split_mode || !r->n_split_net) {
+			out_end(cn, -EINVAL, "action= needs mode= and at least one net=");
+			return;
+		}
+		ret = splitnet_change(&c->split, r->split_mode, r->split_add,
+				      r->split_net, r->n_split_net, c->conf,
+				      &to, why, sizeof(why));
+		if (!ret && r->split_add &&
+		    split_endpoints_clash(c, &to, why, sizeof(why)))
+			ret = -EINVAL;
+		if (ret) {
+			snprintf(msg, sizeof(msg), "split %s: %s",
+				 splitnet_mode_name(r->split_mode), why);
+			out_end(cn, ret, msg);
+			return;
+		}
+		opens = r->split_add == (r->split_mode == CONF_SPLIT_EXCLUDE);
+		ret = split_set(c, &to, opens);
+		if (ret) {
+			out_end(cn, ret, c->error);
+			return;
+		}
+		log_msg(c->dev, LOG_LEVEL_VERBOSE, "split: %s %s, %u network(s)",
+			splitnet_mode_name(r->split_mode),
+			r->split_add ? "added" : "removed", c->split.n);
+		if (r->split_save) {
+			struct splitnet_set back = c->split;
+
+			ret = split_save(c, msg, sizeof(msg));
+			if (ret) {
+				/* Nothing half-way: the run-time change goes
+				 * too. */
+				splitnet_change(&back, r->split_mode,
+						!r->split_add, r->split_net,
+						r->n_split_net, NULL, &to, why,
+						sizeof(why));
+				split_set(c, &to, !opens);
+				out_end(cn, ret, msg);
+				return;
+			}
+			out_add(cn, "saved=%s\n", c->conf->path);
+		}
+	}
+	out_add(cn, "state=%s\n", state_name(c->state));
+	out_add(cn, "kill_switch=%s\n", ksfile_mode_name(c->ksf.mode));
+	out_add(cn, "kill_switch_scope=%s\n", split_scope(c));
+	add_split_lines(c, cn);
+	out_end(cn, 0, NULL);
+	if (c->state == CLIENT_DISCONNECTED)
+		after_disconnected(c, cn);
+}
+
 static void handle_request(struct client *c, struct control_conn *cn,
 			   const struct request *r)
 {
@@ -1256,6 +1559,8 @@ static void handle_request(struct client *c, struct control_conn *cn,
 		after_disconnected(c, cn);
 	} else if (!strcmp(r->op, "killswitch")) {
 		handle_killswitch(c, cn, r);
+	} else if (!strcmp(r->op, "split")) {
+		handle_split(c, cn, r);
 	} else {
 		out_end(cn, -EINVAL, "unknown operation");
 	}
@@ -1283,6 +1588,49 @@ static int parse_select(const char *text, struct request *r, char *msg,
 	snprintf(r->select_value, sizeof(r->select_value), "%s",
 		 value ? value : "");
 	free(value);
+	return 0;
+}
+
+/* One key of split=1: mode=, action=, net= (repeated), save=. */
+static int parse_split_key(const char *key, const char *value,
+			   struct request *r, char *msg, size_t len)
+{
+	const char *why;
+
+	if (!strcmp(key, "mode")) {
+		if (!splitnet_mode_parse(value, &r->split_mode)) {
+			snprintf(msg, len, "mode: '%.32s' is not exclude or include", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(key, "action")) {
+		if (strcmp(value, "add") && strcmp(value, "del")) {
+			snprintf(msg, len, "action: '%.32s' is not add or del", value);
+			return -EINVAL;
+		}
+		r->split_add = !strcmp(value, "add");
+		r->has_split_action = true;
+	} else if (!strcmp(key, "net")) {
+		if (r->n_split_net == SPLITNET_MAX) {
+			snprintf(msg, len, "at most %d networks", SPLITNET_MAX);
+			return -EINVAL;
+		}
+		why = splitnet_parse(value, strlen(value),
+				     &r->split_net[r->n_split_net]);
+		if (why) {
+			snprintf(msg, len, "net '%.64s': %s", value, why);
+			return -EINVAL;
+		}
+		r->n_split_net++;
+	} else if (!strcmp(key, "save")) {
+		if (strcmp(value, "yes") && strcmp(value, "no")) {
+			snprintf(msg, len, "save: '%.32s' is not yes or no", value);
+			return -EINVAL;
+		}
+		r->split_save = !strcmp(value, "yes");
+	} else {
+		snprintf(msg, len, "unknown key '%.32s' for split", key);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -1361,6 +1709,9 @@ static int parse_request(char *text, struct request *r, char *msg,
 			}
 			r->allow_lan = !strcmp(eq + 1, "yes");
 			r->has_allow_lan = true;
+		} else if (!strcmp(r->op, "split")) {
+			if (parse_split_key(line, eq + 1, r, msg, len))
+				return -EINVAL;
 		} else {
 			snprintf(msg, len, "unknown key '%.32s' for %s", line,
 				 r->op);
@@ -1699,6 +2050,7 @@ int client_load(struct client *c, const char *profile)
 	char err[CONF_ERR_LEN];
 	const char *rundir = getenv("VPND_RUNDIR");
 	const struct conf_server_entry *chosen;
+	char msg[SPLITNET_ERR_LEN];
 	int ret;
 
 	memset(c, 0, sizeof(*c));
@@ -1714,6 +2066,18 @@ int client_load(struct client *c, const char *profile)
 	if (!ret && c->conf->server)
 		ret = conf_servers_resolve(c->servers, c->conf, NULL, &chosen,
 					   err, sizeof(err));
+	if (!ret) {
+		c->split.mode = c->conf->split_mode;
+		c->split.n = c->conf->n_split;
+		memcpy(c->split.net, c->conf->split_net,
+		       sizeof(c->split.net[0]) * c->split.n);
+		if (split_endpoints_clash(c, &c->split, msg, sizeof(msg))) {
+			snprintf(err, sizeof(err), "%s:%u: [split] %s: %s",
+				 c->conf->path, c->conf->split_line,
+				 splitnet_mode_name(c->split.mode), msg);
+			ret = -EINVAL;
+		}
+	}
 	if (ret)
 		fprintf(stderr, "vpnd: %s\n", err);
 	return ret;

@@ -18,6 +18,7 @@
 #include "ksfile.h"
 #include "netlink.h"
 #include "servers.h"
+#include "splitnet.h"
 
 struct device;
 struct control_conn;
@@ -60,6 +61,11 @@ struct client {
 	struct netlink_prefix inside[NETLINK_INSIDE_MAX];
 	bool routing_up;
 	unsigned int addresses_added;
+	/* Split tunneling by network: the set in force (the profile's until
+	 * vpnctl split changes it), and the one whose routes are in the
+	 * tunnel's table (none while routing is down). */
+	struct splitnet_set split;
+	struct splitnet_set split_routed;
 	struct dns_state dns;
 
 	struct firewall *fw;

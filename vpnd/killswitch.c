@@ -336,6 +336,43 @@ static void inside_drops(struct firewall_text *t,
 	}
 }
 
+/*
+ * Split tunneling by network: the set's networks of each family as one
+ * anonymous set, with @verdict ("accept" or "drop").
+ */
+static void split_rules(struct firewall_text *t,
+			const struct killswitch_state *s, const char *verdict)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	unsigned int f, i, n;
+
+	for (f = 0; f < 2; f++) {
+		for (i = 0, n = 0; i < s->n_split; i++)
+			n += s->split_net[i].family == families[f];
+		if (!n)
+			continue;
+		firewall_text_add(t, "\t\t%s daddr %s", family_kw(families[f]),
+				  n > 1 ? "{ " : "");
+		for (i = 0, n = 0; i < s->n_split; i++) {
+			if (s->split_net[i].family != families[f])
+				continue;
+			firewall_text_add(t, n++ ? ", " : "");
+			firewall_text_prefix(t, &s->split_net[i]);
+		}
+		firewall_text_add(t, "%s %s\n", n > 1 ? " }" : "", verdict);
+	}
+}
+
+/* Include mode, after the tunnel accept: the included networks and what
+ * is inside the tunnel never leave by another interface; the rest may. */
+static void split_include_tail(struct firewall_text *t,
+			       const struct killswitch_state *s)
+{
+	split_rules(t, s, "drop");
+	inside_drops(t, s, "daddr");
+	rule(t, "accept");
+}
+
 static void chain_head(struct firewall_text *t, const char *name, bool first)
 {
 	firewall_text_add(t, "%s\tchain %s {\n"
@@ -410,8 +447,12 @@ static void output_chain(struct firewall_text *t,
 		resolver_accepts(t, s);
 	rule(t, "tcp dport %s reject with tcp reset", dns_ports);
 	rule(t, "udp dport %s reject", dns_ports);
+	if (s->split == KILLSWITCH_SPLIT_EXCLUDE)
+		split_rules(t, s, "accept");
 	if (tunnel)
 		tunnel_rule(t, "oif", s->tunnel_ifname, "accept");
+	if (s->split == KILLSWITCH_SPLIT_INCLUDE)
+		split_include_tail(t, s);
 	if (tunnel && s->allow_lan)
 		inside_drops(t, s, "daddr");
 	if (s->allow_lan) {
@@ -470,11 +511,15 @@ static void forward_chain(struct firewall_text *t,
 	if (tunnel)
 		resolver_accepts(t, s);
 	rule(t, "meta l4proto { tcp, udp } th dport %s drop", dns_ports);
+	if (s->split == KILLSWITCH_SPLIT_EXCLUDE)
+		split_rules(t, s, "accept");
 	if (tunnel) {
 		tunnel_rule(t, "oif", s->tunnel_ifname, "accept");
 		tunnel_rule(t, "iif", s->tunnel_ifname,
 			    "ct state established,related accept");
 	}
+	if (s->split == KILLSWITCH_SPLIT_INCLUDE)
+		split_include_tail(t, s);
 	if (tunnel && s->allow_lan)
 		inside_drops(t, s, "daddr");
 	if (s->allow_lan) {
@@ -501,6 +546,13 @@ int killswitch_render(const struct killswitch_state *s, bool held,
 	tunnel = *rules == KILLSWITCH_RULES_TUNNEL;
 	if (tunnel)
 		check_tunnel_state(s, body);
+	if ((unsigned int)s->split > KILLSWITCH_SPLIT_INCLUDE ||
+	    s->n_split > KILLSWITCH_SPLIT_MAX)
+		text_fail(body, -EINVAL, "invalid split tunneling set");
+	for (unsigned int i = 0; !body->err && i < s->n_split; i++)
+		if (!family_bits(s->split_net[i].family) ||
+		    s->split_net[i].len > family_bits(s->split_net[i].family))
+			text_fail(body, -EINVAL, "invalid split network");
 	for (unsigned int i = 0; !body->err && i < s->n_probe; i++)
 		if (!s->fwmark || !family_bits(s->probe[i].family) ||
 		    !s->probe[i].port ||

@@ -81,6 +81,18 @@
  *   rejects, since what is forwarded is not the local user's and nothing
  *   here should answer the network.
  *
+ * Split tunneling by network (splitnet.h, splitroute.h), in TUNNEL and
+ * BLOCK rules alike, since it holds whether the tunnel is up or not:
+ *   exclude: output and forward accept the excluded networks by
+ *     destination, out of any interface, right after the DNS rejects (a
+ *     query to an excluded resolver is still refused: DNS never leaves
+ *     the tunnel).  Replies come back as established connections.
+ *   include: the user chose that only the included networks are
+ *     protected.  After the tunnel accept, output and forward drop the
+ *     included networks and the tunnel's inside prefixes (its resolvers
+ *     and the networks of its addresses) by destination, and accept
+ *     everything else; the DNS rejects before them still hold.
+ *
  * KILLSWITCH_RULES_BLOCK (lockdown while disconnected, or a held table):
  * the same without the server, the tunnel, the resolvers and the inside
  * prefixes: loopback, DHCP, ND, all DNS rejected, LAN when allow_lan, the
@@ -118,6 +130,7 @@
 enum killswitch_limits {
 	KILLSWITCH_ADDR_MAX = 8,	/* conf's CONF_ADDRESS_MAX */
 	KILLSWITCH_DNS_MAX = 8,		/* conf's CONF_DNS_MAX */
+	KILLSWITCH_SPLIT_MAX = 32,	/* conf's CONF_SPLIT_MAX */
 	KILLSWITCH_ERR_LEN = 512,
 	/* arp_ignore 1: answer ARP only for addresses of the interface the
 	 * request arrived on. */
@@ -135,6 +148,13 @@ enum killswitch_phase {
 	KILLSWITCH_CONNECTING,
 	KILLSWITCH_CONNECTED,
 	KILLSWITCH_ERROR,
+};
+
+/* Split tunneling by network, as the kill switch sees it. */
+enum killswitch_split {
+	KILLSWITCH_SPLIT_NONE,
+	KILLSWITCH_SPLIT_EXCLUDE,	/* these may leave outside */
+	KILLSWITCH_SPLIT_INCLUDE,	/* only these are protected */
 };
 
 /* What a state comes down to in the kernel. */
@@ -175,6 +195,11 @@ struct killswitch_state {
 	struct netlink_prefix resolver[KILLSWITCH_DNS_MAX];
 	unsigned int n_resolver;
 	bool allow_lan;
+	/* Split tunneling by network: the networks (masked, none inside
+	 * another) and which way they are the exception. */
+	enum killswitch_split split;
+	struct netlink_prefix split_net[KILLSWITCH_SPLIT_MAX];
+	unsigned int n_split;
 };
 
 /*

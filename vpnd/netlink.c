@@ -649,6 +649,78 @@ int netlink_route_del(struct netlink *nl, const struct netlink_route *r)
 	return route_change(nl, false, r);
 }
 
+/* One dump of netlink_route_list(): what it matches and where it goes. */
+struct route_list {
+	uint32_t table;
+	uint8_t protocol;
+	struct netlink_route *out;
+	unsigned int n, max;
+	bool more;
+};
+
+static int route_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	size_t alen = family_addrlen(rtm->rtm_family);
+	struct route_list *l = data;
+	struct netlink_route r = { 0 };
+	struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || !alen ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) ||
+	    (rtm->rtm_flags & RTM_F_CLONED) ||
+	    rtm->rtm_protocol != l->protocol)
+		return MNL_CB_OK;
+	r.dst.family = rtm->rtm_family;
+	r.dst.len = rtm->rtm_dst_len;
+	r.type = rtm->rtm_type;
+	r.protocol = rtm->rtm_protocol;
+	r.table = rtm->rtm_table;
+	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
+		uint16_t t = mnl_attr_get_type(a);
+
+		if (t == RTA_TABLE && !mnl_attr_validate(a, MNL_TYPE_U32))
+			r.table = mnl_attr_get_u32(a);
+		else if (t == RTA_PRIORITY &&
+			 !mnl_attr_validate(a, MNL_TYPE_U32))
+			r.metric = mnl_attr_get_u32(a);
+		else if (t == RTA_OIF && !mnl_attr_validate(a, MNL_TYPE_U32))
+			r.oif = (int)mnl_attr_get_u32(a);
+		else if (t == RTA_DST && mnl_attr_get_payload_len(a) == alen)
+			memcpy(&r.dst.addr, mnl_attr_get_payload(a), alen);
+	}
+	if (r.table != l->table)
+		return MNL_CB_OK;
+	if (l->n == l->max) {
+		l->more = true;
+		return MNL_CB_OK;
+	}
+	l->out[l->n++] = r;
+	return MNL_CB_OK;
+}
+
+int netlink_route_list(struct netlink *nl, int family, uint32_t table,
+		       uint8_t protocol, struct netlink_route *out,
+		       unsigned int max)
+{
+	struct route_list l = { .table = table, .protocol = protocol,
+				.out = out, .max = max };
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int ret;
+
+	nlh = nl_msg(nl, RTM_GETROUTE, NLM_F_DUMP);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	ret = nl_call(nl, nlh, route_list_cb, &l);
+	if (!ret && l.more)
+		ret = -E2BIG;
+	if (ret)
+		return nl_fail(nl, ret, "listing the %s routes of table %u",
+			       family_name(family), table);
+	return (int)l.n;
+}
+
 static int route_oif_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);

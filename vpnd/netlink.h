@@ -180,6 +180,14 @@ struct netlink_route {
 int netlink_route_add(struct netlink *nl, const struct netlink_route *r);
 int netlink_route_del(struct netlink *nl, const struct netlink_route *r);
 /*
+ * The routes of @family in @table tagged with @protocol, at most @max into
+ * out (dst, type, protocol, table, metric, oif; no gateways): how many,
+ * or -errno (-E2BIG: more than @max).
+ */
+int netlink_route_list(struct netlink *nl, int family, uint32_t table,
+		       uint8_t protocol, struct netlink_route *out,
+		       unsigned int max);
+/*
  * The interface a packet to dst would leave by, as `ip route get DST from
  * SRC oif OIF mark MARK` says (src NULL: any source; oif, mark 0: none).
  * Returns the interface index, or -errno: -EINVAL when src is no longer
