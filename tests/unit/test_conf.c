@@ -626,7 +626,7 @@ static void test_client_spellings(void **state)
 		"servers = list/servers.conf\n"
 		"server = SE-STO-01 # a comment\n"
 		"[split]\n"
-		"anything = is accepted until split tunnelling is defined\n";
+		"Exclude = 198.51.100.0/24 ,2001:DB8:5::/48 ; a comment\n";
 	const char *path = put(fx, "client.conf", text, 0400);
 	struct conf_client *c;
 	char want[256];
@@ -643,6 +643,11 @@ static void test_client_spellings(void **state)
 	assert_int_equal(c->kill_switch, CONF_KILL_SWITCH_LOCKDOWN);
 	assert_true(c->allow_lan);
 	assert_true(c->has_split);
+	assert_int_equal(c->split_mode, CONF_SPLIT_EXCLUDE);
+	assert_int_equal(c->n_split, 2);
+	assert_prefix(&c->split_net[0], "198.51.100.0/24");
+	assert_prefix(&c->split_net[1], "2001:db8:5::/48");
+	assert_int_equal(c->split_line, 12);
 	/* Relative to the profile's own directory. */
 	snprintf(want, sizeof(want), "%s/list/servers.conf", fx->dir);
 	assert_string_equal(c->servers_path, want);
