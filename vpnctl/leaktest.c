@@ -9,9 +9,15 @@
  * after netfilter's output and postrouting hooks, so a probe that appears
  * there has left the machine (a leak) and one that does not was stopped.
  *
- * Unlike the other subcommands it does not talk to vpnd at all: it tests
- * the kernel's state, whoever made it.  That needs root (CAP_NET_RAW for
- * the packet and raw sockets).
+ * It tests the kernel's state, whoever made it.  That needs root
+ * (CAP_NET_RAW for the packet and raw sockets).  It asks vpnd one thing
+ * only: split tunneling by network (split=1), because a probe to an
+ * excluded network, or in include mode to anything not included, is
+ * meant to leave by the physical link: such a probe that leaves is
+ * reported as "excepted", not as a leak.  DNS is never excepted (DNS
+ * never leaves the tunnel), and a probe to an included network that
+ * leaves is a leak as ever.  Without a daemon to ask, there is no
+ * exception and every probe that leaves is a leak.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../vpnd/conf.h"
+#include "../vpnd/splitnet.h"
 #include "ctl.h"
 #include "json.h"
 #include "subcommands.h"
@@ -76,6 +84,7 @@ enum probe_result {
 	PROBE_NOT_SENT,		/* no route, no address, no IPv6 */
 	PROBE_LEAKED,		/* seen leaving the interface */
 	PROBE_FAILED,		/* we could not try it */
+	PROBE_EXCEPTED,		/* left, as split tunneling says it may */
 };
 
 static const struct {
@@ -111,6 +120,7 @@ struct leaktest_args {
 	const char *ifname;	/* NULL: the default route's */
 	const char *target;
 	const char *target6;
+	const char *tunnel;	/* the daemon to ask for the exceptions */
 	bool json;
 };
 
@@ -125,6 +135,10 @@ struct leaktest {
 	bool asked4, asked6;
 	struct probe probe[LEAKTEST_PROBES_MAX];
 	size_t n_probe;
+	/* Split tunneling by network, as the daemon said (mode NONE when
+	 * none was reachable), and whether one answered. */
+	struct splitnet_set split;
+	bool split_known;
 };
 
 static void leaktest_usage(FILE *f)
@@ -142,8 +156,14 @@ static void leaktest_usage(FILE *f)
 		"  -t, --target ADDR    IPv4 target (default " LEAKTEST_TARGET ")\n"
 		"  -6, --target6 ADDR6  IPv6 target (default " LEAKTEST_TARGET6
 		")\n"
+		"  -T, --tunnel IFNAME  the tunnel whose vpnd is asked for its\n"
+		"                       split tunneling exceptions (default "
+		CTL_IFNAME_DEFAULT ")\n"
 		"  -j, --json           one JSON object with a list of probes\n"
 		"  -h, --help           this text\n\n"
+		"A probe that split tunneling sends outside (to an excluded\n"
+		"network, or in include mode to one not included) and that\n"
+		"leaves is 'excepted', not a leak; DNS never is.\n\n"
 		"Exit codes: 0 no leak, 1 a probe leaked or the test could not\n"
 		"run, 2 usage.\n",
 		LEAKTEST_WINDOW_MS);
@@ -156,6 +176,7 @@ static int leaktest_parse(int argc, char **argv, struct leaktest_args *a,
 		{ "interface", required_argument, NULL, 'i' },
 		{ "target", required_argument, NULL, 't' },
 		{ "target6", required_argument, NULL, '6' },
+		{ "tunnel", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -163,8 +184,11 @@ static int leaktest_parse(int argc, char **argv, struct leaktest_args *a,
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":i:t:6:jh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":i:t:6:T:jh", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'T':
+			a->tunnel = optarg;
+			break;
 		case 'i':
 			a->ifname = optarg;
 			break;
@@ -188,6 +212,9 @@ static int leaktest_parse(int argc, char **argv, struct leaktest_args *a,
 	if (optind < argc)
 		return ctl_usage_error("leaktest", "unexpected argument '%s'",
 				       argv[optind]);
+	if (a->tunnel && !ctl_ifname_valid(a->tunnel))
+		return ctl_usage_error("leaktest", "invalid tunnel name '%s'",
+				       a->tunnel);
 	if (a->ifname && !ctl_ifname_valid(a->ifname))
 		return ctl_usage_error("leaktest", "invalid interface name "
 				       "'%s'", a->ifname);
@@ -369,6 +396,71 @@ static void random_bytes(void *buf, size_t len)
 	 * harmless, so the result is not checked beyond that. */
 	if (getrandom(buf, len, GRND_NONBLOCK) != (ssize_t)len)
 		memset(buf, 0x5a, len);
+}
+
+/*
+ * The daemon's split set (split=1).  Not reachable, or an answer that is
+ * not understood: no exception at all, which can only call more leaks.
+ */
+static void split_load(struct leaktest *t, const char *tunnel)
+{
+	struct ctl_reply r = { 0 };
+	struct ctl_conn c;
+	const char *mode;
+	struct conf_prefix p;
+
+	if (ctl_connect(&c, tunnel))
+		return;
+	if (ctl_call(&c, "split=1\n\n", CTL_TIMEOUT_MS, &r) || r.err)
+		goto out;
+	mode = ctl_reply_get(&r, "split_mode");
+	if (!mode)
+		goto out;
+	if (!strcmp(mode, "none") || splitnet_mode_parse(mode, &t->split.mode))
+		t->split_known = true;
+	for (size_t i = 0; t->split_known && i < r.n_pair; i++) {
+		const char *v = r.pair[i].value;
+
+		if (strcmp(r.pair[i].key, "split_net"))
+			continue;
+		if (t->split.n == SPLITNET_MAX ||
+		    splitnet_parse(v, strlen(v), &p)) {
+			t->split_known = false;
+			break;
+		}
+		t->split.net[t->split.n++] = p;
+	}
+	if (!t->split_known)
+		memset(&t->split, 0, sizeof(t->split));
+out:
+	ctl_reply_free(&r);
+	ctl_close(&c);
+}
+
+/*
+ * Whether split tunneling sends probe @p outside the tunnel on purpose:
+ * to an excluded network, or in include mode to any other than an
+ * included one.  DNS never: it is refused outside the tunnel in every
+ * mode.
+ */
+static bool split_excepts(const struct leaktest *t, const struct probe *p)
+{
+	const void *a = p->family == AF_INET ?
+		(const void *)&((const struct sockaddr_in *)&p->dst)->sin_addr :
+		(const void *)&((const struct sockaddr_in6 *)&p->dst)->sin6_addr;
+	bool listed;
+
+	if (p->kind == PROBE_DNS_UDP || p->kind == PROBE_DNS_TCP)
+		return false;
+	listed = splitnet_find_addr(&t->split, p->family, a) >= 0;
+	switch (t->split.mode) {
+	case CONF_SPLIT_EXCLUDE:
+		return listed;
+	case CONF_SPLIT_INCLUDE:
+		return !listed;
+	default:
+		return false;
+	}
 }
 
 static void probe_init(struct probe *p, enum probe_kind kind, int family,
@@ -836,6 +928,9 @@ static void probe_detail(const struct probe *p, char *buf, size_t len)
 		snprintf(buf, len, "%s", strerror(-err));
 		if (buf[0] >= 'A' && buf[0] <= 'Z')
 			buf[0] = (char)(buf[0] - 'A' + 'a');
+	} else if (p->result == PROBE_EXCEPTED) {
+		snprintf(buf, len, "left by the physical link, as split tunneling (%s) says",
+			 p->seen ? "seen" : "asked the link");
 	} else if (p->connected) {
 		snprintf(buf, len, "connected");
 	} else {
@@ -852,6 +947,8 @@ static const char *result_name(enum probe_result r, bool json)
 		return json ? "not_sent" : "not sent";
 	case PROBE_FAILED:
 		return json ? "error" : "ERROR";
+	case PROBE_EXCEPTED:
+		return "excepted";
 	default:
 		return "blocked";
 	}
@@ -888,6 +985,11 @@ static void print_text(const struct leaktest *t, size_t leaked,
 	char dst[INET6_ADDRSTRLEN + 8], detail[128];
 
 	printf("interface: %s\n", t->ifname);
+	if (!t->split_known)
+		printf("split: unknown (vpnd not reachable): no exceptions\n");
+	else if (t->split.mode != CONF_SPLIT_NONE)
+		printf("split: %s mode, %u network(s)\n",
+		       splitnet_mode_name(t->split.mode), t->split.n);
 	for (size_t i = 0; i < t->n_probe; i++) {
 		const struct probe *p = &t->probe[i];
 
@@ -911,7 +1013,12 @@ static void print_json(const struct leaktest *t, size_t leaked)
 
 	fputs("{\"interface\":", stdout);
 	json_string(stdout, t->ifname);
-	printf(",\"window_ms\":%d,\"probes\":[", LEAKTEST_WINDOW_MS);
+	printf(",\"window_ms\":%d,\"split_mode\":", LEAKTEST_WINDOW_MS);
+	if (t->split_known)
+		json_string(stdout, splitnet_mode_name(t->split.mode));
+	else
+		fputs("null", stdout);
+	printf(",\"probes\":[");
 	for (size_t i = 0; i < t->n_probe; i++) {
 		const struct probe *p = &t->probe[i];
 
@@ -960,7 +1067,8 @@ static size_t leaktest_judge(struct leaktest *t, size_t *failed)
 
 		p->on_link = !p->seen && waits_on_link(t, p);
 		if (p->seen || p->on_link)
-			p->result = PROBE_LEAKED;
+			p->result = split_excepts(t, p) ? PROBE_EXCEPTED :
+							  PROBE_LEAKED;
 		leaked += p->result == PROBE_LEAKED;
 		*failed += p->result == PROBE_FAILED;
 	}
@@ -979,7 +1087,8 @@ static void leaktest_close(struct leaktest *t)
 int cmd_leaktest(int argc, char **argv)
 {
 	struct leaktest_args a = { .target = LEAKTEST_TARGET,
-				   .target6 = LEAKTEST_TARGET6 };
+				   .target6 = LEAKTEST_TARGET6,
+				   .tunnel = CTL_IFNAME_DEFAULT };
 	struct leaktest t = { .judge = -1 };
 	size_t leaked, failed;
 	int ret;
@@ -987,7 +1096,10 @@ int cmd_leaktest(int argc, char **argv)
 	ret = leaktest_parse(argc, argv, &a, &t);
 	if (ret != CTL_CONTINUE)
 		return ret;
-	if (leaktest_interface(&t, a.ifname) || judge_open(&t))
+	if (leaktest_interface(&t, a.ifname))
+		return CTL_EXIT_FAILED;
+	split_load(&t, a.tunnel);
+	if (judge_open(&t))
 		return CTL_EXIT_FAILED;
 	leaktest_run(&t);
 	ret = judge_watch(&t);

@@ -211,6 +211,28 @@ include_round "vpnd include" "$WORK/in.conf"
 down "vpnd include"
 exclude_round "vpnd exclude" "$WORK/ex.conf"
 
+say "--- leaktest with the exceptions"
+ctl leaktest -i "$C_PHYS" -T "$IF_C" --target "$INET" --target6 "$IN6"
+check "leaktest with EX excluded exits 0 ($CTL_RC)" test "$CTL_RC" = 0 ||
+	printf '%s\n' "$CTL_OUT" | sed 's/^/    /'
+n=$(printf '%s\n' "$CTL_OUT" | grep -c ' excepted ')
+check "leaktest: the 3 non-DNS IPv4 probes to EX are excepted, not leaks ($n)" test "$n" = 3
+contains "leaktest: DNS to EX blocked, and no leak" "$CTL_OUT" "no leak" "split: exclude mode"
+check "leaktest: the DNS probes to EX blocked" \
+	sh -c "printf '%s\n' '$CTL_OUT' | grep -E '^dns-(udp|tcp) +$INET:53 +blocked' | grep -c . | grep -qx 2"
+in_c nft delete table inet vpnd_killswitch
+ctl leaktest -i "$C_PHYS" -T "$IF_C" --target "$INET" --target6 "$IN6"
+check "leaktest without the kill switch's table exits 1 ($CTL_RC)" test "$CTL_RC" = 1
+contains "leaktest: DNS to EX is now a real leak" "$CTL_OUT" "LEAK"
+# The probes are sent on the physical link itself, so without the table
+# every probe that is not excepted leaves: to EX, only the DNS ones.
+check "leaktest: of the probes to EX, the LEAKs are the DNS ones" \
+	sh -c "printf '%s\n' '$CTL_OUT' | grep -F ' $INET' | grep LEAK | grep -vc dns | grep -qx 0"
+check "leaktest: the non-DNS probes to EX still excepted" \
+	sh -c "printf '%s\n' '$CTL_OUT' | grep -F ' $INET' | grep -c excepted | grep -qx 3"
+ctl killswitch on -i "$IF_C"
+check "the kill switch's table is back" quiet in_c nft list table inet vpnd_killswitch
+
 say "--- 3: run-time change while a tunnelled ping runs"
 capture_start rt "not ($LINK_NOISE)"
 in_c ping -i 0.02 -c 150 -W 1 -q "$IN4" >"$WORK/ping.out" 2>&1 &

@@ -1370,6 +1370,57 @@ static void test_arguments(void **state)
 	assert_int_equal(leaktest_parse(2, extra, &a, &t), CTL_EXIT_USAGE);
 }
 
+/* Split tunneling's exceptions: what leaves by choice is not a leak,
+ * DNS always is, and an included network's probe is. */
+static void test_split_exceptions(void **state)
+{
+	struct leaktest t;
+	struct conf_prefix net;
+	size_t failed, leaked;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	addr4(TARGET4, (uint8_t *)&t.target);
+	addr6(TARGET6, (uint8_t *)&t.target6);
+	for (int k = 0; k < PROBE_KINDS; k++) {
+		probe_init(&t.probe[t.n_probe++], (enum probe_kind)k, AF_INET,
+			   &t);
+		probe_init(&t.probe[t.n_probe++], (enum probe_kind)k,
+			   AF_INET6, &t);
+	}
+	for (size_t i = 0; i < t.n_probe; i++)
+		t.probe[i].seen = true;
+	/* The IPv4 target excluded: its four non-DNS probes are excepted. */
+	t.split_known = true;
+	t.split.mode = CONF_SPLIT_EXCLUDE;
+	assert_null(splitnet_parse(TARGET4 "/32", strlen(TARGET4) + 3, &net));
+	t.split.net[t.split.n++] = net;
+	leaked = leaktest_judge(&t, &failed);
+	assert_int_equal(leaked, t.n_probe - 3);
+	for (size_t i = 0; i < t.n_probe; i++) {
+		const struct probe *p = &t.probe[i];
+		bool dns = p->kind == PROBE_DNS_UDP || p->kind == PROBE_DNS_TCP;
+
+		assert_int_equal(p->result, p->family == AF_INET && !dns ?
+				 PROBE_EXCEPTED : PROBE_LEAKED);
+	}
+	/* Include mode with the same network: the IPv6 probes are the ones
+	 * outside, DNS still leaks. */
+	t.split.mode = CONF_SPLIT_INCLUDE;
+	for (size_t i = 0; i < t.n_probe; i++)
+		t.probe[i].result = PROBE_BLOCKED;
+	leaked = leaktest_judge(&t, &failed);
+	assert_int_equal(leaked, t.n_probe - 3);
+	for (size_t i = 0; i < t.n_probe; i++) {
+		const struct probe *p = &t.probe[i];
+		bool dns = p->kind == PROBE_DNS_UDP || p->kind == PROBE_DNS_TCP;
+
+		assert_int_equal(p->result, p->family == AF_INET6 && !dns ?
+				 PROBE_EXCEPTED : PROBE_LEAKED);
+	}
+	assert_string_equal(result_name(PROBE_EXCEPTED, true), "excepted");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1390,6 +1441,7 @@ int main(void)
 		cmocka_unit_test(test_details_and_names),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_arguments),
+		cmocka_unit_test(test_split_exceptions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
