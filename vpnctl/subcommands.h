@@ -22,4 +22,13 @@ void killswitch_print(const struct ctl_reply *r);
 int killswitch_from_file(struct ctl_reply *r);
 int cmd_leaktest(int argc, char **argv);
 
+/* Split tunneling by application (exec.c, splitapp.c).  "vpnctl split"
+ * hands "apps" and "pid" to split_apps_main() and split_pid_main(), with
+ * that word as argv[0]; cmd_splitapp() is that dispatch for those two
+ * alone, until split.c has its table. */
+int cmd_exec(int argc, char **argv);
+int split_apps_main(int argc, char **argv);
+int split_pid_main(int argc, char **argv);
+int cmd_splitapp(int argc, char **argv);
+
 #endif /* VPNCTL_SUBCOMMANDS_H */

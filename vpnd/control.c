@@ -1215,6 +1215,12 @@ static void handle_split(struct client *c, struct control_conn *cn,
 			"to vpnd (another pid namespace)");
 		return;
 	}
+	/* Refused before anything starts: nothing to undo. */
+	ret = splitapp_may_move(pid, cn->cred.uid, msg, sizeof(msg));
+	if (ret) {
+		out_end(cn, ret, msg);
+		return;
+	}
 	if (add && !was_active) {
 		ret = split_start(c, true);
 		if (ret) {

@@ -154,7 +154,7 @@ static void mark_chain(struct firewall_text *t, const struct cgroup_set *cg,
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 
-	chain_head(t, "mark", "route", "output", "mangle", true);
+	chain_head(t, "set_mark", "route", "output", "mangle", true);
 	for (unsigned int g = 0; g < CGROUP_N; g++)
 		firewall_text_add(t, "\t\tsocket cgroupv2 level %u "
 				  "\"../../../proc/self/fd/%d\" meta mark set "
@@ -176,7 +176,7 @@ static void mark_chain(struct firewall_text *t, const struct cgroup_set *cg,
 
 static void restore_chain(struct firewall_text *t)
 {
-	chain_head(t, "restore", "filter", "prerouting", "mangle", false);
+	chain_head(t, "restore_mark", "filter", "prerouting", "mangle", false);
 	firewall_text_add(t, "\t\tct mark { 0x%08x, 0x%08x } meta mark set "
 			  "ct mark\n\t}\n", SPLITAPP_BYPASS_MARK,
 			  SPLITAPP_TUNNEL_MARK);
@@ -186,7 +186,7 @@ static void dns_chain(struct firewall_text *t, const struct splitapp_net *net)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 
-	chain_head(t, "dns", "nat", "output", "dstnat", false);
+	chain_head(t, "bypass_dns", "nat", "output", "-100", false);
 	for (unsigned int f = 0; f < 2; f++) {
 		const struct netlink_prefix *host =
 			first_of(net->host_dns, net->n_host_dns, families[f]);
@@ -213,7 +213,7 @@ static void masq_chain(struct firewall_text *t, const struct splitapp_net *net)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 
-	chain_head(t, "masq", "nat", "postrouting", "srcnat", false);
+	chain_head(t, "bypass_masq", "nat", "postrouting", "srcnat", false);
 	for (unsigned int f = 0; f < 2; f++) {
 		if (!has_family(net->tunnel_addr, net->n_tunnel_addr,
 				families[f]))
@@ -501,6 +501,16 @@ static int pid_open_checked(pid_t pid, uid_t caller, int *dirfd, char *msg,
 	}
 	*dirfd = fd;
 	return 0;
+}
+
+int splitapp_may_move(pid_t pid, uid_t caller, char *msg, size_t len)
+{
+	int fd, ret;
+
+	ret = pid_open_checked(pid, caller, &fd, msg, len);
+	if (!ret)
+		close(fd);
+	return ret;
 }
 
 int splitapp_move(struct splitapp *sa, enum cgroup_group g, pid_t pid,

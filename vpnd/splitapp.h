@@ -141,6 +141,9 @@ int splitapp_stop(struct splitapp *sa, struct firewall *fw,
  */
 int splitapp_move(struct splitapp *sa, enum cgroup_group g, pid_t pid,
 		  bool add, uid_t caller, char *msg, size_t len);
+/* The same checks alone, before anything is started for a move: 0, or
+ * -ESRCH or -EPERM with a sentence in msg. */
+int splitapp_may_move(pid_t pid, uid_t caller, char *msg, size_t len);
 
 /*
  * The table's body (between its braces) for the set, as one text; pure.
