@@ -25,6 +25,7 @@
 
 static const struct json_field apps_fields[] = {
 	{ "split_apps", JSON_STRING },
+	{ "socket_marks", JSON_STRING },
 	{ "bypass_pid", JSON_ARRAY },
 	{ "tunnel_pid", JSON_ARRAY },
 };
@@ -115,9 +116,13 @@ static void print_apps(const struct ctl_reply *r)
 {
 	static const char *const groups[] = { "bypass", "tunnel" };
 	const char *state = ctl_reply_get(r, "split_apps");
+	const char *marks = ctl_reply_get(r, "socket_marks");
 
 	printf("split tunneling by application: %s\n",
 	       state ? state : "?");
+	if (marks && !strcmp(marks, "no"))
+		printf("(no socket marks: bypassing works only while the "
+		       "tunnel is up)\n");
 	for (size_t g = 0; g < 2; g++) {
 		char key[16];
 		bool any = false;

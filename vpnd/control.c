@@ -1176,6 +1176,8 @@ static void split_reply_apps(struct client *c, struct control_conn *cn)
 
 	out_add(cn, "split_apps=%s\n",
 		splitapp_active(&c->sa) ? "active" : "inactive");
+	if (splitapp_active(&c->sa))
+		out_add(cn, "socket_marks=%s\n", c->sa.bpf ? "yes" : "no");
 	for (unsigned int g = 0; pids && splitapp_active(&c->sa) &&
 				 g < CGROUP_N; g++) {
 		if (cgroup_members(&c->sa.cg, (enum cgroup_group)g, pids,

@@ -204,7 +204,7 @@ ctl split apps -i "$IF_C"
 contains "A.3: split apps lists it under bypass" "$CTL_OUT" "bypass:
   $W "
 ctl split apps --json -i "$IF_C"
-contains "A.3: split apps --json" "$CTL_OUT" '"split_apps":"active"' '"bypass_pid":["' "\"$W\""
+contains "A.3: split apps --json" "$CTL_OUT" '"split_apps":"active","socket_marks":"yes"' '"bypass_pid":["' "\"$W\""
 capture_start w0 "icmp and host $INET"
 go w 0
 check "A.3: the moved process reaches $INET" test "$(cat "$WORK/w.rc0")" = 0
