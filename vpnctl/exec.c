@@ -66,7 +66,7 @@ static int exec_parse(int argc, char **argv, struct exec_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt;
+	int opt, ret;
 
 	opterr = 0;
 	/* '+': the first word that is not an option is CMD, whose own
@@ -75,10 +75,9 @@ static int exec_parse(int argc, char **argv, struct exec_args *a)
 		switch (opt) {
 		case 'b':
 		case 't':
-			if (a->group)
-				return ctl_usage_error("exec", "give one of "
-						       "--bypass and --tunnel");
-			a->group = opt == 'b' ? "bypass" : "tunnel";
+			ret = split_group_option("exec", opt, &a->group);
+			if (ret != CTL_CONTINUE)
+				return ret;
 			break;
 		case 'i':
 			a->ifname = optarg;

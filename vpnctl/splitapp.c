@@ -64,6 +64,14 @@ static void pid_usage(FILE *f)
 		"3 vpnd not reachable.\n");
 }
 
+int split_group_option(const char *cmd, int opt, const char **group)
+{
+	if (*group)
+		return ctl_usage_error(cmd, "give one of --bypass and --tunnel");
+	*group = opt == 'b' ? "bypass" : "tunnel";
+	return CTL_CONTINUE;
+}
+
 /* One request, its reply checked; the reply in @r for the caller. */
 static int call(const char *ifname, const char *req, struct ctl_reply *r)
 {
@@ -209,11 +217,9 @@ int split_pid_main(int argc, char **argv)
 		switch (opt) {
 		case 'b':
 		case 't':
-			if (group)
-				return ctl_usage_error("split pid", "give one "
-						       "of --bypass and "
-						       "--tunnel");
-			group = opt == 'b' ? "bypass" : "tunnel";
+			ret = split_group_option("split pid", opt, &group);
+			if (ret != CTL_CONTINUE)
+				return ret;
 			break;
 		case 'i':
 			ifname = optarg;

@@ -30,5 +30,8 @@ int cmd_exec(int argc, char **argv);
 int split_apps_main(int argc, char **argv);
 int split_pid_main(int argc, char **argv);
 int cmd_splitapp(int argc, char **argv);
+/* --bypass ('b') or --tunnel ('t') into *group, once: CTL_CONTINUE or
+ * the usage error. */
+int split_group_option(const char *cmd, int opt, const char **group);
 
 #endif /* VPNCTL_SUBCOMMANDS_H */

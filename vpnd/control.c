@@ -2066,8 +2066,13 @@ int client_start(struct client *c, struct device *dev)
 
 void client_stop(struct client *c)
 {
-	if (c->dev && c->fw && c->nl)
+	if (c->dev && c->fw && c->nl && splitapp_active(&c->sa)) {
 		split_stop(c);
+		/* Connected, the teardown below applies the kill switch
+		 * anyway; disconnected, it must forget the mark now. */
+		if (c->state == CLIENT_DISCONNECTED)
+			split_ks_update(c);
+	}
 	if (c->dev && c->state != CLIENT_DISCONNECTED) {
 		/* Stopped while a connection was wanted (a signal, not
 		 * "down"): the kill switch, if there is one, goes on

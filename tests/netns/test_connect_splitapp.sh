@@ -203,6 +203,9 @@ check "A.3: split pid add $W --bypass (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 
 ctl split apps -i "$IF_C"
 contains "A.3: split apps lists it under bypass" "$CTL_OUT" "bypass:
   $W "
+ctl status -i "$IF_C"
+contains "A.3: the kill switch's table, with the bypass accepts, is what the kernel holds" "$CTL_OUT" "firewall:         tunnel, kernel matches"
+check "A.3: ... and it has them" eval "in_c nft list table inet vpnd_killswitch | grep -q 'meta mark 0x00005671 accept'"
 ctl split apps --json -i "$IF_C"
 contains "A.3: split apps --json" "$CTL_OUT" '"split_apps":"active","socket_marks":"yes"' '"bypass_pid":["' "\"$W\""
 capture_start w0 "icmp and host $INET"
