@@ -28,7 +28,10 @@
 #   B. wireguard-go server; the client daemon in the host's own mount
 #      namespace (only the network namespace and resolv.conf are the
 #      test's): the hybrid layout, cgroup2 at /sys/fs/cgroup/unified found
-#      in mountinfo: bypass in plain, without exec inside, down clean.
+#      in mountinfo: bypass in plain, without exec inside; include mode
+#      simulated (kill switch off, the tunnel's rules deleted, so that the
+#      rest goes out in plain): exec --tunnel still only through the
+#      tunnel, IPv4 and IPv6; down clean.
 CL_TAG=a
 . "$(dirname "$0")/connect_lib.sh"
 
@@ -205,7 +208,7 @@ contains "A.3: split apps lists it under bypass" "$CTL_OUT" "bypass:
   $W "
 ctl status -i "$IF_C"
 contains "A.3: the kill switch's table, with the bypass accepts, is what the kernel holds" "$CTL_OUT" "firewall:         tunnel, kernel matches"
-check "A.3: ... and it has them" eval "in_c nft list table inet vpnd_killswitch | grep -q 'meta mark 0x00005671 accept'"
+contains "A.3: ... and it has them" "$(in_c nft list table inet vpnd_killswitch)" "meta mark 0x00005671 accept" "ct mark 0x00005671 accept"
 ctl split apps --json -i "$IF_C"
 contains "A.3: split apps --json" "$CTL_OUT" '"split_apps":"active","socket_marks":"yes"' '"bypass_pid":["' "\"$W\""
 capture_start w0 "icmp and host $INET"
@@ -331,11 +334,31 @@ capture_start b6 "icmp6 and host $INET6"
 ctl_host exec --bypass -i "$IF_C" -- ping -6 -c 2 -i 0.2 -W 2 -q $INET6
 check "B: exec --bypass ping -6 exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
 seen b6 "B: the bypassed IPv6 ping is in plain"
-capture_start bn "not (udp and host $S_ADDR and port $PORT_G) and not ($LINK_NOISE) and not ($ND)"
+NOT_TUN_G="not (udp and host $S_ADDR and port $PORT_G) and not ($LINK_NOISE) and not ($ND)"
+capture_start bn "$NOT_TUN_G"
 check "B: ping without exec (through wireguard-go)" quiet in_c ping -c 2 -i 0.2 -W 2 -q $INET
 check "B: ping -6 without exec (through wireguard-go)" quiet in_c ping -6 -c 2 -i 0.2 -W 2 -q $INET6
 out=$(probe dns $TUN_S 2>&1)
 unseen bn "B: without exec nothing but the tunnel on the link"
+# Include mode, as split tunneling by network will make it, simulated:
+# the kill switch off and the tunnel's own rules gone, so that the rest
+# goes out in plain; exec --tunnel must still go through the tunnel.
+ctl_host killswitch off -i "$IF_C"
+check "B: kill switch off (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+ip -n "$NS_C" -4 rule del priority 32000 && ip -n "$NS_C" -6 rule del priority 32000
+check "B: the tunnel's rules deleted (include mode simulated)" test $? = 0
+capture_start bi "icmp and host $INET"
+check "B: ping without exec now goes out in plain" quiet in_c ping -c 2 -i 0.2 -W 2 -q $INET
+seen bi "B: ... seen in plain (the simulation holds)"
+capture_start bt "$NOT_TUN_G"
+ctl_host exec --tunnel -i "$IF_C" -- ping -c 2 -i 0.2 -W 2 -q $INET
+check "B: exec --tunnel ping works in include mode (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+ctl_host exec --tunnel -i "$IF_C" -- ping -6 -c 2 -i 0.2 -W 2 -q $INET6
+check "B: exec --tunnel ping -6 works in include mode (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+unseen bt "B: exec --tunnel in include mode: nothing but the tunnel on the link"
+hs=$(in_s wg show "$IF_G" transfer | awk '{ print $2 }')
+check "B: wireguard-go received it ($hs bytes from the client)" test "${hs:-0}" -gt 0
+
 ctl_host down -i "$IF_C"
 check "B: vpnctl down exits 0" test "$CTL_RC" = 0
 check "B: the client daemon has exited" wait_for "! client_pid" 5
