@@ -1022,64 +1022,6 @@ static int client_up_select(struct client *c, enum conf_select kind,
  * split_apps=1.  The caller is who connected (SO_PEERCRED): exec moves
  * that very process, and nobody but root moves a process not their own.
  */
-struct split_request {
-	enum cgroup_group group;
-	bool has_group;
-	pid_t pid;			/* split_pid=1 */
-	bool add;			/* split_pid=1 action= */
-	bool has_action;
-};
-
-static bool split_op(const char *op)
-{
-	return !strcmp(op, "exec") || !strcmp(op, "split_pid") ||
-	       !strcmp(op, "split_apps");
-}
-
-/* 1: the key is split's and was taken; 0: not split's; -EINVAL. */
-static int split_parse_key(const char *op, const char *key,
-			   const char *value, struct split_request *s,
-			   char *msg, size_t len)
-{
-	bool with_group = !strcmp(op, "exec") || !strcmp(op, "split_pid");
-	unsigned long long v;
-	char *end;
-
-	if (with_group && !strcmp(key, "group")) {
-		if (cgroup_group_parse(value, &s->group)) {
-			snprintf(msg, len, "group: '%.32s' is not bypass or "
-				 "tunnel", value);
-			return -EINVAL;
-		}
-		s->has_group = true;
-		return 1;
-	}
-	if (strcmp(op, "split_pid"))
-		return 0;
-	if (!strcmp(key, "pid")) {
-		errno = 0;
-		v = strtoull(value, &end, 10);
-		if (errno || *end || !*value || v < 1 || v > 0x3fffffff) {
-			snprintf(msg, len, "pid: '%.32s' is not a process id",
-				 value);
-			return -EINVAL;
-		}
-		s->pid = (pid_t)v;
-		return 1;
-	}
-	if (!strcmp(key, "action")) {
-		if (strcmp(value, "add") && strcmp(value, "del")) {
-			snprintf(msg, len, "action: '%.32s' is not add or del",
-				 value);
-			return -EINVAL;
-		}
-		s->add = !strcmp(value, "add");
-		s->has_action = true;
-		return 1;
-	}
-	return 0;
-}
-
 static void split_net_fill(const struct client *c, struct splitapp_net *n)
 {
 	char *text = NULL;
@@ -1193,7 +1135,7 @@ static void split_reply_apps(struct client *c, struct control_conn *cn)
 }
 
 static void handle_split(struct client *c, struct control_conn *cn,
-			 const char *op, const struct split_request *s)
+			 const char *op, const struct splitapp_request *s)
 {
 	char msg[CONF_ERR_LEN];
 	bool was_active = splitapp_active(&c->sa);
@@ -1262,7 +1204,7 @@ struct request {
 	bool has_mode;
 	bool allow_lan;
 	bool has_allow_lan;
-	struct split_request split;	/* exec=1, split_pid=1 */
+	struct splitapp_request split;	/* exec=1, split_pid=1 */
 };
 
 static void conn_flush(struct control_conn *cn);
@@ -1495,7 +1437,7 @@ static void handle_request(struct client *c, struct control_conn *cn,
 		after_disconnected(c, cn);
 	} else if (!strcmp(r->op, "killswitch")) {
 		handle_killswitch(c, cn, r);
-	} else if (split_op(r->op)) {
+	} else if (splitapp_request_op(r->op)) {
 		handle_split(c, cn, r->op, &r->split);
 	} else {
 		out_end(cn, -EINVAL, "unknown operation");
@@ -1603,8 +1545,8 @@ static int parse_request(char *text, struct request *r, char *msg,
 			}
 			r->allow_lan = !strcmp(eq + 1, "yes");
 			r->has_allow_lan = true;
-		} else if ((taken = split_parse_key(r->op, line, eq + 1,
-						    &r->split, msg, len))) {
+		} else if ((taken = splitapp_request_key(r->op, line, eq + 1,
+							&r->split, msg, len))) {
 			if (taken < 0)
 				return -EINVAL;
 		} else {

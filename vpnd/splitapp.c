@@ -439,6 +439,57 @@ int splitapp_stop(struct splitapp *sa, struct firewall *fw,
 	return ret;
 }
 
+/* ------------------------------------------------------------ requests */
+
+bool splitapp_request_op(const char *op)
+{
+	return !strcmp(op, "exec") || !strcmp(op, "split_pid") ||
+	       !strcmp(op, "split_apps");
+}
+
+int splitapp_request_key(const char *op, const char *key, const char *value,
+			 struct splitapp_request *r, char *msg, size_t len)
+{
+	bool with_group = !strcmp(op, "exec") || !strcmp(op, "split_pid");
+	unsigned long long v;
+	char *end;
+
+	if (with_group && !strcmp(key, "group")) {
+		if (cgroup_group_parse(value, &r->group)) {
+			snprintf(msg, len, "group: '%.32s' is not bypass or "
+				 "tunnel", value);
+			return -EINVAL;
+		}
+		r->has_group = true;
+		return 1;
+	}
+	if (strcmp(op, "split_pid"))
+		return 0;
+	if (!strcmp(key, "pid")) {
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (errno || *end || *value < '0' || *value > '9' || v < 1 ||
+		    v > 0x3fffffff) {
+			snprintf(msg, len, "pid: '%.32s' is not a process id",
+				 value);
+			return -EINVAL;
+		}
+		r->pid = (pid_t)v;
+		return 1;
+	}
+	if (!strcmp(key, "action")) {
+		if (strcmp(value, "add") && strcmp(value, "del")) {
+			snprintf(msg, len, "action: '%.32s' is not add or del",
+				 value);
+			return -EINVAL;
+		}
+		r->add = !strcmp(value, "add");
+		r->has_action = true;
+		return 1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------- moving */
 
 /* The real, effective and saved uids of the process whose /proc

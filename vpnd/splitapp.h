@@ -145,6 +145,23 @@ int splitapp_move(struct splitapp *sa, enum cgroup_group g, pid_t pid,
  * -ESRCH or -EPERM with a sentence in msg. */
 int splitapp_may_move(pid_t pid, uid_t caller, char *msg, size_t len);
 
+/* A control request's arguments (docs/control.md): exec=1 group=,
+ * split_pid=1 pid= group= action=. */
+struct splitapp_request {
+	enum cgroup_group group;
+	bool has_group;
+	pid_t pid;			/* split_pid=1 */
+	bool add;			/* split_pid=1 action= */
+	bool has_action;
+};
+
+/* exec, split_pid or split_apps. */
+bool splitapp_request_op(const char *op);
+/* One key=value of request @op: 1 taken, 0 not ours, -EINVAL with a
+ * sentence in msg. */
+int splitapp_request_key(const char *op, const char *key, const char *value,
+			 struct splitapp_request *r, char *msg, size_t len);
+
 /*
  * The table's body (between its braces) for the set, as one text; pure.
  * cgroup fds, ids and level come from @cg, the rest from @net.

@@ -358,6 +358,17 @@ check "B: exec --tunnel ping -6 works in include mode (got $CTL_RC: $CTL_ERR)" t
 unseen bt "B: exec --tunnel in include mode: nothing but the tunnel on the link"
 hs=$(in_s wg show "$IF_G" transfer | awk '{ print $2 }')
 check "B: wireguard-go received it ($hs bytes from the client)" test "${hs:-0}" -gt 0
+# A tunnel table with no route at all (nothing to say "unreachable"): the
+# tunnel group's lookups fall through to main, and its packets must still
+# never leave by another interface.
+ip -n "$NS_C" -4 route flush table $((0x5670)) && ip -n "$NS_C" -6 route flush table $((0x5670))
+check "B: the tunnel's table emptied" test -z "$(ip -n "$NS_C" route show table $((0x5670)))"
+capture_start bx "$NOT_TUN_G"
+ctl_host exec --tunnel -i "$IF_C" -- ping -c 2 -i 0.2 -W 1 -q $INET
+check "B: exec --tunnel ping fails without a tunnel route (got $CTL_RC)" test "$CTL_RC" != 0
+ctl_host exec --tunnel -i "$IF_C" -- ping -6 -c 2 -i 0.2 -W 1 -q $INET6
+check "B: exec --tunnel ping -6 too (got $CTL_RC)" test "$CTL_RC" != 0
+unseen bx "B: the tunnel group never leaves by the physical link"
 
 ctl_host down -i "$IF_C"
 check "B: vpnctl down exits 0" test "$CTL_RC" = 0

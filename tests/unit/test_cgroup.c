@@ -361,6 +361,56 @@ static void test_render_refused(void **state)
 	firewall_text_free(&t);
 }
 
+/* The control requests' arguments: what is refused says what and why. */
+static void test_request_keys(void **state)
+{
+	static const char *const bad_pids[] = {
+		"", "0", "-1", " 12", "12x", "+5", "1073741824",
+		"99999999999999999999999",
+	};
+	struct splitapp_request r;
+	char msg[128];
+
+	(void)state;
+	assert_true(splitapp_request_op("exec"));
+	assert_true(splitapp_request_op("split_pid"));
+	assert_true(splitapp_request_op("split_apps"));
+	assert_false(splitapp_request_op("split"));
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(splitapp_request_key("exec", "group", "tunnel", &r,
+					      msg, sizeof(msg)), 1);
+	assert_true(r.has_group);
+	assert_int_equal(r.group, CGROUP_TUNNEL);
+	assert_int_equal(splitapp_request_key("exec", "group", "all", &r, msg,
+					      sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "group: 'all' is not bypass or tunnel");
+	/* exec names no pid: the caller's own is moved. */
+	assert_int_equal(splitapp_request_key("exec", "pid", "1", &r, msg,
+					      sizeof(msg)), 0);
+	assert_int_equal(splitapp_request_key("split_apps", "group", "bypass",
+					      &r, msg, sizeof(msg)), 0);
+
+	assert_int_equal(splitapp_request_key("split_pid", "pid", "4711", &r,
+					      msg, sizeof(msg)), 1);
+	assert_int_equal(r.pid, 4711);
+	for (size_t i = 0; i < sizeof(bad_pids) / sizeof(*bad_pids); i++) {
+		assert_int_equal(splitapp_request_key("split_pid", "pid",
+						      bad_pids[i], &r, msg,
+						      sizeof(msg)), -EINVAL);
+		assert_non_null(strstr(msg, "is not a process id"));
+	}
+	assert_int_equal(splitapp_request_key("split_pid", "action", "del", &r,
+					      msg, sizeof(msg)), 1);
+	assert_true(r.has_action);
+	assert_false(r.add);
+	assert_int_equal(splitapp_request_key("split_pid", "action", "move",
+					      &r, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "action: 'move' is not add or del");
+	assert_int_equal(splitapp_request_key("split_pid", "other", "x", &r,
+					      msg, sizeof(msg)), 0);
+}
+
 /* The kill switch lets the bypass mark out and its connections in, right
  * after loopback, in BLOCK and TUNNEL rules; without it, nothing. */
 static void test_killswitch_bypass(void **state)
@@ -407,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_resolvers),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_render_refused),
+		cmocka_unit_test(test_request_keys),
 		cmocka_unit_test(test_killswitch_bypass),
 	};
 
