@@ -177,8 +177,9 @@ static int read_text(const char *path, char **text)
 		return -ENOMEM;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
+		ret = -errno;
 		free(buf);
-		return -errno;
+		return ret;
 	}
 	for (;;) {
 		if (len + 1 >= cap) {
@@ -219,23 +220,27 @@ static int read_text(const char *path, char **text)
 static int mount_private(struct cgroup_set *cs, const char *rundir)
 {
 	int n = snprintf(cs->mnt, sizeof(cs->mnt), "%s/cgroup2", rundir);
+	int ret;
 
-	if (n < 0 || (size_t)n >= sizeof(cs->mnt))
+	if (n < 0 || (size_t)n >= sizeof(cs->mnt)) {
+		cg_fail(cs, "%s/cgroup2: path too long", rundir);
 		return -ENAMETOOLONG;
+	}
 	if (unshare(CLONE_NEWNS) ||
 	    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
+		ret = -errno;
 		cg_fail(cs, "no cgroup2 mount visible, and no mount namespace "
-			    "of our own to mount one in: %s", strerror(errno));
-		return -errno;
+			    "of our own to mount one in: %s", strerror(-ret));
+		return ret;
 	}
 	if (mkdir(cs->mnt, 0700) && errno != EEXIST) {
-		cg_fail(cs, "cannot create %s: %s", cs->mnt, strerror(errno));
-		return -errno;
+		ret = -errno;
+		cg_fail(cs, "cannot create %s: %s", cs->mnt, strerror(-ret));
+		return ret;
 	}
 	if (mount("cgroup2", cs->mnt, "cgroup2",
 		  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
-		int ret = -errno;
-
+		ret = -errno;
 		cg_fail(cs, "cannot mount cgroup2 at %s: %s", cs->mnt,
 			strerror(-ret));
 		rmdir(cs->mnt);
@@ -399,9 +404,10 @@ static int write_procs(int dirfd, pid_t pid)
 	fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	errno = 0;
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
 	if (write(fd, buf, (size_t)n) != n)
-		ret = -errno;
+		ret = errno ? -errno : -EIO;
 	close(fd);
 	return ret;
 }
@@ -518,7 +524,7 @@ int cgroup_remove(struct cgroup_set *cs)
 	}
 	if (rmdir(cs->base) && errno != ENOENT && !ret) {
 		ret = -errno;
-		cg_fail(cs, "cannot remove %s: %s", cs->base, strerror(errno));
+		cg_fail(cs, "cannot remove %s: %s", cs->base, strerror(-ret));
 	}
 	cgroup_close(cs);
 	return ret;
