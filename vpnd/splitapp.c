@@ -375,7 +375,9 @@ int splitapp_start(struct splitapp *sa, struct firewall *fw,
 	if (sa->active)
 		return splitapp_refresh(sa, fw, net);
 	ret = cgroup_open(&sa->cg, net->ifname, net->rundir, create, &existed);
-	if (ret == -ENOENT && !create)
+	/* Looking for a dead daemon's cgroups: none we can see (or no
+	 * hierarchy to look in) is nothing to take over, not an error. */
+	if (ret && !create)
 		return 0;
 	if (ret) {
 		sa_fail(sa, "%s", sa->cg.err);
