@@ -31,7 +31,10 @@
 #      in mountinfo: bypass in plain, without exec inside; include mode
 #      simulated (kill switch off, the tunnel's rules deleted, so that the
 #      rest goes out in plain): exec --tunnel still only through the
-#      tunnel, IPv4 and IPv6; down clean.
+#      tunnel, IPv4 and IPv6, and with no route in the tunnel's table at
+#      all it never leaves by the physical link; down clean; lockdown
+#      while disconnected: a bypassing ping in plain, nothing else on the
+#      link; kill switch off: the daemon goes, and its cgroups with it.
 CL_TAG=a
 . "$(dirname "$0")/connect_lib.sh"
 
@@ -374,6 +377,24 @@ ctl_host down -i "$IF_C"
 check "B: vpnctl down exits 0" test "$CTL_RC" = 0
 check "B: the client daemon has exited" wait_for "! client_pid" 5
 check_not "B: the cgroups are gone" test -e "$CGDIR"
+
+# Lockdown while disconnected: the block set, with the bypass accepts.
+ctl_host killswitch lockdown -c "$WORK/client.conf" -i "$IF_C"
+check "B: kill switch lockdown while disconnected (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+capture_start bl "$NOT_TUN_G"
+ctl_host exec --bypass -i "$IF_C" -- ping -c 2 -i 0.2 -W 2 -q $INET
+check "B: lockdown: exec --bypass ping works (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+check_not "B: lockdown: ping without exec fails" quiet in_c ping -c 2 -i 0.2 -W 1 -q $INET_DNS
+probe spray $INET_DNS $INET6 >/dev/null 2>&1
+capture_stop bl
+n=$(printf '%s\n' "$CAP_TEXT" | grep -c .)
+m=$(printf '%s\n' "$CAP_TEXT" | grep -Ec "IP $C_ADDR > $INET: ICMP echo request|IP $INET > $C_ADDR: ICMP echo reply")
+check "B: lockdown: the bypassing ping in plain ($m packets)" test "$m" -gt 0
+check "B: lockdown: nothing else on the link ($((n - m)) other packets)" test "$n" = "$m"
+ctl_host killswitch off -i "$IF_C"
+check "B: kill switch off: the daemon goes (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+check "B: the client daemon has exited" wait_for "! client_pid" 5
+check_not "B: the cgroups are gone with it" test -e "$CGDIR"
 snapshot "$NS_C" >"$WORK/client.after"
 same_snapshot "B: client namespace after down equals before" "$WORK/client.before" "$WORK/client.after"
 finish
