@@ -59,19 +59,13 @@ static void exec_usage(FILE *f)
 
 static int exec_parse(int argc, char **argv, struct exec_args *a)
 {
-	static const struct option opts[] = {
-		{ "bypass", no_argument, NULL, 'b' },
-		{ "tunnel", no_argument, NULL, 't' },
-		{ "interface", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int opt, ret;
 
 	opterr = 0;
 	/* '+': the first word that is not an option is CMD, whose own
 	 * options are its own. */
-	while ((opt = getopt_long(argc, argv, "+:bti:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:bti:h", split_group_opts,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 'b':
 		case 't':

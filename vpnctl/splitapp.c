@@ -64,6 +64,14 @@ static void pid_usage(FILE *f)
 		"3 vpnd not reachable.\n");
 }
 
+const struct option split_group_opts[] = {
+	{ "bypass", no_argument, NULL, 'b' },
+	{ "tunnel", no_argument, NULL, 't' },
+	{ "interface", required_argument, NULL, 'i' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int split_group_option(const char *cmd, int opt, const char **group)
 {
 	if (*group)
@@ -198,13 +206,6 @@ int split_apps_main(int argc, char **argv)
 
 int split_pid_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "bypass", no_argument, NULL, 'b' },
-		{ "tunnel", no_argument, NULL, 't' },
-		{ "interface", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *ifname = CTL_IFNAME_DEFAULT, *group = NULL;
 	unsigned long long pid;
 	struct ctl_reply r;
@@ -213,7 +214,8 @@ int split_pid_main(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":bti:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":bti:h", split_group_opts,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 'b':
 		case 't':

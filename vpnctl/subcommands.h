@@ -6,6 +6,8 @@
 #ifndef VPNCTL_SUBCOMMANDS_H
 #define VPNCTL_SUBCOMMANDS_H
 
+#include <getopt.h>
+
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
@@ -33,5 +35,7 @@ int cmd_splitapp(int argc, char **argv);
 /* --bypass ('b') or --tunnel ('t') into *group, once: CTL_CONTINUE or
  * the usage error. */
 int split_group_option(const char *cmd, int opt, const char **group);
+/* The options of exec and split pid: -b, -t, -i IFNAME, -h. */
+extern const struct option split_group_opts[];
 
 #endif /* VPNCTL_SUBCOMMANDS_H */

@@ -110,6 +110,18 @@ unseen() {
 	fi
 }
 
+# only_bypass_ping NAME LABEL: the capture NAME holds the bypassing ping
+# to INET and its replies, and nothing else.
+only_bypass_ping() {
+	local n m
+	capture_stop "$1"
+	n=$(printf '%s\n' "$CAP_TEXT" | grep -c .)
+	m=$(printf '%s\n' "$CAP_TEXT" | grep -Ec "IP $C_ADDR > $INET: ICMP echo request|IP $INET > $C_ADDR: ICMP echo reply")
+	check "$2: the bypassing ping in plain ($m packets)" test "$m" -gt 0
+	check "$2: nothing else on the link ($((n - m)) other packets)" test "$n" = "$m" ||
+		printf '%s\n' "$CAP_TEXT" | grep -Ev "ICMP echo" | head -5 | sed 's/^/    /'
+}
+
 snapshot "$NS_C" >"$WORK/client.before"
 
 # ------------------------------------------------------------------ A.1
@@ -259,12 +271,7 @@ go k 0
 check "A.5: the bypassing app still reaches $INET" test "$(cat "$WORK/k.rc0")" = 0
 check_not "A.5: ping $INET_DNS without exec fails" quiet in_c ping -c 2 -i 0.2 -W 1 -q $INET_DNS
 probe spray $INET_DNS $INET6 >/dev/null 2>&1
-capture_stop k
-n=$(printf '%s\n' "$CAP_TEXT" | grep -c .)
-m=$(printf '%s\n' "$CAP_TEXT" | grep -Ec "IP $C_ADDR > $INET: ICMP echo request|IP $INET > $C_ADDR: ICMP echo reply")
-check "A.5: the bypassing ping in plain ($m packets)" test "$m" -gt 0
-check "A.5: nothing else on the link ($((n - m)) other packets)" test "$n" = "$m"
-[ "$n" = "$m" ] || printf '%s\n' "$CAP_TEXT" | grep -Ev "ICMP echo" | head -5 | sed 's/^/    /'
+only_bypass_ping k A.5
 
 ctl up -c "$WORK/client.conf" -i "$IF_C"
 check "A.5: vpnctl up after the SIGKILL connects (got $CTL_RC)" test "$CTL_RC" = 0
@@ -386,11 +393,7 @@ ctl_host exec --bypass -i "$IF_C" -- ping -c 2 -i 0.2 -W 2 -q $INET
 check "B: lockdown: exec --bypass ping works (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
 check_not "B: lockdown: ping without exec fails" quiet in_c ping -c 2 -i 0.2 -W 1 -q $INET_DNS
 probe spray $INET_DNS $INET6 >/dev/null 2>&1
-capture_stop bl
-n=$(printf '%s\n' "$CAP_TEXT" | grep -c .)
-m=$(printf '%s\n' "$CAP_TEXT" | grep -Ec "IP $C_ADDR > $INET: ICMP echo request|IP $INET > $C_ADDR: ICMP echo reply")
-check "B: lockdown: the bypassing ping in plain ($m packets)" test "$m" -gt 0
-check "B: lockdown: nothing else on the link ($((n - m)) other packets)" test "$n" = "$m"
+only_bypass_ping bl "B: lockdown"
 ctl_host killswitch off -i "$IF_C"
 check "B: kill switch off: the daemon goes (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
 check "B: the client daemon has exited" wait_for "! client_pid" 5
