@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -25,9 +27,18 @@ static const char *const group_names[CGROUP_N] = {
 	[CGROUP_TUNNEL] = "tunnel",
 };
 
-/* Where mountinfo is; a unit test that includes this file may point it
- * elsewhere. */
+static bool mount_is_cgroup2(const char *path)
+{
+	struct statfs sf;
+
+	return !statfs(path, &sf) &&
+	       (unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* Where mountinfo is, and how a mount point is checked; a unit test that
+ * includes this file points them at a stand-in. */
 static const char *mountinfo_path = "/proc/self/mountinfo";
+static bool (*is_cgroup2)(const char *path) = mount_is_cgroup2;
 
 const char *cgroup_group_name(enum cgroup_group g)
 {
@@ -119,8 +130,8 @@ static int mi_split(const char *line, size_t len, struct mi_line *m)
 	return m->fstype_n ? 0 : -EINVAL;
 }
 
-int cgroup_mountinfo_find(const char *text, char *mnt, size_t mnt_len,
-			  char *root, size_t root_len)
+int cgroup_mountinfo_find(const char *text, unsigned int skip, char *mnt,
+			  size_t mnt_len, char *root, size_t root_len)
 {
 	const char *line = text, *nl;
 	struct mi_line m;
@@ -136,7 +147,8 @@ int cgroup_mountinfo_find(const char *text, char *mnt, size_t mnt_len,
 		if (len) {
 			if (mi_split(line, len, &m))
 				return -EINVAL;
-			if (m.fstype_n == 7 && !memcmp(m.fstype, "cgroup2", 7)) {
+			if (m.fstype_n == 7 && !memcmp(m.fstype, "cgroup2", 7) &&
+			    !skip--) {
 				ret = field_copy(m.f[4], m.n[4], mnt, mnt_len);
 				if (!ret)
 					ret = field_copy(m.f[3], m.n[3], root,
@@ -273,8 +285,14 @@ static int find_hierarchy(struct cgroup_set *cs, const char *rundir,
 			strerror(-ret));
 		return ret;
 	}
-	ret = cgroup_mountinfo_find(text, cs->mnt, sizeof(cs->mnt), root,
-				    sizeof(root));
+	for (unsigned int skip = 0; ; skip++) {
+		ret = cgroup_mountinfo_find(text, skip, cs->mnt,
+					    sizeof(cs->mnt), root,
+					    sizeof(root));
+		/* Hidden under a later mount, the path leads elsewhere. */
+		if (ret || is_cgroup2(cs->mnt))
+			break;
+	}
 	free(text);
 	if (!ret) {
 		*level = cgroup_path_level(root);

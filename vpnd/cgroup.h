@@ -10,8 +10,10 @@
  * Where the hierarchy is
  * ----------------------
  * Nothing assumes /sys/fs/cgroup: the first cgroup2 mount in
- * /proc/self/mountinfo is used, wherever it is (/sys/fs/cgroup on current
- * distributions, /sys/fs/cgroup/unified on a hybrid layout).  When none is
+ * /proc/self/mountinfo whose mount point is a cgroup2 file system now
+ * (statfs: not hidden under a later mount) is used, wherever it is
+ * (/sys/fs/cgroup on current distributions, /sys/fs/cgroup/unified on a
+ * hybrid layout).  When none is
  * visible (`ip netns exec` mounts a fresh sysfs; a host with only v1), the
  * daemon moves into a mount namespace of its own, whose mounts propagate
  * from the host's but never back, and mounts cgroup2 at RUNDIR/cgroup2
@@ -54,14 +56,15 @@ const char *cgroup_group_name(enum cgroup_group g);
 int cgroup_group_parse(const char *name, enum cgroup_group *g);
 
 /*
- * From the text of a mountinfo file: the mount point of the first cgroup2
- * mount (octal escapes such as \040 undone) in mnt, and the path of the
- * hierarchy it shows (its "root" field, "/" but in a cgroup namespace or a
- * bind mount) in root.  0, -ENOENT when there is none, -ENAMETOOLONG,
- * -EINVAL for a line that is not mountinfo.
+ * From the text of a mountinfo file: the mount point of the cgroup2 mount
+ * after @skip others (octal escapes such as \040 undone) in mnt, and the
+ * path of the hierarchy it shows (its "root" field, "/" but in a cgroup
+ * namespace or a bind mount) in root.  0, -ENOENT when there is none,
+ * -ENAMETOOLONG, -EINVAL for a line that is not mountinfo.  A mount
+ * listed may be hidden under a later one; the caller checks.
  */
-int cgroup_mountinfo_find(const char *text, char *mnt, size_t mnt_len,
-			  char *root, size_t root_len);
+int cgroup_mountinfo_find(const char *text, unsigned int skip, char *mnt,
+			  size_t mnt_len, char *root, size_t root_len);
 /* The level of a cgroup whose path in the hierarchy is @path ("/" is 0,
  * "/a/b" is 2; empty components do not count). */
 unsigned int cgroup_path_level(const char *path);

@@ -35,6 +35,10 @@
 #      all it never leaves by the physical link; down clean; lockdown
 #      while disconnected: a bypassing ping in plain, nothing else on the
 #      link; kill switch off: the daemon goes, and its cgroups with it.
+#   C. The same daemon with cgroup2 mounted over /sys/fs/cgroup (the
+#      unified layout of current distributions; the hybrid mounts, still
+#      in mountinfo, hidden): bypass in plain, without exec inside, down
+#      clean.
 CL_TAG=a
 . "$(dirname "$0")/connect_lib.sh"
 
@@ -321,13 +325,17 @@ table inet vctest_nat {
 EOF
 # ctl_host ARGS...: vpnctl (and the vpnd it starts) in the client's network
 # namespace but the host's sysfs; resolv.conf is the namespace's, bound
-# in a mount namespace of its own as ip netns exec does.
+# in a mount namespace of its own as ip netns exec does.  LAYOUT=unified:
+# cgroup2 mounted over /sys/fs/cgroup there too, as current distributions
+# have it (the hybrid mounts, still listed in mountinfo, hidden under it).
+LAYOUT=hybrid
 ctl_host() {
 	timeout 40 unshare -m --propagation slave sh -c '
-		ns=$0 rd=$1 sd=$2 vd=$3 ctl=$4; shift 4
+		ns=$0 rd=$1 sd=$2 vd=$3 ctl=$4 layout=$5; shift 5
 		mount --bind "/etc/netns/$ns/resolv.conf" /etc/resolv.conf &&
+		if [ "$layout" = unified ]; then mount -t cgroup2 cgroup2 /sys/fs/cgroup || exit 99; fi &&
 		exec nsenter --net="/run/netns/$ns" env VPND_RUNDIR="$rd" VPND_STATEDIR="$sd" VPND="$vd" "$ctl" "$@"' \
-		"$NS_C" "$RUNDIR" "$STATEDIR" "$VPND" "$VPNCTL" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
+		"$NS_C" "$RUNDIR" "$STATEDIR" "$VPND" "$VPNCTL" "$LAYOUT" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
 	CTL_RC=$?
 	CTL_OUT=$(cat "$WORK/ctl.out")
 	CTL_ERR=$(cat "$WORK/ctl.err")
@@ -400,4 +408,25 @@ check "B: the client daemon has exited" wait_for "! client_pid" 5
 check_not "B: the cgroups are gone with it" test -e "$CGDIR"
 snapshot "$NS_C" >"$WORK/client.after"
 same_snapshot "B: client namespace after down equals before" "$WORK/client.before" "$WORK/client.after"
+
+# ------------------------------------------------------------------ C
+say "--- C: the unified layout (cgroup2 at /sys/fs/cgroup, over the hybrid mounts)"
+LAYOUT=unified
+ctl_host up wg-go-01 -c "$WORK/client.conf" -i "$IF_C"
+check "C: vpnctl up wg-go-01 exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+capture_start c4 "icmp and host $INET"
+ctl_host exec --bypass -i "$IF_C" -- ping -c 2 -i 0.2 -W 2 -q $INET
+check "C: exec --bypass ping exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
+seen c4 "C: the bypassed ping is in plain"
+check "C: vpnd's cgroups are in the one hierarchy ($CGDIR)" test -d "$CGDIR/bypass"
+check_not "C: and it mounted nothing of its own" test -e "$RUNDIR/cgroup2"
+capture_start cn "$NOT_TUN_G"
+check "C: ping without exec (through wireguard-go)" quiet in_c ping -c 2 -i 0.2 -W 2 -q $INET
+unseen cn "C: without exec nothing but the tunnel on the link"
+ctl_host down -i "$IF_C"
+check "C: vpnctl down exits 0" test "$CTL_RC" = 0
+check "C: the client daemon has exited" wait_for "! client_pid" 5
+check_not "C: the cgroups are gone" test -e "$CGDIR"
+snapshot "$NS_C" >"$WORK/client.after"
+same_snapshot "C: client namespace after down equals before" "$WORK/client.before" "$WORK/client.after"
 finish

@@ -48,7 +48,7 @@ static void test_find_hybrid(void **state)
 	char mnt[64], root[64];
 
 	(void)state;
-	assert_int_equal(cgroup_mountinfo_find(hybrid, mnt, sizeof(mnt), root,
+	assert_int_equal(cgroup_mountinfo_find(hybrid, 0, mnt, sizeof(mnt), root,
 					       sizeof(root)), 0);
 	assert_string_equal(mnt, "/sys/fs/cgroup/unified");
 	assert_string_equal(root, "/");
@@ -60,7 +60,7 @@ static void test_find_unified(void **state)
 
 	(void)state;
 	/* Optional fields (shared:8) before the separator are skipped. */
-	assert_int_equal(cgroup_mountinfo_find(unified, mnt, sizeof(mnt), root,
+	assert_int_equal(cgroup_mountinfo_find(unified, 0, mnt, sizeof(mnt), root,
 					       sizeof(root)), 0);
 	assert_string_equal(mnt, "/sys/fs/cgroup");
 }
@@ -73,11 +73,31 @@ static void test_find_escaped_and_nested(void **state)
 	char mnt[64], root[64];
 
 	(void)state;
-	assert_int_equal(cgroup_mountinfo_find(text, mnt, sizeof(mnt), root,
+	assert_int_equal(cgroup_mountinfo_find(text, 0, mnt, sizeof(mnt), root,
 					       sizeof(root)), 0);
 	assert_string_equal(mnt, "/run/my cg");
 	assert_string_equal(root, "/user.slice/a b");
 	assert_int_equal(cgroup_path_level(root), 2);
+}
+
+static void test_find_skip(void **state)
+{
+	static const char two[] =
+		"30 22 0:37 / /old rw - cgroup2 cgroup2 rw\n"
+		"31 22 0:28 / /x rw - tmpfs tmpfs rw\n"
+		"41 31 0:38 /s /new rw - cgroup2 cgroup2 rw\n";
+	char mnt[64], root[64];
+
+	(void)state;
+	assert_int_equal(cgroup_mountinfo_find(two, 0, mnt, sizeof(mnt), root,
+					       sizeof(root)), 0);
+	assert_string_equal(mnt, "/old");
+	assert_int_equal(cgroup_mountinfo_find(two, 1, mnt, sizeof(mnt), root,
+					       sizeof(root)), 0);
+	assert_string_equal(mnt, "/new");
+	assert_string_equal(root, "/s");
+	assert_int_equal(cgroup_mountinfo_find(two, 2, mnt, sizeof(mnt), root,
+					       sizeof(root)), -ENOENT);
 }
 
 static void test_find_none_and_bad(void **state)
@@ -92,16 +112,16 @@ static void test_find_none_and_bad(void **state)
 	char mnt[64], root[64], tiny[8];
 
 	(void)state;
-	assert_int_equal(cgroup_mountinfo_find(v1_only, mnt, sizeof(mnt), root,
+	assert_int_equal(cgroup_mountinfo_find(v1_only, 0, mnt, sizeof(mnt), root,
 					       sizeof(root)), -ENOENT);
-	assert_int_equal(cgroup_mountinfo_find(lookalike, mnt, sizeof(mnt),
+	assert_int_equal(cgroup_mountinfo_find(lookalike, 0, mnt, sizeof(mnt),
 					       root, sizeof(root)), -ENOENT);
-	assert_int_equal(cgroup_mountinfo_find("", mnt, sizeof(mnt), root,
+	assert_int_equal(cgroup_mountinfo_find("", 0, mnt, sizeof(mnt), root,
 					       sizeof(root)), -ENOENT);
-	assert_int_equal(cgroup_mountinfo_find("garbage line\n", mnt,
+	assert_int_equal(cgroup_mountinfo_find("garbage line\n", 0, mnt,
 					       sizeof(mnt), root, sizeof(root)),
 			 -EINVAL);
-	assert_int_equal(cgroup_mountinfo_find(unified, tiny, sizeof(tiny),
+	assert_int_equal(cgroup_mountinfo_find(unified, 0, tiny, sizeof(tiny),
 					       root, sizeof(root)),
 			 -ENAMETOOLONG);
 }
@@ -132,6 +152,13 @@ struct scratch {
 	char info[96];		/* the mountinfo naming it */
 };
 
+/* The stand-in counts as cgroup2; /hidden is a mount point another mount
+ * covers. */
+static bool fake_is_cgroup2(const char *path)
+{
+	return strcmp(path, "/hidden");
+}
+
 static int scratch_setup(void **state)
 {
 	struct scratch *s = calloc(1, sizeof(*s));
@@ -145,9 +172,11 @@ static int scratch_setup(void **state)
 	assert_non_null(f);
 	/* Mounted from /a/b of the hierarchy: the leaves are at level 4. */
 	fprintf(f, "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+		   "30 22 0:37 / /hidden rw - cgroup2 cgroup2 rw\n"
 		   "41 31 0:38 /a/b %s rw - cgroup2 cgroup2 rw\n", s->dir);
 	fclose(f);
 	mountinfo_path = s->info;
+	is_cgroup2 = fake_is_cgroup2;
 	*state = s;
 	return 0;
 }
@@ -159,6 +188,7 @@ static int scratch_teardown(void **state)
 	unlink(s->info);
 	rmdir(s->dir);
 	mountinfo_path = "/proc/self/mountinfo";
+	is_cgroup2 = mount_is_cgroup2;
 	free(s);
 	return 0;
 }
@@ -192,6 +222,7 @@ static void test_open_create_find_remove(void **state)
 	assert_false(existed);
 	assert_true(cgroup_set_open(&cs));
 	assert_false(cs.private_mount);
+	/* The first cgroup2 line is hidden: the next one is used. */
 	assert_string_equal(cs.mnt, s->dir);
 	assert_int_equal(cs.level, 4);
 	assert_true(cs.id[CGROUP_BYPASS] ==
@@ -448,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_find_hybrid),
 		cmocka_unit_test(test_find_unified),
 		cmocka_unit_test(test_find_escaped_and_nested),
+		cmocka_unit_test(test_find_skip),
 		cmocka_unit_test(test_find_none_and_bad),
 		cmocka_unit_test(test_level_and_names),
 		cmocka_unit_test_setup_teardown(test_open_create_find_remove,
