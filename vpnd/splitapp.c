@@ -36,10 +36,14 @@ static void sa_fail(struct splitapp *sa, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A unit test that includes this file points it elsewhere. */
+static const char *svm_path = "/proc/sys/net/ipv4/conf/all/src_valid_mark";
+
 void splitapp_init(struct splitapp *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	cgroup_set_init(&sa->cg);
+	sa->svm_old = -1;
 }
 
 bool splitapp_active(const struct splitapp *sa)
@@ -361,6 +365,86 @@ static int rules_change(struct netlink *nl, const struct splitapp_net *net,
 	return ret;
 }
 
+/* ----------------------------------------------------- src_valid_mark */
+
+static int int_read(const char *path, int *v)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	return sscanf(buf, "%d", v) == 1 ? 0 : -EINVAL;
+}
+
+static int int_write(const char *path, int v, bool create)
+{
+	char buf[32];
+	int fd, n, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_TRUNC |
+			(create ? O_CREAT : 0), 0600);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d\n", v);
+	if (write(fd, buf, (size_t)n) != n)
+		ret = -EIO;
+	if (close(fd) && !ret)
+		ret = -EIO;
+	return ret;
+}
+
+static void svm_backup_path(const struct splitapp_net *net, char *buf,
+			    size_t len)
+{
+	snprintf(buf, len, "%s/%s.src_valid_mark", net->rundir, net->ifname);
+}
+
+/*
+ * Raises src_valid_mark, the value found going to the backup file first
+ * (a crash in between still leaves it); a backup already there is a dead
+ * daemon's, whose value is the one to put back.  Best effort: without it
+ * only replies under rp_filter after the tunnel is gone are lost.
+ */
+static void svm_raise(struct splitapp *sa, const struct splitapp_net *net)
+{
+	char backup[CGROUP_PATH_MAX];
+	int cur;
+
+	svm_backup_path(net, backup, sizeof(backup));
+	if (!int_read(backup, &sa->svm_old) && sa->svm_old >= 0)
+		return;
+	sa->svm_old = -1;
+	if (int_read(svm_path, &cur) || cur)
+		return;
+	if (int_write(backup, cur, true) || int_write(svm_path, 1, false)) {
+		unlink(backup);
+		return;
+	}
+	sa->svm_old = cur;
+}
+
+/* Puts it back, unless someone changed it since. */
+static void svm_restore(struct splitapp *sa, const struct splitapp_net *net)
+{
+	char backup[CGROUP_PATH_MAX];
+	int cur;
+
+	if (sa->svm_old < 0)
+		return;
+	if (!int_read(svm_path, &cur) && cur == 1)
+		int_write(svm_path, sa->svm_old, false);
+	svm_backup_path(net, backup, sizeof(backup));
+	unlink(backup);
+	sa->svm_old = -1;
+}
+
 /* ---------------------------------------------------------- lifecycle */
 
 int splitapp_start(struct splitapp *sa, struct firewall *fw,
@@ -398,6 +482,7 @@ int splitapp_start(struct splitapp *sa, struct firewall *fw,
 		firewall_table_delete(fw, FIREWALL_INET, SPLITAPP_TABLE);
 		goto undo;
 	}
+	svm_raise(sa, net);
 	sa->active = true;
 	return 0;
 undo:
@@ -436,6 +521,7 @@ int splitapp_stop(struct splitapp *sa, struct firewall *fw,
 		ret = r;
 		sa_fail(sa, "split tunneling rules: %s", netlink_strerror(nl));
 	}
+	svm_restore(sa, net);
 	sa->active = false;
 	sa->bpf = false;
 	return ret;

@@ -37,6 +37,13 @@
  *    IPv4 and IPv6 alike.
  * 4. The kill switch (killswitch.h) accepts the bypass mark out of any
  *    interface, and connections carrying it back in, in all its modes.
+ * 5. net.ipv4.conf.all.src_valid_mark = 1, so that reverse-path filtering
+ *    (rp_filter, strict or loose as Ubuntu and systemd set it) looks a
+ *    reply up with the mark its connection restored: unmarked, the lookup
+ *    lands in the tunnel's table, which once the tunnel is gone says
+ *    "unreachable", and the reply to a bypassing app would be dropped.
+ *    The value found is kept in RUNDIR/IFNAME.src_valid_mark, so that
+ *    the daemon that takes over after a crash can still put it back.
  *
  * nftables 1.0.6 and cgroup paths
  * -------------------------------
@@ -103,6 +110,7 @@ struct splitapp {
 	struct cgroup_set cg;
 	bool active;		/* cgroups, table and rules are in place */
 	bool bpf;		/* the socket programs are attached */
+	int svm_old;		/* src_valid_mark found; -1: not ours */
 	char err[SPLITAPP_ERR_LEN];
 };
 

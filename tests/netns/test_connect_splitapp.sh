@@ -19,8 +19,9 @@
 #         plain; split pid del: back inside; split apps lists them;
 #      4. an unprivileged user in group vpnd may exec --bypass, and may not
 #         move root's process (clear error, nothing moved);
-#      5. SIGKILL of vpnd with the kill switch on: a bypassing app still
-#         reaches the internet host; everything else has zero packets on
+#      5. SIGKILL of vpnd with the kill switch on (and loose rp_filter, as
+#         Ubuntu and systemd set it): a bypassing app still reaches the
+#         internet host; everything else has zero packets on
 #         the link; a new daemon takes the cgroups, rules and table over
 #         (one of each, the bypassing app still listed);
 #      6. down: cgroups, rules, table, private mount gone; the namespace
@@ -67,6 +68,10 @@ cleanup_extra() {
 CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 [ -n "$CG2" ] || die "no cgroup2 mount on this host"
 CGDIR=$CG2/vpnd-$IF_C
+
+# Reverse-path filtering as Ubuntu and systemd set it (loose): a reply to a
+# bypassing app must pass it also once the tunnel is gone.
+in_c sysctl -qw net.ipv4.conf.all.rp_filter=2 || die "rp_filter in the client namespace"
 
 # The host's own resolver, as the client's resolv.conf names it: a DNS
 # responder on the server's side of the LAN.
@@ -156,6 +161,7 @@ capture_start ping4 "icmp and host $INET"
 bypass ping -c 2 -i 0.2 -W 2 -q $INET >/dev/null
 check "A.2: exec --bypass ping $INET exits 0 (got $CTL_RC: $CTL_ERR)" test "$CTL_RC" = 0
 seen ping4 "A.2: the bypassed ping is on the link in plain"
+check "A.2: src_valid_mark raised while split tunneling is active" test "$(in_c sysctl -n net.ipv4.conf.all.src_valid_mark)" = 1
 capture_start ping4b "icmp and host $INET"
 check "A.2: ping $INET without exec works (tunnel)" quiet in_c ping -c 2 -i 0.2 -W 2 -q $INET
 unseen ping4b "A.2: the same ping without exec never appears in plain"
@@ -299,6 +305,7 @@ check "A.6: vpnctl down exits 0" test "$CTL_RC" = 0
 check "A.6: the client daemon has exited" wait_for "! client_pid" 5
 check_not "A.6: the cgroups are gone ($CGDIR)" test -e "$CGDIR"
 check_not "A.6: the private cgroup2 mount point is gone" test -e "$RUNDIR/cgroup2"
+check_not "A.6: src_valid_mark's backup is gone" test -e "$RUNDIR/$IF_C.src_valid_mark"
 snapshot "$NS_C" >"$WORK/client.after"
 same_snapshot "A.6: client namespace after down equals before" "$WORK/client.before" "$WORK/client.after"
 

@@ -8,7 +8,9 @@
  * directories' inodes, their level the mount root's plus two, found again
  * by a second open as existing, removed without a trace, nothing found
  * when not creating); the nameservers of resolv.conf text; the table's
- * rules (vpnd/splitapp.c), and the kill switch's bypass accepts.
+ * rules (vpnd/splitapp.c), the control requests' arguments,
+ * src_valid_mark raised and put back (also by the daemon after a crash),
+ * and the kill switch's bypass accepts.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +31,8 @@
 /* Included to point mountinfo_path at a file of ours. */
 #include "../../vpnd/cgroup.c"
 #include "../../vpnd/killswitch.h"
-#include "../../vpnd/splitapp.h"
+/* Included to point svm_path at a file of ours. */
+#include "../../vpnd/splitapp.c"
 
 /* This host's own layout: v1 controllers under a tmpfs, v2 in unified. */
 static const char hybrid[] =
@@ -442,6 +445,70 @@ static void test_request_keys(void **state)
 					      msg, sizeof(msg)), 0);
 }
 
+/* src_valid_mark: raised from 0 with the value kept in a backup first,
+ * put back at the end; left alone when it was not 0; a dead daemon's
+ * backup is what the next one puts back. */
+static int read_value(const char *path)
+{
+	int v = -99;
+
+	assert_int_equal(int_read(path, &v), 0);
+	return v;
+}
+
+static void test_src_valid_mark(void **state)
+{
+	char dir[] = "/tmp/vpnd-svm.XXXXXX", sysctl[64], backup[64];
+	struct splitapp sa, next;
+	struct splitapp_net net = { .ifname = "wg0" };
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	net.rundir = dir;
+	snprintf(sysctl, sizeof(sysctl), "%s/src_valid_mark", dir);
+	snprintf(backup, sizeof(backup), "%s/wg0.src_valid_mark", dir);
+	svm_path = sysctl;
+	assert_int_equal(int_write(sysctl, 0, true), 0);
+
+	splitapp_init(&sa);
+	svm_raise(&sa, &net);
+	assert_int_equal(read_value(sysctl), 1);
+	assert_int_equal(read_value(backup), 0);
+	assert_int_equal(sa.svm_old, 0);
+	svm_restore(&sa, &net);
+	assert_int_equal(read_value(sysctl), 0);
+	assert_int_not_equal(access(backup, F_OK), 0);
+
+	/* Someone else's 1: not ours to raise or to put back. */
+	assert_int_equal(int_write(sysctl, 1, false), 0);
+	svm_raise(&sa, &net);
+	assert_int_equal(sa.svm_old, -1);
+	assert_int_not_equal(access(backup, F_OK), 0);
+	svm_restore(&sa, &net);
+	assert_int_equal(read_value(sysctl), 1);
+
+	/* A daemon dies after raising it; the next one puts it back. */
+	assert_int_equal(int_write(sysctl, 0, false), 0);
+	svm_raise(&sa, &net);
+	splitapp_init(&next);
+	svm_raise(&next, &net);
+	assert_int_equal(next.svm_old, 0);
+	assert_int_equal(read_value(sysctl), 1);
+	svm_restore(&next, &net);
+	assert_int_equal(read_value(sysctl), 0);
+	assert_int_not_equal(access(backup, F_OK), 0);
+
+	/* Changed by someone since: their word stands. */
+	svm_raise(&sa, &net);
+	assert_int_equal(int_write(sysctl, 2, false), 0);
+	svm_restore(&sa, &net);
+	assert_int_equal(read_value(sysctl), 2);
+
+	svm_path = "/proc/sys/net/ipv4/conf/all/src_valid_mark";
+	unlink(sysctl);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* The kill switch lets the bypass mark out and its connections in, right
  * after loopback, in BLOCK and TUNNEL rules; without it, nothing. */
 static void test_killswitch_bypass(void **state)
@@ -490,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_render_refused),
 		cmocka_unit_test(test_request_keys),
+		cmocka_unit_test(test_src_valid_mark),
 		cmocka_unit_test(test_killswitch_bypass),
 	};
 
