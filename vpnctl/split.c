@@ -48,6 +48,8 @@ static void split_usage(FILE *f)
 		"Usage: vpnctl split [show] [--json]\n"
 		"       vpnctl split exclude add|del CIDR... [--save]\n"
 		"       vpnctl split include add|del CIDR... [--save]\n"
+		"       vpnctl split apps [--json]\n"
+		"       vpnctl split pid add|del PID --bypass|--tunnel\n"
 		"       (common: [-c PROFILE] [-i IFNAME])\n\n"
 		"Split tunneling by network.  'exclude' networks go outside the\n"
 		"tunnel, by the physical link, and the rest through it;\n"
@@ -57,6 +59,9 @@ static void split_usage(FILE *f)
 		"never leaves the tunnel.  The kill switch lets excluded\n"
 		"networks out, and in include mode protects only the included\n"
 		"ones.\n\n"
+		"By application: 'apps' lists the processes vpnd keeps outside\n"
+		"(bypass) or inside (tunnel) the tunnel, 'pid' moves one of\n"
+		"yours; 'vpnctl exec' starts a command in either group.\n\n"
 		"A change applies to the running vpnd at once (routes and\n"
 		"firewall in an order that leaks nothing) and is forgotten when\n"
 		"it stops, unless --save also writes it to the profile's\n"
@@ -377,8 +382,8 @@ static int split_include_main(int argc, char **argv)
 	return split_net_main(argc, argv, "include");
 }
 
-/* The words of "vpnctl split", each called with itself as argv[0]; split
- * tunneling by application adds its own ("apps", "pid"). */
+/* The words of "vpnctl split", each called with itself as argv[0]: by
+ * network here, by application ("apps", "pid") in splitapp.c. */
 static const struct split_subcommand {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -386,6 +391,8 @@ static const struct split_subcommand {
 	{ "show", split_show_main },
 	{ "exclude", split_exclude_main },
 	{ "include", split_include_main },
+	{ "apps", split_apps_main },
+	{ "pid", split_pid_main },
 };
 
 int cmd_split(int argc, char **argv)
@@ -398,6 +405,6 @@ int cmd_split(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(argv[1], split_subcommands[i].name))
 			return split_subcommands[i].fn(argc - 1, argv + 1);
-	return ctl_usage_error("split", "unknown word '%s' (show, exclude or include)",
-			       argv[1]);
+	return ctl_usage_error("split", "unknown word '%s' (show, exclude, "
+			       "include, apps or pid)", argv[1]);
 }

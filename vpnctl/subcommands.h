@@ -6,6 +6,8 @@
 #ifndef VPNCTL_SUBCOMMANDS_H
 #define VPNCTL_SUBCOMMANDS_H
 
+#include <getopt.h>
+
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
@@ -24,5 +26,17 @@ int cmd_leaktest(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 /* One line "split: MODE NET, NET" when a reply has split lines. */
 void split_print_summary(const struct ctl_reply *r);
+
+/* Split tunneling by application (exec.c, splitapp.c).  "vpnctl split"
+ * hands "apps" and "pid" to split_apps_main() and split_pid_main(), with
+ * that word as argv[0]. */
+int cmd_exec(int argc, char **argv);
+int split_apps_main(int argc, char **argv);
+int split_pid_main(int argc, char **argv);
+/* --bypass ('b') or --tunnel ('t') into *group, once: CTL_CONTINUE or
+ * the usage error. */
+int split_group_option(const char *cmd, int opt, const char **group);
+/* The options of exec and split pid: -b, -t, -i IFNAME, -h. */
+extern const struct option split_group_opts[];
 
 #endif /* VPNCTL_SUBCOMMANDS_H */

@@ -36,7 +36,8 @@ static const struct subcommand subcommands[] = {
 	{ "servers", cmd_servers, "list the servers, with country and city" },
 	{ "killswitch", cmd_killswitch, "show or set the kill switch" },
 	{ "leaktest", cmd_leaktest, "probe for leaks around the tunnel" },
-	{ "split", cmd_split, "split tunneling: show, exclude, include" },
+	{ "split", cmd_split, "split tunneling: show, exclude, include, apps, pid" },
+	{ "exec", cmd_exec, "run a command outside (or inside) the tunnel" },
 	{ "version", cmd_version, "print the version" },
 };
 

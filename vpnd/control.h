@@ -19,6 +19,7 @@
 #include "netlink.h"
 #include "servers.h"
 #include "splitnet.h"
+#include "splitapp.h"
 
 struct device;
 struct control_conn;
@@ -34,6 +35,9 @@ enum client_values {
 	/* The mark on our UDP socket, and the number of our routing table. */
 	CLIENT_FWMARK = 0x5670,
 	CLIENT_TABLE = 0x5670,
+	/* The tunnel's defaults alone, for split tunneling's tunnel group
+	 * (netlink_tunnel.app_table). */
+	CLIENT_APP_TABLE = 0x5672,
 	CLIENT_DEFAULT_MTU = 1420,
 	CLIENT_UP_TIMEOUT_MS = 10000,
 	CLIENT_MAX_CONNS = 16,
@@ -115,6 +119,11 @@ struct client {
 	ev_timer failover_w;
 	char failover_reason[160];	/* the last one's */
 	int64_t failover_time;		/* Unix seconds; 0: none yet */
+
+	/* Split tunneling by application (splitapp.h): active from the
+	 * first exec or pid add, or from a start that found the cgroups of
+	 * a daemon that died, until down. */
+	struct splitapp sa;
 
 	int ctl_fd;
 	char ctl_path[160];

@@ -92,6 +92,12 @@
  *     included networks and the tunnel's inside prefixes (its resolvers
  *     and the networks of its addresses) by destination, and accept
  *     everything else; the DNS rejects before them still hold.
+ * With split tunneling by application (bypass_mark not 0), output accepts
+ * that mark right after lo, and input accepts connections carrying it
+ * (ct mark) right after lo, in TUNNEL and BLOCK rules alike: a bypassing
+ * application is outside the tunnel by the user's choice, tunnel up or
+ * not.  Only a socket in vpnd's bypass cgroup, or one with SO_MARK (root),
+ * carries the mark.
  *
  * KILLSWITCH_RULES_BLOCK (lockdown while disconnected, or a held table):
  * the same without the server, the tunnel, the resolvers and the inside
@@ -200,6 +206,10 @@ struct killswitch_state {
 	enum killswitch_split split;
 	struct netlink_prefix split_net[KILLSWITCH_SPLIT_MAX];
 	unsigned int n_split;
+	/* Split tunneling by application (splitapp.h): packets with this
+	 * mark, and the connections they open, pass in every phase that has
+	 * rules, out of any interface; 0: none. */
+	uint32_t bypass_mark;
 };
 
 /*

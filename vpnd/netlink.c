@@ -36,7 +36,7 @@ enum {
 	/* Per family a default and a backstop route, the LAN throws, the
 	 * inside routes, and the two rules; checked against the LAN ranges
 	 * where they are defined. */
-	TUNNEL_MAX_STEPS = 32,
+	TUNNEL_MAX_STEPS = 40,
 };
 
 /* The first table id reserved by the kernel: compat, default, main, local. */
@@ -1208,7 +1208,7 @@ static const char *const lan_ipv4[] = {
 static const char *const lan_ipv6[] = { "fe80::/10", "fc00::/7" };
 
 _Static_assert(MNL_ARRAY_SIZE(lan_ipv4) + MNL_ARRAY_SIZE(lan_ipv6) +
-		       2 * 2 + 2 + NETLINK_INSIDE_MAX <= TUNNEL_MAX_STEPS,
+		       2 * 2 * 2 + 2 + NETLINK_INSIDE_MAX <= TUNNEL_MAX_STEPS,
 	       "a tunnel plan does not fit in TUNNEL_MAX_STEPS");
 
 static struct netlink_route *plan_route(struct tunnel_plan *p,
@@ -1303,6 +1303,13 @@ static void plan_family(struct tunnel_plan *p, const struct netlink_tunnel *t,
 	if (type == RTN_UNICAST && t->fail_closed)
 		plan_route(p, t, family, RTN_UNREACHABLE,
 			   NETLINK_BACKSTOP_METRIC);
+	if (!t->app_table)
+		return;
+	plan_route(p, t, family, type, NETLINK_TUNNEL_METRIC)->table =
+		t->app_table;
+	if (type == RTN_UNICAST && t->fail_closed)
+		plan_route(p, t, family, RTN_UNREACHABLE,
+			   NETLINK_BACKSTOP_METRIC)->table = t->app_table;
 }
 
 static void plan_rule(struct tunnel_plan *p, const struct netlink_tunnel *t,
@@ -1364,6 +1371,10 @@ static int tunnel_plan(struct netlink *nl, const struct netlink_tunnel *t,
 	    (t->table >= RT_TABLE_FIRST_RESERVED && t->table <= 255))
 		return nl_fail(nl, -EINVAL, "tunnel routing: table %u is "
 			       "reserved", t->table);
+	if (t->app_table == t->table ||
+	    (t->app_table >= RT_TABLE_FIRST_RESERVED && t->app_table <= 255))
+		return nl_fail(nl, -EINVAL, "tunnel routing: second table %u "
+			       "is reserved or T itself", t->app_table);
 	/* At or after main, routes in main would be consulted first. */
 	if (t->priority >= 32766)
 		return nl_fail(nl, -EINVAL, "tunnel routing: rule priority %u "

@@ -261,6 +261,11 @@ struct netlink_tunnel {
 	 * allow_lan, where the default route already covers them. */
 	const struct netlink_prefix *inside;
 	unsigned int n_inside;
+	/* A second table that gets T's default routes (and backstops) and
+	 * nothing else, for traffic that must go through the tunnel whatever
+	 * else T holds (split tunneling's throws: the tunnel group of
+	 * splitapp.h looks up this one).  No rule points at it here; 0: none. */
+	uint32_t app_table;
 };
 
 /*
