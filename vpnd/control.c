@@ -29,6 +29,7 @@
 #include "control.h"
 #include "device.h"
 #include "env.h"
+#include "fdio.h"
 #include "firewall.h"
 #include "notify.h"
 #include "peer.h"
@@ -1571,12 +1572,14 @@ static int split_save(struct client *c, char *msg, size_t len)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		  st.st_mode & 07777);
 	if (fd < 0 || fchmod(fd, st.st_mode & 07777) ||
-	    fchown(fd, st.st_uid, st.st_gid) ||
-	    write(fd, out, out_len) != (ssize_t)out_len || fsync(fd) ||
-	    rename(tmp, path)) {
-		ret = errno ? -errno : -EIO;
+	    fchown(fd, st.st_uid, st.st_gid))
+		ret = -errno;
+	else
+		ret = fdio_write_all(fd, out, out_len);
+	if (!ret && (fsync(fd) || rename(tmp, path)))
+		ret = -errno;
+	if (ret)
 		unlink(tmp);
-	}
 out:
 	if (ret)
 		snprintf(msg, len, "cannot save to %s: %s", path,
