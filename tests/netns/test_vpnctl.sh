@@ -329,7 +329,7 @@ run down; expect 3 "down with no daemon"; err_has "vpnd is not running on vpnd0"
 run status; expect 0 "status with no daemon"
 out_has "state:            disconnected"
 run status --json; expect 0 "status --json with no daemon"
-json 'd == {"interface": "vpnd0", "state": "disconnected", "address": [], "kill_switch_kernel": "unchecked (vpnd is not running; no state file)"}'
+json 'd == {"interface": "vpnd0", "state": "disconnected", "address": [], "kill_switch_kernel": "unchecked (vpnd is not running; no state file)", "split_net": []}'
 # With a state file, status shows the kill switch it keeps.
 mkdir -m 755 "$VPND_STATEDIR"
 printf 'mode=lockdown\nallow_lan=yes\nhold=no\nprofile_mode=on\nprofile_allow_lan=no\narp_ignore=-1\n' >"$VPND_STATEDIR/killswitch"
