@@ -26,6 +26,7 @@ static const struct json_field status_fields[] = {
 	{ "endpoint", JSON_STRING },
 	{ "selection", JSON_STRING },
 	{ "failovers", JSON_NUMBER },
+	{ "network", JSON_STRING },
 	{ "last_failover_reason", JSON_STRING },
 	{ "last_failover_time", JSON_NUMBER },
 	{ "address", JSON_ARRAY },
@@ -233,6 +234,7 @@ static void status_print(const struct ctl_reply *r)
 	print_line(r, "server", "server:");
 	print_line(r, "endpoint", "endpoint:");
 	print_line(r, "selection", "selection:");
+	print_line(r, "network", "network:");
 	print_failovers(r);
 	print_addresses(r);
 	if (hs) {

@@ -162,6 +162,9 @@ static void add_connection_lines(struct client *c, struct control_conn *cn)
 				(long long)c->failover_time);
 		}
 	}
+	if (c->nc.watching)
+		out_add(cn, "network=%s\n",
+			netchange_offline(c) ? "waiting" : "up");
 	if (c->state != CLIENT_DISCONNECTED)
 		for (unsigned int i = 0; i < c->conf->n_address; i++) {
 			format_prefix(buf, sizeof(buf), &c->conf->address[i],
@@ -187,6 +190,7 @@ static void teardown(struct client *c)
 	int ifindex = dev->ifindex, ret;
 
 	ev_timer_stop(dev->loop, &c->poll_w);
+	netchange_stop(c);
 	ret = dns_restore(&c->dns);
 	if (ret)
 		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
@@ -615,6 +619,7 @@ static int connect_server(struct client *c, const struct conf_server_entry *s,
 	now = device_now();
 	c->up_started = now;
 	p = server_peer(c);
+	netchange_start(c);
 	/*
 	 * A server keeps one initiation per peer in each 1/50 s and answers
 	 * only that one.  Two close together, the retransmission in flight
@@ -964,6 +969,12 @@ static void failover_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if ((c->state != CLIENT_CONNECTED && c->state != CLIENT_CONNECTING) ||
 	    c->select <= CONF_SELECT_ID || !p || c->probing || c->chosen)
 		return;
+	/* No route to any server: its silence says nothing about it, and
+	 * the wait starts again once the network is back. */
+	if (netchange_offline(c)) {
+		c->failover.waiting_since = 0;
+		return;
+	}
 	t = &p->timers;
 	heard = t->last_authenticated_received > t->last_handshake_complete ?
 			t->last_authenticated_received :

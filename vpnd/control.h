@@ -16,6 +16,7 @@
 #include "dns.h"
 #include "killswitch.h"
 #include "ksfile.h"
+#include "netchange.h"
 #include "netlink.h"
 #include "servers.h"
 
@@ -61,6 +62,7 @@ struct client {
 	bool routing_up;
 	unsigned int addresses_added;
 	struct dns_state dns;
+	struct netchange nc;		/* following the network (netchange.c) */
 
 	struct firewall *fw;
 	int lock_fd;			/* ksfile_lock() */
