@@ -40,10 +40,19 @@ enum {
 	CONTROL_POLL_MS = 50,
 };
 
+/* Who is at the other end of a connection, by SO_PEERCRED. */
+enum control_peer {
+	CONTROL_PEER_OTHER,	/* neither: refused at accept */
+	CONTROL_PEER_GROUP,	/* a member of the group vpnd */
+	CONTROL_PEER_ROOT,
+};
+
 struct control_conn {
 	ev_io w;
 	int fd;
 	struct client *c;
+	enum control_peer peer;
+	uid_t uid;
 	char in[CONTROL_IN_MAX];
 	size_t in_len;
 	char *out;
@@ -1187,6 +1196,59 @@ static void handle_killswitch(struct client *c, struct control_conn *cn,
 		after_disconnected(c, cn);
 }
 
+/* Who may ask what. */
+
+static bool killswitch_changes(const struct request *r)
+{
+	return r->has_mode || r->has_allow_lan;
+}
+
+/*
+ * Members of the group vpnd run the connection (up, down, status, servers,
+ * probing, split tunneling); what changes the machine's protection (the
+ * kill switch's mode or allow_lan) needs root, as does starting vpnd with
+ * a profile (vpnctl's side: no request carries a profile).  An operation
+ * not in this table is root's alone.
+ */
+static const struct control_access {
+	const char *op;
+	/* Root only when this says the request changes a setting. */
+	bool (*root_if)(const struct request *r);
+} control_access[] = {
+	{ "status", NULL },
+	{ "servers", NULL },
+	{ "probe", NULL },
+	{ "up", NULL },
+	{ "down", NULL },
+	{ "killswitch", killswitch_changes },
+	/* Split tunneling's requests, served to the group too. */
+	{ "exec", NULL },
+	{ "split", NULL },
+	{ "split_pid", NULL },
+	{ "split_apps", NULL },
+};
+
+/* 0, or -EACCES / -EPERM with @msg saying why. */
+static int access_check(const struct control_conn *cn,
+			const struct request *r, char *msg, size_t len)
+{
+	const struct control_access *a = NULL;
+
+	if (cn->peer == CONTROL_PEER_ROOT)
+		return 0;
+	for (size_t i = 0; i < sizeof(control_access) /
+				   sizeof(*control_access); i++)
+		if (!strcmp(control_access[i].op, r->op))
+			a = &control_access[i];
+	if (a && (!a->root_if || !a->root_if(r)))
+		return 0;
+	snprintf(msg, len, "permission denied: %s needs root (members of the "
+		 "group " CONTROL_GROUP " may not change it)",
+		 !strcmp(r->op, "killswitch") ? "changing the kill switch" :
+						r->op);
+	return -EPERM;
+}
+
 static void handle_request(struct client *c, struct control_conn *cn,
 			   const struct request *r)
 {
@@ -1445,15 +1507,22 @@ static void conn_process(struct control_conn *cn)
 	char *end, msg[256];
 	struct request r;
 	size_t used;
+	int ret;
 
 	while (!cn->waiting_up && !cn->waiting_probe &&
 	       (end = memmem(cn->in, cn->in_len, "\n\n", 2))) {
 		*end = '\0';
 		used = (size_t)(end - cn->in) + 2;
-		if (parse_request(cn->in, &r, msg, sizeof(msg)))
+		if (parse_request(cn->in, &r, msg, sizeof(msg))) {
 			out_end(cn, -EINVAL, msg);
-		else
+		} else if ((ret = access_check(cn, &r, msg, sizeof(msg)))) {
+			log_msg(cn->c->dev, LOG_LEVEL_VERBOSE,
+				"refused %s from uid %ld: needs root", r.op,
+				(long)cn->uid);
+			out_end(cn, ret, msg);
+		} else {
 			handle_request(cn->c, cn, &r);
+		}
 		memmove(cn->in, cn->in + used, cn->in_len - used);
 		cn->in_len -= used;
 	}
@@ -1488,31 +1557,59 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_flush(cn);
 }
 
-/* Root, or a member of the vpnd group. */
-static bool peer_allowed(int fd)
+/*
+ * Root, a member of the vpnd group (as its primary group or in the group
+ * database: getgrouplist(), so that a user added to the group is served
+ * without logging in again), or neither.
+ */
+static enum control_peer peer_identify(int fd, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct group *g = getgrnam("vpnd");
+	struct group *g;
 	struct passwd *pw;
-	gid_t groups[64];
-	int n = 64;
+	gid_t groups[256];
+	int n = 256;
 
+	*uid = (uid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
-		return false;
+		return CONTROL_PEER_OTHER;
+	*uid = cred.uid;
 	if (cred.uid == 0)
-		return true;
+		return CONTROL_PEER_ROOT;
+	g = getgrnam(CONTROL_GROUP);
 	if (!g)
-		return false;
+		return CONTROL_PEER_OTHER;
 	if (cred.gid == g->gr_gid)
-		return true;
+		return CONTROL_PEER_GROUP;
 	pw = getpwuid(cred.uid);
 	if (!pw || getgrouplist(pw->pw_name, cred.gid, groups, &n) < 0)
-		return false;
+		return CONTROL_PEER_OTHER;
 	for (int i = 0; i < n; i++)
 		if (groups[i] == g->gr_gid)
-			return true;
-	return false;
+			return CONTROL_PEER_GROUP;
+	return CONTROL_PEER_OTHER;
+}
+
+/*
+ * Someone neither root nor in the group (a socket whose mode was opened up,
+ * or a group that vanished) hears why at once, as the reply to whatever it
+ * sends, and is gone: it holds no connection slot.  The reply stays
+ * readable after the close (vpnctl reads it even when its send then fails).
+ */
+static void refuse_stranger(int fd, uid_t uid)
+{
+	char reply[200];
+	int n;
+
+	n = snprintf(reply, sizeof(reply),
+		     "message=permission denied: uid %ld is neither root nor "
+		     "a member of the group " CONTROL_GROUP "\nerrno=%d\n\n",
+		     (long)uid, -EACCES);
+	/* Best effort: a full socket buffer only loses the explanation. */
+	if (n > 0 && (size_t)n < sizeof(reply))
+		(void)send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1520,14 +1617,21 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct client *c = (struct client *)((char *)w -
 					     offsetof(struct client, ctl_w));
 	struct control_conn *cn;
+	enum control_peer peer;
+	uid_t uid;
 	int fd;
 
 	(void)revents;
 	fd = accept4(c->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (c->nconns >= CLIENT_MAX_CONNS || !peer_allowed(fd)) {
+	if (c->nconns >= CLIENT_MAX_CONNS) {
 		close(fd);
+		return;
+	}
+	peer = peer_identify(fd, &uid);
+	if (peer == CONTROL_PEER_OTHER) {
+		refuse_stranger(fd, uid);
 		return;
 	}
 	cn = calloc(1, sizeof(*cn));
@@ -1535,6 +1639,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
+	cn->peer = peer;
+	cn->uid = uid;
 	cn->fd = fd;
 	cn->c = c;
 	cn->next = c->conns;
@@ -1547,7 +1653,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 static int socket_open(struct client *c)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct group *g = getgrnam("vpnd");
+	struct group *g = getgrnam(CONTROL_GROUP);
 	struct stat st;
 	mode_t old;
 	int fd, ret;

@@ -23,6 +23,9 @@
 struct device;
 struct control_conn;
 
+/* Members of this group may drive the connection (docs/control.md). */
+#define CONTROL_GROUP "vpnd"
+
 enum client_state {
 	CLIENT_DISCONNECTED,
 	CLIENT_CONNECTING,
