@@ -150,6 +150,18 @@ static struct peer *server_peer(const struct client *c)
 	return c->dev->peers.head;
 }
 
+static const char *dns_method_name(enum client_dns m)
+{
+	switch (m) {
+	case CLIENT_DNS_RESOLVED:
+		return "systemd-resolved";
+	case CLIENT_DNS_RESOLV_CONF:
+		return "resolv.conf";
+	default:
+		return "none";
+	}
+}
+
 static void add_connection_lines(struct client *c, struct control_conn *cn)
 {
 	char buf[128];
@@ -171,6 +183,8 @@ static void add_connection_lines(struct client *c, struct control_conn *cn)
 				(long long)c->failover_time);
 		}
 	}
+	if (c->state != CLIENT_DISCONNECTED)
+		out_add(cn, "dns_method=%s\n", dns_method_name(c->dns_method));
 	if (c->nc.watching)
 		out_add(cn, "network=%s\n",
 			netchange_offline(c) ? "waiting" : "up");
@@ -193,17 +207,59 @@ static void set_error(struct client *c, const char *what, int err)
 
 static void arp_set(struct client *c, bool want);
 
+/* DNS for the tunnel: systemd-resolved when it runs now, else resolv.conf. */
+static int dns_do(struct client *c)
+{
+	int ret;
+
+	if (!c->conf->n_dns)
+		return 0;
+	if (resolved_running()) {
+		ret = resolved_apply(&c->resolved, c->dev->ifindex,
+				     c->conf->dns, c->conf->n_dns);
+		if (ret) {
+			snprintf(c->error, sizeof(c->error), "setting DNS: %.140s",
+				 c->resolved.err);
+			return ret;
+		}
+		c->dns_method = CLIENT_DNS_RESOLVED;
+		return 0;
+	}
+	ret = dns_apply(&c->dns, c->conf->dns, c->conf->n_dns);
+	if (ret) {
+		set_error(c, "setting DNS", ret);
+		return ret;
+	}
+	c->dns_method = CLIENT_DNS_RESOLV_CONF;
+	return 0;
+}
+
+static void dns_undo(struct client *c)
+{
+	struct device *dev = c->dev;
+	int ret;
+
+	if (c->dns_method == CLIENT_DNS_RESOLVED) {
+		ret = resolved_revert(&c->resolved);
+		if (ret)
+			log_msg(dev, LOG_LEVEL_ERROR, "%s", c->resolved.err);
+	} else {
+		ret = dns_restore(&c->dns);
+		if (ret)
+			log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
+				c->dns.path, strerror(-ret));
+	}
+	c->dns_method = CLIENT_DNS_NONE;
+}
+
 static void teardown(struct client *c)
 {
 	struct device *dev = c->dev;
-	int ifindex = dev->ifindex, ret;
+	int ifindex = dev->ifindex;
 
 	ev_timer_stop(dev->loop, &c->poll_w);
 	netchange_stop(c);
-	ret = dns_restore(&c->dns);
-	if (ret)
-		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
-			c->dns.path, strerror(-ret));
+	dns_undo(c);
 	if (c->routing_up && !netlink_tunnel_routing_down(c->nl, &c->tunnel))
 		c->routing_up = false;
 	while (c->addresses_added) {
@@ -497,11 +553,9 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 		goto fail;
 	}
 	c->routing_up = true;
-	ret = dns_apply(&c->dns, c->conf->dns, c->conf->n_dns);
-	if (ret) {
-		set_error(c, "setting DNS", ret);
+	ret = dns_do(c);
+	if (ret)
 		goto fail;
-	}
 	return 0;
 fail:
 	teardown(c);
@@ -1891,6 +1945,7 @@ int client_start(struct client *c, struct device *dev)
 		return ret;
 	}
 	dns_init(&c->dns, "/etc/resolv.conf", c->rundir, dev->ifname);
+	resolved_init(&c->resolved, c->rundir, dev->ifname);
 	ret = socket_open(c);
 	if (ret) {
 		fprintf(stderr, "vpnd: cannot serve %s/%s.sock: %s\n",
@@ -1904,6 +1959,9 @@ int client_start(struct client *c, struct device *dev)
 	if (ret)
 		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
 			c->dns.path, strerror(-ret));
+	/* And what it left with systemd-resolved, on a link that survived. */
+	if (resolved_recover(&c->resolved))
+		log_msg(dev, LOG_LEVEL_ERROR, "%s", c->resolved.err);
 	ev_timer_init(&c->poll_w, poll_cb, 0.0, 0.0);
 	for (int i = 0; i < 2; i++) {
 		ev_init(&c->probe_io[i], probe_io_cb);

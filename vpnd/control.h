@@ -18,6 +18,7 @@
 #include "ksfile.h"
 #include "netchange.h"
 #include "netlink.h"
+#include "resolved.h"
 #include "servers.h"
 
 struct device;
@@ -65,6 +66,11 @@ struct client {
 	bool routing_up;
 	unsigned int addresses_added;
 	struct dns_state dns;
+	/* How DNS is set while up: chosen at each up, by whether
+	 * systemd-resolved runs then (resolved.c), else resolv.conf. */
+	enum client_dns { CLIENT_DNS_NONE, CLIENT_DNS_RESOLV_CONF,
+			  CLIENT_DNS_RESOLVED } dns_method;
+	struct resolved_state resolved;
 	struct netchange nc;		/* following the network (netchange.c) */
 
 	struct firewall *fw;
