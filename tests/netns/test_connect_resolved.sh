@@ -10,7 +10,8 @@
 #     /etc/resolv.conf of the namespace is not touched;
 #   - a resolvectl query is answered by the tunnel's resolver, its packets
 #     are seen on the tunnel and no DNS at all on the physical link;
-#   - down: the tunnel link has no server, domain or DefaultRoute left;
+#   - down: resolved's log shows vpnd's RevertLink; the tunnel link, if it
+#     stays, has no server, domain or DefaultRoute left;
 #   - SIGKILL of vpnd: its record stays in the run directory; the next up
 #     reads it, configures again, and the record names the new link.
 CL_TAG=r
@@ -50,7 +51,7 @@ write_server_conf "$WORK/server.conf"
 start_vpnd_server "$WORK/server.conf"
 write_profile "$WORK/client.conf" "$TUN_C/32"
 
-RESOLVED_LOG_LEVEL=info resolved_start "$NS_C" >"$WORK/lab.out" 2>&1 ||
+RESOLVED_LOG_LEVEL=debug resolved_start "$NS_C" >"$WORK/lab.out" 2>&1 ||
 	{ sed 's/^/    | /' "$WORK/lab.out"; die "systemd-resolved did not start"; }
 LAB_UP=yes
 export DBUS_SYSTEM_BUS_ADDRESS=$RESOLVED_BUS
@@ -92,8 +93,12 @@ check "the query was seen on the tunnel" grep -q "> $TUN_S.53: .*A? leakcheck.ex
 check "no DNS packet on the physical link $C_PHYS" test ! -s "$WORK/phys.cap"
 [ -s "$WORK/phys.cap" ] && sed 's/^/    | /' "$WORK/phys.cap"
 
+pid=$(client_pid)
 ctl down -i "$IF_C"
 check "vpnctl down (exit $CTL_RC)" test "$CTL_RC" = 0
+# resolved's own log (debug) names the caller of each RevertLink.
+check "resolved got a RevertLink from this vpnd (pid ${pid:-none})" \
+	grep -q "D-Bus revert request from client PID ${pid:-none} " "$RESOLVED_LOG"
 if in_c ip link show "$IF_C" >/dev/null 2>&1; then
 	out=$(rctl status "$IF_C")
 	check_not "after down, $IF_C has no DNS server" grep -q "DNS Servers:" <<<"$out"
