@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "../vpnd/conf.h"
+#include "../vpnd/fdio.h"
 #include "ctl.h"
 #include "subcommands.h"
 
@@ -85,21 +86,6 @@ static int failed(const char *what, const char *path, int err)
 	return CTL_EXIT_FAILED;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int cmd_servers_keygen(int argc, char **argv)
 {
 	const char *path = NULL;
@@ -136,7 +122,7 @@ int cmd_servers_keygen(int argc, char **argv)
 		failed("cannot create", path, errno);
 		goto out;
 	}
-	ret = write_all(fd, sk_text, strlen(sk_text));
+	ret = fdio_write_all(fd, sk_text, strlen(sk_text));
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
@@ -263,9 +249,9 @@ static int sig_write(const char *list, const char *text)
 		  0644);
 	if (fd < 0)
 		return failed("cannot create", tmp, errno);
-	ret = write_all(fd, text, strlen(text));
+	ret = fdio_write_all(fd, text, strlen(text));
 	if (!ret)
-		ret = write_all(fd, "\n", 1);
+		ret = fdio_write_all(fd, "\n", 1);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)

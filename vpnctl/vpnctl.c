@@ -36,6 +36,10 @@ static const struct subcommand subcommands[] = {
 	{ "servers", cmd_servers, "list the servers, with country and city" },
 	{ "killswitch", cmd_killswitch, "show or set the kill switch" },
 	{ "leaktest", cmd_leaktest, "probe for leaks around the tunnel" },
+	{ "exec", cmd_exec, "run a command outside (or inside) the tunnel" },
+	/* Temporary: split.c's "split" takes over, calling split_apps_main()
+	 * and split_pid_main() for "apps" and "pid". */
+	{ "split", cmd_splitapp, "split tunneling by application" },
 	{ "version", cmd_version, "print the version" },
 };
 

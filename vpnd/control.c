@@ -60,6 +60,7 @@ struct control_conn {
 	bool waiting_up;	/* an up=1 whose reply waits for a handshake */
 	bool waiting_probe;	/* a probe=1 whose reply waits for answers */
 	bool closing;
+	struct ucred cred;	/* the peer, as it connected (SO_PEERCRED) */
 	struct control_conn *next;
 };
 
@@ -313,6 +314,9 @@ static void ks_fill(const struct client *c, enum killswitch_phase phase,
 	}
 	st->probe = c->probe_ep;
 	st->n_probe = c->n_probe_ep;
+	/* Bypassing applications pass in every mode (splitapp.h). */
+	if (splitapp_active(&c->sa))
+		st->bypass_mark = SPLITAPP_BYPASS_MARK;
 }
 
 /* One atomic ruleset for the phase; 0 or -errno with c->error set. */
@@ -1087,6 +1091,181 @@ static int client_up_select(struct client *c, enum conf_select kind,
 
 /* Requests. */
 
+/*
+ * Split tunneling by application (splitapp.h): exec=1, split_pid=1 and
+ * split_apps=1.  The caller is who connected (SO_PEERCRED): exec moves
+ * that very process, and nobody but root moves a process not their own.
+ */
+static void split_net_fill(const struct client *c, struct splitapp_net *n)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	memset(n, 0, sizeof(*n));
+	n->ifname = c->dev->ifname;
+	n->rundir = c->rundir;
+	n->tunnel_table = CLIENT_TABLE;
+	for (unsigned int i = 0; i < c->conf->n_address &&
+				 n->n_tunnel_addr < SPLITAPP_ADDR_MAX; i++) {
+		const struct conf_prefix *a = &c->conf->address[i];
+
+		netlink_prefix_set(&n->tunnel_addr[n->n_tunnel_addr++],
+				   a->family, &a->addr, a->cidr);
+	}
+	for (unsigned int i = 0; i < c->conf->n_dns &&
+				 n->n_tunnel_dns < SPLITAPP_ADDR_MAX; i++) {
+		const struct conf_prefix *a = &c->conf->dns[i];
+
+		netlink_prefix_set(&n->tunnel_dns[n->n_tunnel_dns++],
+				   a->family, &a->addr,
+				   a->family == AF_INET ? 32 : 128);
+	}
+	/* The host's resolvers: resolv.conf as it was before up. */
+	if (c->dns.active && c->dns.original) {
+		n->n_host_dns = splitapp_resolvers_parse(
+			c->dns.original, c->dns.original_len, n->host_dns,
+			SPLITAPP_ADDR_MAX);
+		return;
+	}
+	f = fopen(c->dns.path, "re");
+	if (f) {
+		text = calloc(1, DNS_FILE_MAX);
+		if (text)
+			len = fread(text, 1, DNS_FILE_MAX, f);
+		fclose(f);
+	}
+	if (text)
+		n->n_host_dns = splitapp_resolvers_parse(text, len, n->host_dns,
+							 SPLITAPP_ADDR_MAX);
+	free(text);
+}
+
+/* Takes over the cgroups of a daemon that died (create false), or starts
+ * afresh for a first exec or pid add; 0 or -errno with c->error set. */
+static int split_start(struct client *c, bool create)
+{
+	struct splitapp_net net;
+	bool found = false;
+	int ret;
+
+	split_net_fill(c, &net);
+	ret = splitapp_start(&c->sa, c->fw, c->nl, &net, create, &found);
+	if (ret) {
+		snprintf(c->error, sizeof(c->error), "%s",
+			 splitapp_strerror(&c->sa));
+		return ret;
+	}
+	if (found)
+		log_msg(c->dev, LOG_LEVEL_ERROR, "split tunneling cgroups "
+			"from an earlier run taken over");
+	if (splitapp_active(&c->sa) && !c->sa.bpf)
+		log_msg(c->dev, LOG_LEVEL_ERROR, "split tunneling: no socket "
+			"marks (BPF refused); bypassing needs the tunnel up");
+	return 0;
+}
+
+/* Down or stop: the processes go back, the rules go. */
+static void split_stop(struct client *c)
+{
+	struct splitapp_net net;
+
+	if (!splitapp_active(&c->sa))
+		return;
+	split_net_fill(c, &net);
+	if (splitapp_stop(&c->sa, c->fw, c->nl, &net))
+		log_msg(c->dev, LOG_LEVEL_ERROR, "%s",
+			splitapp_strerror(&c->sa));
+}
+
+/* The kill switch learns of the bypass mark, or forgets it. */
+static void split_ks_update(struct client *c)
+{
+	if (ks_apply(c, ks_phase(c), c->server))
+		log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
+}
+
+static void split_reply_apps(struct client *c, struct control_conn *cn)
+{
+	pid_t *pids = calloc(CGROUP_MEMBERS_MAX, sizeof(*pids));
+	size_t n;
+
+	out_add(cn, "split_apps=%s\n",
+		splitapp_active(&c->sa) ? "active" : "inactive");
+	if (splitapp_active(&c->sa))
+		out_add(cn, "socket_marks=%s\n", c->sa.bpf ? "yes" : "no");
+	for (unsigned int g = 0; pids && splitapp_active(&c->sa) &&
+				 g < CGROUP_N; g++) {
+		if (cgroup_members(&c->sa.cg, (enum cgroup_group)g, pids,
+				   CGROUP_MEMBERS_MAX, &n))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			out_add(cn, "%s_pid=%d\n",
+				cgroup_group_name((enum cgroup_group)g),
+				(int)pids[i]);
+	}
+	free(pids);
+	out_end(cn, 0, NULL);
+}
+
+static void handle_split(struct client *c, struct control_conn *cn,
+			 const char *op, const struct splitapp_request *s)
+{
+	char msg[CONF_ERR_LEN];
+	bool was_active = splitapp_active(&c->sa);
+	bool add = !strcmp(op, "exec") || s->add;
+	pid_t pid = !strcmp(op, "exec") ? cn->cred.pid : s->pid;
+	int ret;
+
+	if (!strcmp(op, "split_apps")) {
+		split_reply_apps(c, cn);
+		return;
+	}
+	if (!s->has_group || (!strcmp(op, "split_pid") &&
+			      (!s->pid || !s->has_action))) {
+		out_end(cn, -EINVAL, !strcmp(op, "exec") ?
+			"exec needs group=" :
+			"split_pid needs pid=, group= and action=");
+		return;
+	}
+	if (pid <= 0) {
+		out_end(cn, -EINVAL, "the caller's process is not visible "
+			"to vpnd (another pid namespace)");
+		return;
+	}
+	/* Refused before anything starts: nothing to undo. */
+	ret = splitapp_may_move(pid, cn->cred.uid, msg, sizeof(msg));
+	if (ret) {
+		out_end(cn, ret, msg);
+		return;
+	}
+	if (add && !was_active) {
+		ret = split_start(c, true);
+		if (ret) {
+			out_end(cn, ret, c->error);
+			return;
+		}
+		split_ks_update(c);
+	}
+	ret = splitapp_move(&c->sa, s->group, pid, add, cn->cred.uid, msg,
+			    sizeof(msg));
+	if (ret) {
+		/* Nothing changed: what this request started goes again. */
+		if (!was_active) {
+			split_stop(c);
+			split_ks_update(c);
+		}
+		out_end(cn, ret, msg);
+		return;
+	}
+	log_msg(c->dev, LOG_LEVEL_VERBOSE, "process %d %s the %s group",
+		(int)pid, add ? "moved into" : "moved out of",
+		cgroup_group_name(s->group));
+	out_add(cn, "group=%s\npid=%d\n", cgroup_group_name(s->group),
+		(int)pid);
+	out_end(cn, 0, NULL);
+}
+
 struct request {
 	char op[32];
 	char server[CONF_NAME_MAX + 1];
@@ -1099,6 +1278,7 @@ struct request {
 	bool has_mode;
 	bool allow_lan;
 	bool has_allow_lan;
+	struct splitapp_request split;	/* exec=1, split_pid=1 */
 };
 
 static void conn_flush(struct control_conn *cn);
@@ -1365,6 +1545,7 @@ static void handle_request(struct client *c, struct control_conn *cn,
 		ev_timer_stop(c->dev->loop, &c->chosen_timer);
 		answer_waiting(c, -ECANCELED, "disconnected (vpnctl down)");
 		teardown(c);
+		split_stop(c);
 		/* "on" stops blocking on down; "lockdown" goes on blocking.
 		 * Down must succeed: a state file that cannot be written
 		 * only costs the next start a hold. */
@@ -1383,6 +1564,8 @@ static void handle_request(struct client *c, struct control_conn *cn,
 		after_disconnected(c, cn);
 	} else if (!strcmp(r->op, "killswitch")) {
 		handle_killswitch(c, cn, r);
+	} else if (splitapp_request_op(r->op)) {
+		handle_split(c, cn, r->op, &r->split);
 	} else {
 		out_end(cn, -EINVAL, "unknown operation");
 	}
@@ -1422,6 +1605,7 @@ static int parse_request(char *text, struct request *r, char *msg,
 {
 	char *line, *save = NULL, *eq;
 	bool first = true;
+	int taken;
 
 	memset(r, 0, sizeof(*r));
 	for (line = strtok_r(text, "\n", &save); line;
@@ -1488,6 +1672,10 @@ static int parse_request(char *text, struct request *r, char *msg,
 			}
 			r->allow_lan = !strcmp(eq + 1, "yes");
 			r->has_allow_lan = true;
+		} else if ((taken = splitapp_request_key(r->op, line, eq + 1,
+							&r->split, msg, len))) {
+			if (taken < 0)
+				return -EINVAL;
 		} else {
 			snprintf(msg, len, "unknown key '%.32s' for %s", line,
 				 r->op);
@@ -1672,6 +1860,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 					     offsetof(struct client, ctl_w));
 	struct control_conn *cn;
 	enum control_peer peer;
+	socklen_t len;
 	uid_t uid;
 	int fd;
 
@@ -1697,6 +1886,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	cn->uid = uid;
 	cn->fd = fd;
 	cn->c = c;
+	len = sizeof(cn->cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cn->cred, &len)) {
+		close(fd);
+		free(cn);
+		return;
+	}
 	cn->next = c->conns;
 	c->conns = cn;
 	c->nconns++;
@@ -1837,6 +2032,10 @@ static int killswitch_start(struct client *c)
 	}
 	killswitch_init(&c->ks, c->fw);
 	c->ks_ready = true;
+	/* Before the kill switch's takeover, which lets bypassing
+	 * applications through only if it knows of them. */
+	if (split_start(c, false))
+		log_msg(c->dev, LOG_LEVEL_ERROR, "%s", c->error);
 	ks_load(c);
 	if (c->ksf.hold)
 		killswitch_hold(&c->ks);
@@ -1875,6 +2074,7 @@ int client_load(struct client *c, const char *profile)
 	memset(c, 0, sizeof(*c));
 	c->ctl_fd = -1;
 	c->lock_fd = -1;
+	splitapp_init(&c->sa);
 	snprintf(c->rundir, sizeof(c->rundir), "%s",
 		 rundir && *rundir ? rundir : "/run/vpnd");
 	ret = conf_client_load(profile, &c->conf, err, sizeof(err));
@@ -1983,6 +2183,13 @@ int client_start(struct client *c, struct device *dev)
 
 void client_stop(struct client *c)
 {
+	if (c->dev && c->fw && c->nl && splitapp_active(&c->sa)) {
+		split_stop(c);
+		/* Connected, the teardown below applies the kill switch
+		 * anyway; disconnected, it must forget the mark now. */
+		if (c->state == CLIENT_DISCONNECTED)
+			split_ks_update(c);
+	}
 	if (c->dev && c->state != CLIENT_DISCONNECTED) {
 		/* Stopped while a connection was wanted (a signal, not
 		 * "down"): the kill switch, if there is one, goes on

@@ -20,6 +20,7 @@
 #include "netlink.h"
 #include "resolved.h"
 #include "servers.h"
+#include "splitapp.h"
 
 struct device;
 struct control_conn;
@@ -120,6 +121,11 @@ struct client {
 	ev_timer failover_w;
 	char failover_reason[160];	/* the last one's */
 	int64_t failover_time;		/* Unix seconds; 0: none yet */
+
+	/* Split tunneling by application (splitapp.h): active from the
+	 * first exec or pid add, or from a start that found the cgroups of
+	 * a daemon that died, until down. */
+	struct splitapp sa;
 
 	int ctl_fd;
 	char ctl_path[160];

@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 
 #include "dns.h"
+#include "fdio.h"
 
 void dns_init(struct dns_state *d, const char *resolv_path,
 	      const char *rundir, const char *ifname)
@@ -67,21 +68,6 @@ out:
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -errno;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Whether path is itself a mount point, as /etc/resolv.conf is under
  * ip netns exec: /proc/self/mountinfo's fifth field is the mount point. */
 static bool is_mount_point(const char *path)
@@ -106,7 +92,7 @@ static int rewrite_in_place(const char *path, const char *buf, size_t len)
 
 	if (fd < 0)
 		return -errno;
-	ret = write_all(fd, buf, len);
+	ret = fdio_write_all(fd, buf, len);
 	close(fd);
 	return ret;
 }
@@ -130,7 +116,7 @@ static int replace_file(const char *path, const char *buf, size_t len,
 		  mode);
 	if (fd < 0)
 		return -errno;
-	ret = write_all(fd, buf, len);
+	ret = fdio_write_all(fd, buf, len);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);

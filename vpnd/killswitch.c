@@ -396,6 +396,8 @@ static void output_chain(struct firewall_text *t,
 
 	chain_head(t, "output", true);
 	rule(t, "oifname \"lo\" accept");
+	if (s->bypass_mark)
+		rule(t, "meta mark 0x%08x accept", (unsigned int)s->bypass_mark);
 	if (tunnel && e->family)
 		endpoint_accept(t, s, e);
 	for (unsigned int i = 0; i < s->n_probe; i++)
@@ -432,6 +434,8 @@ static void input_chain(struct firewall_text *t,
 
 	chain_head(t, "input", false);
 	rule(t, "iifname \"lo\" accept");
+	if (s->bypass_mark)
+		rule(t, "ct mark 0x%08x accept", (unsigned int)s->bypass_mark);
 	for (i = 0; tunnel && i < 2; i++) {
 		n = host_set(s->tunnel_addr, s->n_tunnel_addr, families[i],
 			     set);

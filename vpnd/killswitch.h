@@ -81,6 +81,13 @@
  *   rejects, since what is forwarded is not the local user's and nothing
  *   here should answer the network.
  *
+ * With split tunneling by application (bypass_mark not 0), output accepts
+ * that mark right after lo, and input accepts connections carrying it
+ * (ct mark) right after lo, in TUNNEL and BLOCK rules alike: a bypassing
+ * application is outside the tunnel by the user's choice, tunnel up or
+ * not.  Only a socket in vpnd's bypass cgroup, or one with SO_MARK (root),
+ * carries the mark.
+ *
  * KILLSWITCH_RULES_BLOCK (lockdown while disconnected, or a held table):
  * the same without the server, the tunnel, the resolvers and the inside
  * prefixes: loopback, DHCP, ND, all DNS rejected, LAN when allow_lan, the
@@ -175,6 +182,10 @@ struct killswitch_state {
 	struct netlink_prefix resolver[KILLSWITCH_DNS_MAX];
 	unsigned int n_resolver;
 	bool allow_lan;
+	/* Split tunneling by application (splitapp.h): packets with this
+	 * mark, and the connections they open, pass in every phase that has
+	 * rules, out of any interface; 0: none. */
+	uint32_t bypass_mark;
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "ksfile.h"
 #include "rundir.h"
 
@@ -300,22 +301,6 @@ static int fsync_dir(const char *dir)
 	return ret;
 }
 
-static int write_all(int fd, const char *buf, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, buf, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The directory, 0755 whatever the umask (vpnctl reads the file as a
  * member of the vpnd group), and refused when others could write to it. */
 static int make_dir(const char *dir)
@@ -387,7 +372,7 @@ int ksfile_save(const char *dir, const struct ksfile *f)
 		return -errno;
 	ret = fchmod(fd, 0644) ? -errno : 0;
 	if (!ret)
-		ret = write_all(fd, text, (size_t)n);
+		ret = fdio_write_all(fd, text, (size_t)n);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
