@@ -30,8 +30,9 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
 LDLIBS_CORE = -lsodium -lb2 -liniparser
-LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c
-LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c -lcmocka
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c $(SYSTEMD_LIBS)
+LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c $(SYSTEMD_LIBS) -lcmocka
 
 DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
@@ -39,7 +40,8 @@ DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
            valgrind python3 iputils-ping clang systemd procps util-linux \
            debhelper dpkg-dev fakeroot lintian pandoc debootstrap \
            systemd-container strace openssl \
-           libcurl4-openssl-dev libjson-c-dev etcd-server etcd-client
+           libcurl4-openssl-dev libjson-c-dev etcd-server etcd-client \
+           libsystemd-dev dbus-daemon bind9-dnsutils
 
 ifeq ($(V),1)
 Q :=

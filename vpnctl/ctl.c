@@ -228,12 +228,14 @@ int ctl_call(struct ctl_conn *c, const char *request, int timeout_ms,
 	     struct ctl_reply *r)
 {
 	struct reader *rd;
-	int ret;
+	int ret, send_err;
 
 	memset(r, 0, sizeof(*r));
-	ret = send_all(c->fd, request, strlen(request));
-	if (ret)
-		return ret;
+	send_err = send_all(c->fd, request, strlen(request));
+	/* A daemon that turns us away replies at once and closes: our send
+	 * may then fail, but its reply, which says why, is there to read. */
+	if (send_err && send_err != -EPIPE && send_err != -ECONNRESET)
+		return send_err;
 	rd = calloc(1, sizeof(*rd));
 	if (!rd)
 		return -ENOMEM;
@@ -241,6 +243,10 @@ int ctl_call(struct ctl_conn *c, const char *request, int timeout_ms,
 	rd->deadline = now_ms() + (uint64_t)timeout_ms;
 	ret = read_reply(rd, r);
 	free(rd);
+	if (ret && send_err) {
+		ctl_reply_free(r);
+		return send_err;
+	}
 	return ret;
 }
 
@@ -387,6 +393,9 @@ int ctl_report_reply(const struct ctl_reply *r)
 	else
 		fputs(strerror(-r->err), stderr);
 	fputc('\n', stderr);
+	/* Refused for who we are: no permission, as docs/control.md says. */
+	if (r->err == -EACCES || r->err == -EPERM)
+		return CTL_EXIT_UNREACHABLE;
 	return CTL_EXIT_FAILED;
 }
 

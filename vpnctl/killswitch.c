@@ -62,7 +62,8 @@ static void killswitch_usage(FILE *f)
 		")\n"
 		"  -h, --help              this text\n\n"
 		"Exit codes: 0 shown or changed, 1 vpnd refused or failed (the\n"
-		"kill switch is then as it was), 2 usage, 3 vpnd not reachable.\n");
+		"kill switch is then as it was), 2 usage, 3 vpnd not reachable or\n"
+		"no permission (changing the kill switch needs root).\n");
 }
 
 static int killswitch_parse(int argc, char **argv, struct killswitch_args *a)

@@ -128,6 +128,15 @@ int ctl_connect_or_start(struct ctl_conn *c, const char *ifname,
 	int ret;
 
 	ret = ctl_connect(c, ifname);
+	if (ret && ctl_not_running(ret) && geteuid() != 0) {
+		/* Starting vpnd chooses its profile: root's decision. */
+		fprintf(stderr, "vpnctl: vpnd is not running on %s, and only "
+				"root may start it with a profile ('sudo vpnctl "
+				"up', or the vpnd-client service); members of "
+				"the group vpnd use it once it runs\n",
+			ifname);
+		return CTL_EXIT_UNREACHABLE;
+	}
 	if (ret && ctl_not_running(ret)) {
 		ret = vpnd_start(profile_path(profile ? profile :
 					      CTL_PROFILE_DEFAULT, abs),
@@ -141,7 +150,7 @@ int ctl_connect_or_start(struct ctl_conn *c, const char *ifname,
 	} else if (!ret && profile) {
 		fprintf(stderr, "vpnctl: vpnd already runs on %s with its "
 				"profile: -c %s is ignored ('vpnctl down' "
-				"first to change profiles)\n",
+				"first to change profiles, which needs root)\n",
 			ifname, profile);
 	}
 	if (ret)

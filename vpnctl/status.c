@@ -26,6 +26,8 @@ static const struct json_field status_fields[] = {
 	{ "endpoint", JSON_STRING },
 	{ "selection", JSON_STRING },
 	{ "failovers", JSON_NUMBER },
+	{ "network", JSON_STRING },
+	{ "dns_method", JSON_STRING },
 	{ "last_failover_reason", JSON_STRING },
 	{ "last_failover_time", JSON_NUMBER },
 	{ "address", JSON_ARRAY },
@@ -238,6 +240,8 @@ static void status_print(const struct ctl_reply *r)
 	print_line(r, "server", "server:");
 	print_line(r, "endpoint", "endpoint:");
 	print_line(r, "selection", "selection:");
+	print_line(r, "network", "network:");
+	print_line(r, "dns_method", "dns:");
 	print_failovers(r);
 	print_addresses(r);
 	if (hs) {

@@ -44,10 +44,19 @@ enum {
 	CONTROL_POLL_MS = 50,
 };
 
+/* Who is at the other end of a connection, by SO_PEERCRED. */
+enum control_peer {
+	CONTROL_PEER_OTHER,	/* neither: refused at accept */
+	CONTROL_PEER_GROUP,	/* a member of the group vpnd */
+	CONTROL_PEER_ROOT,
+};
+
 struct control_conn {
 	ev_io w;
 	int fd;
 	struct client *c;
+	enum control_peer peer;
+	uid_t uid;
 	char in[CONTROL_IN_MAX];
 	size_t in_len;
 	char *out;
@@ -146,6 +155,18 @@ static struct peer *server_peer(const struct client *c)
 	return c->dev->peers.head;
 }
 
+static const char *dns_method_name(enum client_dns m)
+{
+	switch (m) {
+	case CLIENT_DNS_RESOLVED:
+		return "systemd-resolved";
+	case CLIENT_DNS_RESOLV_CONF:
+		return "resolv.conf";
+	default:
+		return "none";
+	}
+}
+
 static void add_connection_lines(struct client *c, struct control_conn *cn)
 {
 	char buf[128];
@@ -168,6 +189,11 @@ static void add_connection_lines(struct client *c, struct control_conn *cn)
 		}
 	}
 	if (c->state != CLIENT_DISCONNECTED)
+		out_add(cn, "dns_method=%s\n", dns_method_name(c->dns_method));
+	if (c->nc.watching)
+		out_add(cn, "network=%s\n",
+			netchange_offline(c) ? "waiting" : "up");
+	if (c->state != CLIENT_DISCONNECTED)
 		for (unsigned int i = 0; i < c->conf->n_address; i++) {
 			format_prefix(buf, sizeof(buf), &c->conf->address[i],
 				      true);
@@ -186,16 +212,59 @@ static void set_error(struct client *c, const char *what, int err)
 
 static void arp_set(struct client *c, bool want);
 
+/* DNS for the tunnel: systemd-resolved when it runs now, else resolv.conf. */
+static int dns_do(struct client *c)
+{
+	int ret;
+
+	if (!c->conf->n_dns)
+		return 0;
+	if (resolved_running()) {
+		ret = resolved_apply(&c->resolved, c->dev->ifindex,
+				     c->conf->dns, c->conf->n_dns);
+		if (ret) {
+			snprintf(c->error, sizeof(c->error), "setting DNS: %.140s",
+				 c->resolved.err);
+			return ret;
+		}
+		c->dns_method = CLIENT_DNS_RESOLVED;
+		return 0;
+	}
+	ret = dns_apply(&c->dns, c->conf->dns, c->conf->n_dns);
+	if (ret) {
+		set_error(c, "setting DNS", ret);
+		return ret;
+	}
+	c->dns_method = CLIENT_DNS_RESOLV_CONF;
+	return 0;
+}
+
+static void dns_undo(struct client *c)
+{
+	struct device *dev = c->dev;
+	int ret;
+
+	if (c->dns_method == CLIENT_DNS_RESOLVED) {
+		ret = resolved_revert(&c->resolved);
+		if (ret)
+			log_msg(dev, LOG_LEVEL_ERROR, "%s", c->resolved.err);
+	} else {
+		ret = dns_restore(&c->dns);
+		if (ret)
+			log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
+				c->dns.path, strerror(-ret));
+	}
+	c->dns_method = CLIENT_DNS_NONE;
+}
+
 static void teardown(struct client *c)
 {
 	struct device *dev = c->dev;
-	int ifindex = dev->ifindex, ret;
+	int ifindex = dev->ifindex;
 
 	ev_timer_stop(dev->loop, &c->poll_w);
-	ret = dns_restore(&c->dns);
-	if (ret)
-		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
-			c->dns.path, strerror(-ret));
+	netchange_stop(c);
+	dns_undo(c);
 	/* Before the tunnel's rule goes: an include mode's throws must not
 	 * outlive the routes into the tunnel that they surround. */
 	if (splitroute_flush(c->nl, CLIENT_TABLE))
@@ -548,11 +617,9 @@ static int bring_up(struct client *c, const struct conf_server_entry *s)
 		set_error(c, "routing the split networks", ret);
 		goto fail;
 	}
-	ret = dns_apply(&c->dns, c->conf->dns, c->conf->n_dns);
-	if (ret) {
-		set_error(c, "setting DNS", ret);
+	ret = dns_do(c);
+	if (ret)
 		goto fail;
-	}
 	return 0;
 fail:
 	teardown(c);
@@ -679,6 +746,7 @@ static int connect_server(struct client *c, const struct conf_server_entry *s,
 	now = device_now();
 	c->up_started = now;
 	p = server_peer(c);
+	netchange_start(c);
 	/*
 	 * A server keeps one initiation per peer in each 1/50 s and answers
 	 * only that one.  Two close together, the retransmission in flight
@@ -1028,6 +1096,12 @@ static void failover_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if ((c->state != CLIENT_CONNECTED && c->state != CLIENT_CONNECTING) ||
 	    c->select <= CONF_SELECT_ID || !p || c->probing || c->chosen)
 		return;
+	/* No route to any server: its silence says nothing about it, and
+	 * the wait starts again once the network is back. */
+	if (netchange_offline(c)) {
+		c->failover.waiting_since = 0;
+		return;
+	}
 	t = &p->timers;
 	heard = t->last_authenticated_received > t->last_handshake_complete ?
 			t->last_authenticated_received :
@@ -1663,6 +1737,65 @@ static void handle_split(struct client *c, struct control_conn *cn,
 		after_disconnected(c, cn);
 }
 
+/* Who may ask what. */
+
+static bool killswitch_changes(const struct request *r)
+{
+	return r->has_mode || r->has_allow_lan;
+}
+
+/* split=1 save=yes writes the profile. */
+static bool split_saves(const struct request *r)
+{
+	return r->split_save;
+}
+
+/*
+ * Members of the group vpnd run the connection (up, down, status, servers,
+ * probing, split tunneling); what changes the machine's protection (the
+ * kill switch's mode or allow_lan) needs root, as does starting vpnd with
+ * a profile (vpnctl's side: no request carries a profile).  An operation
+ * not in this table is root's alone.
+ */
+static const struct control_access {
+	const char *op;
+	/* Root only when this says the request changes a setting. */
+	bool (*root_if)(const struct request *r);
+} control_access[] = {
+	{ "status", NULL },
+	{ "servers", NULL },
+	{ "probe", NULL },
+	{ "up", NULL },
+	{ "down", NULL },
+	{ "killswitch", killswitch_changes },
+	/* Split tunneling's requests, served to the group too. */
+	{ "exec", NULL },
+	{ "split", split_saves },
+	{ "split_pid", NULL },
+	{ "split_apps", NULL },
+};
+
+/* 0, or -EACCES / -EPERM with @msg saying why. */
+static int access_check(const struct control_conn *cn,
+			const struct request *r, char *msg, size_t len)
+{
+	const struct control_access *a = NULL;
+
+	if (cn->peer == CONTROL_PEER_ROOT)
+		return 0;
+	for (size_t i = 0; i < sizeof(control_access) /
+				   sizeof(*control_access); i++)
+		if (!strcmp(control_access[i].op, r->op))
+			a = &control_access[i];
+	if (a && (!a->root_if || !a->root_if(r)))
+		return 0;
+	snprintf(msg, len, "permission denied: %s needs root (members of the "
+		 "group " CONTROL_GROUP " may not change it)",
+		 !strcmp(r->op, "killswitch") ? "changing the kill switch" :
+						r->op);
+	return -EPERM;
+}
+
 static void handle_request(struct client *c, struct control_conn *cn,
 			   const struct request *r)
 {
@@ -1977,15 +2110,22 @@ static void conn_process(struct control_conn *cn)
 	char *end, msg[256];
 	struct request r;
 	size_t used;
+	int ret;
 
 	while (!cn->waiting_up && !cn->waiting_probe &&
 	       (end = memmem(cn->in, cn->in_len, "\n\n", 2))) {
 		*end = '\0';
 		used = (size_t)(end - cn->in) + 2;
-		if (parse_request(cn->in, &r, msg, sizeof(msg)))
+		if (parse_request(cn->in, &r, msg, sizeof(msg))) {
 			out_end(cn, -EINVAL, msg);
-		else
+		} else if ((ret = access_check(cn, &r, msg, sizeof(msg)))) {
+			log_msg(cn->c->dev, LOG_LEVEL_VERBOSE,
+				"refused %s from uid %ld: needs root", r.op,
+				(long)cn->uid);
+			out_end(cn, ret, msg);
+		} else {
 			handle_request(cn->c, cn, &r);
+		}
 		memmove(cn->in, cn->in + used, cn->in_len - used);
 		cn->in_len -= used;
 	}
@@ -2020,31 +2160,59 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_flush(cn);
 }
 
-/* Root, or a member of the vpnd group. */
-static bool peer_allowed(int fd)
+/*
+ * Root, a member of the vpnd group (as its primary group or in the group
+ * database: getgrouplist(), so that a user added to the group is served
+ * without logging in again), or neither.
+ */
+static enum control_peer peer_identify(int fd, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct group *g = getgrnam("vpnd");
+	struct group *g;
 	struct passwd *pw;
-	gid_t groups[64];
-	int n = 64;
+	gid_t groups[256];
+	int n = 256;
 
+	*uid = (uid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
-		return false;
+		return CONTROL_PEER_OTHER;
+	*uid = cred.uid;
 	if (cred.uid == 0)
-		return true;
+		return CONTROL_PEER_ROOT;
+	g = getgrnam(CONTROL_GROUP);
 	if (!g)
-		return false;
+		return CONTROL_PEER_OTHER;
 	if (cred.gid == g->gr_gid)
-		return true;
+		return CONTROL_PEER_GROUP;
 	pw = getpwuid(cred.uid);
 	if (!pw || getgrouplist(pw->pw_name, cred.gid, groups, &n) < 0)
-		return false;
+		return CONTROL_PEER_OTHER;
 	for (int i = 0; i < n; i++)
 		if (groups[i] == g->gr_gid)
-			return true;
-	return false;
+			return CONTROL_PEER_GROUP;
+	return CONTROL_PEER_OTHER;
+}
+
+/*
+ * Someone neither root nor in the group (a socket whose mode was opened up,
+ * or a group that vanished) hears why at once, as the reply to whatever it
+ * sends, and is gone: it holds no connection slot.  The reply stays
+ * readable after the close (vpnctl reads it even when its send then fails).
+ */
+static void refuse_stranger(int fd, uid_t uid)
+{
+	char reply[200];
+	int n;
+
+	n = snprintf(reply, sizeof(reply),
+		     "message=permission denied: uid %ld is neither root nor "
+		     "a member of the group " CONTROL_GROUP "\nerrno=%d\n\n",
+		     (long)uid, -EACCES);
+	/* Best effort: a full socket buffer only loses the explanation. */
+	if (n > 0 && (size_t)n < sizeof(reply))
+		(void)send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -2052,15 +2220,22 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct client *c = (struct client *)((char *)w -
 					     offsetof(struct client, ctl_w));
 	struct control_conn *cn;
+	enum control_peer peer;
 	socklen_t len;
+	uid_t uid;
 	int fd;
 
 	(void)revents;
 	fd = accept4(c->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (c->nconns >= CLIENT_MAX_CONNS || !peer_allowed(fd)) {
+	if (c->nconns >= CLIENT_MAX_CONNS) {
 		close(fd);
+		return;
+	}
+	peer = peer_identify(fd, &uid);
+	if (peer == CONTROL_PEER_OTHER) {
+		refuse_stranger(fd, uid);
 		return;
 	}
 	cn = calloc(1, sizeof(*cn));
@@ -2068,6 +2243,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
+	cn->peer = peer;
+	cn->uid = uid;
 	cn->fd = fd;
 	cn->c = c;
 	len = sizeof(cn->cred);
@@ -2086,7 +2263,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 static int socket_open(struct client *c)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct group *g = getgrnam("vpnd");
+	struct group *g = getgrnam(CONTROL_GROUP);
 	struct stat st;
 	mode_t old;
 	int fd, ret;
@@ -2342,6 +2519,7 @@ int client_start(struct client *c, struct device *dev)
 		return ret;
 	}
 	dns_init(&c->dns, "/etc/resolv.conf", c->rundir, dev->ifname);
+	resolved_init(&c->resolved, c->rundir, dev->ifname);
 	ret = socket_open(c);
 	if (ret) {
 		fprintf(stderr, "vpnd: cannot serve %s/%s.sock: %s\n",
@@ -2355,6 +2533,9 @@ int client_start(struct client *c, struct device *dev)
 	if (ret)
 		log_msg(dev, LOG_LEVEL_ERROR, "cannot restore %s: %s",
 			c->dns.path, strerror(-ret));
+	/* And what it left with systemd-resolved, on a link that survived. */
+	if (resolved_recover(&c->resolved))
+		log_msg(dev, LOG_LEVEL_ERROR, "%s", c->resolved.err);
 	ev_timer_init(&c->poll_w, poll_cb, 0.0, 0.0);
 	for (int i = 0; i < 2; i++) {
 		ev_init(&c->probe_io[i], probe_io_cb);

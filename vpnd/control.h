@@ -16,13 +16,18 @@
 #include "dns.h"
 #include "killswitch.h"
 #include "ksfile.h"
+#include "netchange.h"
 #include "netlink.h"
+#include "resolved.h"
 #include "servers.h"
 #include "splitnet.h"
 #include "splitapp.h"
 
 struct device;
 struct control_conn;
+
+/* Members of this group may drive the connection (docs/control.md). */
+#define CONTROL_GROUP "vpnd"
 
 enum client_state {
 	CLIENT_DISCONNECTED,
@@ -71,6 +76,12 @@ struct client {
 	struct splitnet_set split;
 	struct splitnet_set split_routed;
 	struct dns_state dns;
+	/* How DNS is set while up: chosen at each up, by whether
+	 * systemd-resolved runs then (resolved.c), else resolv.conf. */
+	enum client_dns { CLIENT_DNS_NONE, CLIENT_DNS_RESOLV_CONF,
+			  CLIENT_DNS_RESOLVED } dns_method;
+	struct resolved_state resolved;
+	struct netchange nc;		/* following the network (netchange.c) */
 
 	struct firewall *fw;
 	int lock_fd;			/* ksfile_lock() */

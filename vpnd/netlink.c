@@ -721,29 +721,36 @@ int netlink_route_list(struct netlink *nl, int family, uint32_t table,
 	return (int)l.n;
 }
 
-static int route_oif_cb(const struct nlmsghdr *nlh, void *data)
+static int route_path_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct netlink_path *path = data;
+	size_t alen = family_addrlen(rtm->rtm_family);
 	struct nlattr *a;
-	int *oif = data;
 
 	if (nlh->nlmsg_type != RTM_NEWROUTE)
 		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*rtm))
+	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
 		if (mnl_attr_get_type(a) == RTA_OIF &&
 		    !mnl_attr_validate(a, MNL_TYPE_U32))
-			*oif = (int)mnl_attr_get_u32(a);
+			path->oif = (int)mnl_attr_get_u32(a);
+		else if (mnl_attr_get_type(a) == RTA_PREFSRC && alen &&
+			 mnl_attr_get_payload_len(a) == alen)
+			memcpy(&path->src, mnl_attr_get_payload(a), alen);
+	}
 	return MNL_CB_OK;
 }
 
-int netlink_route_oif(struct netlink *nl, int family, const void *dst,
-		      const void *src, int oif, uint32_t mark)
+int netlink_route_path(struct netlink *nl, int family, const void *dst,
+		       const void *src, int oif, uint32_t mark,
+		       struct netlink_path *path)
 {
 	size_t alen = family_addrlen(family);
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
-	int out = 0, ret;
+	int ret;
 
+	memset(path, 0, sizeof(*path));
 	nl->kmsg[0] = '\0';
 	if (!alen)
 		return -EAFNOSUPPORT;
@@ -761,13 +768,23 @@ int netlink_route_oif(struct netlink *nl, int family, const void *dst,
 		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
 	if (mark)
 		mnl_attr_put_u32(nlh, RTA_MARK, mark);
-	ret = nl_call(nl, nlh, route_oif_cb, &out);
-	if (!ret && out <= 0)
+	ret = nl_call(nl, nlh, route_path_cb, path);
+	if (!ret && path->oif <= 0)
 		ret = -ENETUNREACH;
 	if (ret)
 		return nl_fail(nl, ret, "looking up the route to a %s address",
 			       family_name(family));
-	return out;
+	return 0;
+}
+
+int netlink_route_oif(struct netlink *nl, int family, const void *dst,
+		      const void *src, int oif, uint32_t mark)
+{
+	struct netlink_path path;
+	int ret;
+
+	ret = netlink_route_path(nl, family, dst, src, oif, mark, &path);
+	return ret ? ret : path.oif;
 }
 
 /* ------------------------------------------------------------ rules */

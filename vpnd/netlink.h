@@ -196,6 +196,18 @@ int netlink_route_list(struct netlink *nl, int family, uint32_t table,
 int netlink_route_oif(struct netlink *nl, int family, const void *dst,
 		      const void *src, int oif, uint32_t mark);
 
+/* Where that packet would go: its interface and the source address the
+ * kernel would give it (all zeros when the route names none). */
+struct netlink_path {
+	int oif;
+	union netlink_inaddr src;
+};
+
+/* As netlink_route_oif(), filling @path; 0 or -errno. */
+int netlink_route_path(struct netlink *nl, int family, const void *dst,
+		       const void *src, int oif, uint32_t mark,
+		       struct netlink_path *path);
+
 /*
  * A policy rule whose action is "lookup table".  The priority is always
  * explicit: a rule without one lands wherever the kernel puts it, which is

@@ -16,6 +16,11 @@
  * (the address is gone, no route), the source is forgotten: the next
  * packet leaves from the kernel's choice, and the peer's next message
  * teaches us the address again.
+ *
+ * The same socket hears links and addresses come and go, for whoever
+ * registered sticky.changed: the client role sends a new handshake when
+ * its way to the server changes (netchange.c), rather than open a second
+ * socket for the same events.
  */
 #include <errno.h>
 #include <string.h>
@@ -105,15 +110,19 @@ static void events_cb(struct ev_loop *loop, ev_io *w, int revents)
 			break;
 		mnl_cb_run(buf, (size_t)n, 0, 0, msg_cb, &changed);
 	}
-	if (changed)
-		sticky_revalidate(dev);
+	if (!changed)
+		return;
+	sticky_revalidate(dev);
+	if (dev->sticky.changed)
+		dev->sticky.changed(dev->sticky.changed_arg);
 }
 
 int sticky_watch_start(struct device *dev)
 {
 	struct sticky_watch *sw = &dev->sticky;
 	unsigned int groups = RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE |
-			      RTMGRP_IPV4_RULE;
+			      RTMGRP_IPV4_RULE | RTMGRP_LINK |
+			      RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
 	int group6 = RTNLGRP_IPV6_RULE, ret;
 
 	sw->events = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC |

@@ -14,9 +14,13 @@ struct mnl_socket;
 struct netlink;
 
 struct sticky_watch {
-	struct mnl_socket *events;	/* route and rule changes */
+	struct mnl_socket *events;	/* link, address, route, rule changes */
 	struct netlink *query;		/* route lookups */
 	ev_io w;
+	/* Told after each burst of changes, once the sources are checked:
+	 * the client role follows the network with it (netchange.c). */
+	void (*changed)(void *arg);
+	void *changed_arg;
 };
 
 /* In our own network namespace, the one the UDP sockets live in. */

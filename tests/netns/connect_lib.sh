@@ -548,10 +548,11 @@ same_snapshot() {
 # which no router forwards. Everything else is a leak.
 LINK_NOISE="(arp and host $GW) or (ip6 and (src net fe80::/10 or src host ::))"
 
-# capture_start NAME FILTER: tcpdump on the client's physical link.
+# capture_start NAME FILTER [IFACE]: tcpdump on the client's physical link
+# (or on IFACE, another link of the client namespace).
 capture_start() {
-	local name=$1 filter=$2
-	helper tcpdump ip netns exec "$NS_C" tcpdump -p -Z root -i "$C_PHYS" -n -U --immediate-mode \
+	local name=$1 filter=$2 ifc=${3:-$C_PHYS}
+	helper tcpdump ip netns exec "$NS_C" tcpdump -p -Z root -i "$ifc" -n -U --immediate-mode \
 		-w "$WORK/$name.pcap" "$filter" 2>"$WORK/$name.err"
 	eval "CAP_$name=$LAST_HELPER"
 	wait_for "grep -q 'listening on' $WORK/$name.err" 5 || die "tcpdump $name did not start: $(cat "$WORK/$name.err")"
