@@ -178,6 +178,30 @@ helper() {
 	LAST_HELPER=$!
 }
 
+# start_wggo_dual: wireguard-go as the server in NS_S on IF_G (key KG,
+# port PORT_G), IPv4 and IPv6 inside, the client's tunnel addresses
+# masqueraded out of S_UP; forwarding is the caller's.  LAST_HELPER is
+# its pid.
+start_wggo_dual() {
+	printf '%s\n' "$KG" >"$WORK/wggo.key"
+	helper "$IF_G" ip netns exec "$NS_S" "$WG_GO" -f "$IF_G" >"$WORK/wggo.log" 2>&1 </dev/null
+	wait_for "in_s wg show $IF_G" 10 || die "wireguard-go did not start: $(tail -5 "$WORK/wggo.log")"
+	in_s wg set "$IF_G" private-key "$WORK/wggo.key" listen-port $PORT_G \
+		peer "$PC" allowed-ips "$TUN_C/32,$TUN_C6/128" || die "wg set on wireguard-go"
+	ip -n "$NS_S" addr add $TUN_S/24 dev "$IF_G" || die "address on $IF_G"
+	ip -n "$NS_S" addr add $TUN_S6/64 dev "$IF_G" nodad || die "IPv6 address on $IF_G"
+	ip -n "$NS_S" link set "$IF_G" up || die "$IF_G up"
+	in_s nft -f - <<EOF || die "nftables masquerade"
+table inet vctest_nat {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "$S_UP" ip saddr 10.64.0.0/24 masquerade
+		oifname "$S_UP" ip6 saddr fc00:bbbb::/64 masquerade
+	}
+}
+EOF
+}
+
 # ------------------------------------------------------------ prerequisites
 
 prereqs() {

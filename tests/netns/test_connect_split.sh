@@ -172,25 +172,8 @@ refused() { # LABEL NEEDLE vpnctl ARGS...
 
 # ------------------------------------------------------ wireguard-go server
 say "--- wireguard-go server"
-printf '%s\n' "$KG" >"$WORK/wggo.key"
-ip netns exec "$NS_S" "$WG_GO" -f "$IF_G" >"$WORK/wggo.log" 2>&1 </dev/null &
-WGGO_PID=$!
-HELPERS+=("$WGGO_PID:$IF_G")
-wait_for "in_s wg show $IF_G" 10 || die "wireguard-go did not start: $(tail -5 "$WORK/wggo.log")"
-in_s wg set "$IF_G" private-key "$WORK/wggo.key" listen-port $PORT_G \
-	peer "$PC" allowed-ips "$TUN_C/32,$TUN_C6/128" || die "wg set on wireguard-go"
-ip -n "$NS_S" addr add $TUN_S/24 dev "$IF_G" || die "address on $IF_G"
-ip -n "$NS_S" addr add $TUN_S6/64 dev "$IF_G" nodad || die "IPv6 address on $IF_G"
-ip -n "$NS_S" link set "$IF_G" up || die "$IF_G up"
-in_s nft -f - <<EOF || die "nftables masquerade"
-table inet vctest_nat {
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		oifname "$S_UP" ip saddr 10.64.0.0/24 masquerade
-		oifname "$S_UP" ip6 saddr fc00:bbbb::/64 masquerade
-	}
-}
-EOF
+start_wggo_dual
+WGGO_PID=$LAST_HELPER
 profile "$WORK/ex.conf" "exclude = $INET/32, $INET6/128   ; the excluded host"
 profile "$WORK/in.conf" "include = $IN4/32, $IN6/128"
 snapshot "$NS_C" >"$WORK/client.before"

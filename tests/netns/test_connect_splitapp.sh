@@ -313,24 +313,8 @@ same_snapshot "A.6: client namespace after down equals before" "$WORK/client.bef
 # ------------------------------------------------------------------ B
 say "--- B: wireguard-go server, daemon in the host's mount namespace (cgroup2 at $CG2)"
 stop_vpnd_server || bad "B: the vpnd server did not stop"
-printf '%s\n' "$KG" >"$WORK/wggo.key"
-helper "$IF_G" ip netns exec "$NS_S" "$WG_GO" -f "$IF_G" >"$WORK/wggo.log" 2>&1 </dev/null
-wait_for "in_s wg show $IF_G" 10 || die "wireguard-go did not start: $(tail -5 "$WORK/wggo.log")"
-in_s wg set "$IF_G" private-key "$WORK/wggo.key" listen-port $PORT_G \
-	peer "$PC" allowed-ips "$TUN_C/32,$TUN_C6/128" || die "wg set on wireguard-go"
-ip -n "$NS_S" addr add $TUN_S/24 dev "$IF_G" || die "address on $IF_G"
-ip -n "$NS_S" addr add $TUN_S6/64 dev "$IF_G" nodad || die "IPv6 address on $IF_G"
-ip -n "$NS_S" link set "$IF_G" up || die "$IF_G up"
+start_wggo_dual
 in_s sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || die "forwarding"
-in_s nft -f - <<EOF || die "nftables masquerade"
-table inet vctest_nat {
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		oifname "$S_UP" ip saddr 10.64.0.0/24 masquerade
-		oifname "$S_UP" ip6 saddr fc00:bbbb::/64 masquerade
-	}
-}
-EOF
 # ctl_host ARGS...: vpnctl (and the vpnd it starts) in the client's network
 # namespace but the host's sysfs; resolv.conf is the namespace's, bound
 # in a mount namespace of its own as ip netns exec does.  LAYOUT=unified:
