@@ -84,8 +84,12 @@ wait_for "[ -e $WORK/lan.ready ]" 10 || die "LAN resolver did not start"
 getent group vpnd >/dev/null || { groupadd -r vpnd && GROUP_OURS=yes; } || die "groupadd vpnd"
 useradd -M -N -g nogroup -G vpnd -s /bin/sh -d /nonexistent "$TUSER" || die "useradd $TUSER"
 USER_OURS=yes
+# What the user runs must be reachable too: a clone made under umask 077
+# is 0700, so the user gets a copy of vpnctl of its own.
 chmod 711 "$WORK"
 chmod 755 "$RUNDIR"
+install -d -m 755 "$WORK/bin"
+install -m 755 "$VPNCTL" "$WORK/bin/vpnctl"
 
 start_vpnd_server "$WORK/server.conf"
 # The server routes its LAN's plain traffic too (vpnd forwards only for
@@ -98,7 +102,7 @@ ctl_as() {
 	local u=$1; shift
 	timeout 30 ip netns exec "$NS_C" setpriv --reuid "$u" --regid nogroup --init-groups \
 		env VPND_RUNDIR="$RUNDIR" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		"$VPNCTL" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
+		"$WORK/bin/vpnctl" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
 	CTL_RC=$?
 	CTL_OUT=$(cat "$WORK/ctl.out")
 	CTL_ERR=$(cat "$WORK/ctl.err")

@@ -63,6 +63,11 @@ DEB=$(ls "$REPO"/build/vpnd_*_*.deb 2>/dev/null | head -1)
 [ -s "$DEB" ] || { say "FAIL - make deb: $out"; exit 1; }
 
 mkdir -p "$WORK/upper" "$WORK/ow" "$WORK/root"
+# The merged root takes its mode from the upper directory, which the
+# tests' umask 077 made 0700: a / that only root may enter stops dbus
+# (messagebus) at boot, so it gets the rootfs's own mode.
+chmod --reference="$LOWER" "$WORK/upper" ||
+	{ say "FAIL - cannot set the overlay's mode"; exit 1; }
 mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$WORK/upper,workdir=$WORK/ow" "$WORK/root" ||
 	{ say "FAIL - cannot mount the overlay"; exit 1; }
 on_exit 'umount "$WORK/root"'
