@@ -29,12 +29,12 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
            -Wmissing-prototypes -Wformat=2 -fno-strict-aliasing \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
-LDLIBS_CORE = -lsodium -lb2 -liniparser
+LDLIBS_CORE = -lsodium -lcrypto -lb2 -liniparser
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c $(SYSTEMD_LIBS)
 LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c $(SYSTEMD_LIBS) -lcmocka
 
-DEB_DEPS = build-essential pkg-config libsodium-dev libb2-dev libev-dev \
+DEB_DEPS = build-essential pkg-config libsodium-dev libssl-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
            valgrind python3 iputils-ping clang systemd procps util-linux \
@@ -62,7 +62,7 @@ TEST_HELP  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_HOBJS := $(TEST_HELP:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps check unit netns pkg asan valgrind fuzz install clean demo \
-        man deb
+        man deb bench-aead
 .SECONDARY:
 
 all: vpnd/vpnd vpnctl/vpnctl
@@ -84,7 +84,7 @@ vpnd/vpnd: $(VPND_OBJS) $(BUILD)/libvpncore.a
 # and probes the servers itself then (servers.c, noise.c, cookie.c, crypto.c).
 vpnctl/vpnctl: $(CTL_OBJS) $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsodium -lb2 -liniparser
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsodium -lcrypto -lb2 -liniparser
 
 # A unit test may #include the .c it tests to reach its statics; the core
 # archive then supplies only what the test did not define itself.
@@ -113,6 +113,15 @@ $(BUILD)/tests/killswitch_driver: $(BUILD)/tests/netns/killswitch_driver.o $(BUI
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lnftables -lmnl
+
+# The AEAD microbenchmark (tests/bench/aead.c): not a test, not in check.
+$(BUILD)/tests/bench_aead: $(BUILD)/tests/bench/aead.o $(BUILD)/libvpncore.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
+
+bench-aead: $(BUILD)/tests/bench_aead
+	@$(BUILD)/tests/bench_aead $(BENCH_SECONDS)
 
 unit: $(TEST_BINS)
 	@tests/unit/run $(TEST_BINS)
