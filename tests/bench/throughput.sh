@@ -74,7 +74,9 @@ measure() {
 		peer_pair 4 0
 		wait_ping "$NS_A" "$IN4_B" 10 || fail "no handshake within 10 s"
 		measure_path "$IN4_B"
-		daemon_alive "$IF_A" && daemon_alive "$IF_B" || fail "a daemon died while measuring"
+		if ! daemon_alive "$IF_A" || ! daemon_alive "$IF_B"; then
+			fail "a daemon died while measuring"
+		fi
 		v=$(bench_vmhwm_kib "${DAEMON_PID[$IF_A]}") || fail "cannot read VmHWM of $IF_A"
 		record rss_a "$v"
 		v=$(bench_vmhwm_kib "${DAEMON_PID[$IF_B]}") || fail "cannot read VmHWM of $IF_B"
