@@ -93,7 +93,7 @@ def main():
     counts = {i: len(data[i]) for i in IMPLS}
     print("\nrounds completed: " + ", ".join("%s %d/%d" % (short[i], counts[i], runs) for i in IMPLS))
     print("each cell: median (min-max) over the rounds; ratios are taken within a round\n")
-    w = (28, 20, 20, 20, 20, 20)
+    w = (28, 22, 22, 22, 22, 22)
     head = ("", short["vpnd"], "wg-go", "veth (no tunnel)", vlabel + "/wg-go", vlabel + "/veth")
     print("".join("%-*s" % (w[i], h) for i, h in enumerate(head)))
     for key, label, unit, div in METRICS:
@@ -114,8 +114,9 @@ def main():
             continue
         med = statistics.median(r)
         ok = med >= bound if op == ">=" else med <= bound
-        print("  %-22s %-22s %-24s %s" % (labels[key], what, fmt(r, digits=2) + "x",
-                                          "met" if ok else "gap"))
+        fig = fmt(r, digits=2)
+        fig = fig.replace(" ", "x ", 1) if " " in fig else fig + "x"   # "5.30x (4.21-6.91)"
+        print("  %-22s %-22s %-24s %s" % (labels[key], what, fig, "met" if ok else "gap"))
     for key in ("rss_a", "rss_b"):
         v = series(data, "vpnd", key)
         what = "%s <= %d MiB (worst)" % (vlabel, RSS_CAP_MIB)
