@@ -6,15 +6,19 @@
 # whole bursts of packets at once and rewrite their headers; a merged packet
 # goes to the kernel with its TCP checksum still to be done, so a mistake
 # would not be caught by TCP. This sends random data each way, over IPv4 and
-# IPv6 outer and inner addresses, one stream and several at once, and
-# compares SHA-256 digests on both ends. It ends with "integrity: N passed,
-# N failed".
+# IPv6 outer and inner addresses, one stream and several at once (STREAMS,
+# default 4) one way, then STREAMS each way at the same time, and compares
+# SHA-256 digests on both ends. By default it runs vpnd against vpnd and
+# against wireguard-go both ways round, and wireguard-go against itself as the
+# control (a failure there means the method, not vpnd, is at fault). It ends
+# with "integrity: N passed, N failed".
 #
 #   sudo tests/bench/integrity.sh
 #   PAIRINGS=vpnd:vpnd MBYTES=64 sudo tests/bench/integrity.sh
 #   OUTER_MTU=1400 sudo tests/bench/integrity.sh   # datagrams larger than the
 #                       link: UDP GSO is refused and everything is fragmented
 set -u
+PAIRINGS=${PAIRINGS:-vpnd:vpnd vpnd:wireguard-go wireguard-go:vpnd wireguard-go:wireguard-go}
 . "$(dirname "$0")/../netns/lib.sh"
 TEST_NAME=integrity
 
@@ -70,29 +74,65 @@ for t in ts: t.join()
 for k in sorted(out): print(out[k])
 '
 
-passed=0
-failed=0
+# recv_start NS ADDR PORT STREAMS TAG: a receiver in NS, digests into
+# $WORK/got.TAG; returns once it listens, its PID in RECV_PID. Bounded in
+# time, so that a sender that never connects cannot hang the run.
+recv_start() {
+	local ready="$WORK/ready.$5"
+	rm -f "$ready"   # left by the previous transfer with this tag
+	timeout 180 ip netns exec "$1" "$PYTHON" -c "$RECV_PY" "$2" "$3" "$4" "$ready" \
+		>"$WORK/got.$5" 2>"$WORK/recv.$5.err" &
+	RECV_PID=$!
+	HELPER_PIDS+=("$RECV_PID")
+	wait_for "[ -e '$ready' ]" 5 || fail "receiver in $1 on port $3 did not start"
+}
 
-# transfer NS_FROM NS_TO DST STREAMS LABEL
-transfer() {
-	local from=$1 to=$2 dst=$3 n=$4 what=$5 ready="$WORK/ready.$RANDOM" got sent pid
-	local size=$((MBYTES * 1024 * 1024 / n))
-	ip netns exec "$to" "$PYTHON" -c "$RECV_PY" "$dst" 5301 "$n" "$ready" >"$WORK/got" 2>"$WORK/recv.err" &
-	pid=$!
-	HELPER_PIDS+=("$pid")
-	wait_for "[ -e '$ready' ]" 5 || fail "$what: receiver did not start"
-	sent=$(timeout 120 ip netns exec "$from" "$PYTHON" -c "$SEND_PY" "$dst" 5301 "$n" "$size" 2>"$WORK/send.err")
-	wait "$pid"
-	got=$(cat "$WORK/got")
+# send_run NS ADDR PORT STREAMS BYTES TAG: the senders, digests into $WORK/sent.TAG.
+send_run() {
+	timeout 120 ip netns exec "$1" "$PYTHON" -c "$SEND_PY" "$2" "$3" "$4" "$5" \
+		>"$WORK/sent.$6" 2>"$WORK/send.$6.err"
+}
+
+# verdict TAG STREAMS BYTES LABEL: the digests sent and received must agree.
+verdict() {
+	local sent got
+	sent=$(cat "$WORK/sent.$1") got=$(cat "$WORK/got.$1")
 	if [ -n "$sent" ] && [ "$sent" = "$got" ]; then
-		ok "$what: $n x $((size / 1024)) KiB identical"
+		ok "$4: $2 x $(($3 / 1024)) KiB identical"
 		echo pass >>"$WORK/tally"
 	else
-		log "FAIL - $what: digests differ"
+		log "FAIL - $4: digests differ"
 		printf '    sent: %s\n    got:  %s\n' "$sent" "$got"
-		cat "$WORK/send.err" "$WORK/recv.err" | sed 's/^/    | /'
+		cat "$WORK/send.$1.err" "$WORK/recv.$1.err" | sed 's/^/    | /'
 		echo fail >>"$WORK/tally"
 	fi
+}
+
+# transfer NS_FROM NS_TO DST STREAMS LABEL: STREAMS connections one way.
+transfer() {
+	local from=$1 to=$2 dst=$3 n=$4 size=$((MBYTES * 1024 * 1024 / $4))
+	recv_start "$to" "$dst" 5301 "$n" one
+	send_run "$from" "$dst" 5301 "$n" "$size" one
+	wait "$RECV_PID"
+	verdict one "$n" "$size" "$5"
+}
+
+# transfer_both ADDR_A ADDR_B STREAMS LABEL: STREAMS connections from A to B
+# and as many from B to A, all at once, so that both daemons encrypt and
+# decrypt at the same time.
+transfer_both() {
+	local a=$1 b=$2 n=$3 size=$((MBYTES * 1024 * 1024 / $3)) ra rb sa sb
+	recv_start "$NS_B" "$b" 5301 "$n" ab
+	rb=$RECV_PID
+	recv_start "$NS_A" "$a" 5302 "$n" ba
+	ra=$RECV_PID
+	send_run "$NS_A" "$b" 5301 "$n" "$size" ab &
+	sa=$!
+	send_run "$NS_B" "$a" 5302 "$n" "$size" ba &
+	sb=$!
+	wait "$sa" "$sb" "$rb" "$ra"
+	verdict ab "$n" "$size" "$4 A->B while B->A"
+	verdict ba "$n" "$size" "$4 B->A while A->B"
 }
 
 run_pairing() {
@@ -113,6 +153,7 @@ run_pairing() {
 			transfer "$NS_B" "$NS_A" "$a" 1 "outer v$outer inner v$inner B->A"
 			transfer "$NS_A" "$NS_B" "$b" "$STREAMS" "outer v$outer inner v$inner A->B"
 			transfer "$NS_B" "$NS_A" "$a" "$STREAMS" "outer v$outer inner v$inner B->A"
+			transfer_both "$a" "$b" "$STREAMS" "outer v$outer inner v$inner"
 		done
 	done
 }
@@ -125,6 +166,7 @@ for pairing in $PAIRINGS; do
 	seq=$((seq + 1))
 	(
 		IMPL_A=${pairing%%:*} IMPL_B=${pairing##*:} SEQ=$seq PAIR_LABEL="${pairing/:/<->}"
+		[ "$pairing" = wireguard-go:wireguard-go ] && PAIR_LABEL+=" (control)"
 		reset_state
 		trap 'cat "$WORK/tally" >>"$TALLY" 2>/dev/null; cleanup' EXIT
 		trap 'exit 130' INT TERM HUP
