@@ -28,9 +28,12 @@ PORT=51820
 RESULTS=$(mktemp -d /tmp/vpnd-bench-hs.XXXXXX)
 trap 'rm -rf "$RESULTS"' EXIT
 
+# cpu_ticks PID: user + system time of a process, all threads, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # measure IMPL RUN: one responder of IMPL; appends "hs_per_s cookies timeouts".
 measure() {
-	local ns ifn out
+	local ns ifn out t0 t1
 	make_ns ns r
 	ifn=$(ifname r)
 	start_impl "$ns" "$1" "$ifn"
@@ -47,10 +50,13 @@ measure() {
 	ip -n "$ns" link set "$ifn" up || fail "cannot bring $ifn up"
 	[ "$(wgn "$ns" show "$ifn" peers | wc -l)" = "$PEERS" ] \
 		|| fail "$1 does not list $PEERS peers after setconf"
+	t0=$(cpu_ticks "${DAEMON_PID[$ifn]}")
 	out=$(ip netns exec "$ns" taskset -c "$DRIVER_CPU" "$HSFLOOD" run \
 		"$(pub resp)" 127.0.0.1 "$PORT" "$PEERS" "$BENCH_SECONDS" "$WINDOW") \
 		|| fail "hsflood failed"
-	log "$out"
+	t1=$(cpu_ticks "${DAEMON_PID[$ifn]}")
+	# Whether the responder's core was the limit, or the driver was.
+	log "$out; daemon cpu $(( (t1 - t0) * 100 / $(getconf CLK_TCK) / BENCH_SECONDS ))%"
 	daemon_alive "$ifn" || fail "$1 died during the flood"
 	# (wg shows no latest handshake on the responder: it counts only once
 	# the initiator sends data, which hsflood does not.)
