@@ -14,6 +14,7 @@
 #   PEERS=10000 BENCH_SECONDS=5 RUNS=5 WINDOW=64 tests/bench/handshake.sh
 set -u
 . "$(dirname "$0")/../netns/lib.sh"
+. "$(dirname "$0")/benchlib.sh"
 TEST_NAME=handshake
 
 PEERS=${PEERS:-1000}
@@ -65,30 +66,20 @@ measure() {
 	     END { print h, c, t }' <<<"$out" >>"$RESULTS/$1"
 }
 
-bench_one() { # IMPL SEQ
-	(
-		IMPL_A=$1 SEQ=$2 PAIR_LABEL="$1"
-		reset_state
-		trap cleanup EXIT
-		trap 'exit 130' INT TERM HUP
-		check_prereqs
-		measure "$1"
-	) || { echo "handshake: measuring $1 failed" >&2; exit 1; }
-}
-
 # stats FILE COLUMN: "median (min-max)" of one column.
 stats() {
 	awk -v c="$2" '{ print $c }' "$1" | sort -n | awk '{ v[NR] = $1 }
 		END { printf "%.0f (%.0f-%.0f)", v[int((NR + 1) / 2)], v[1], v[NR] }'
 }
-median() { awk -v c="$2" '{ print $c }' "$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 [ "$(id -u)" = 0 ] || { echo "handshake: needs root" >&2; exit 1; }
 [ -x "$HSFLOOD" ] || { echo "handshake: $HSFLOOD missing: run make bench-tools" >&2; exit 1; }
 "$HSFLOOD" conf "$PEERS" >"$RESULTS/peers.conf" || { echo "handshake: hsflood conf failed" >&2; exit 1; }
+seq=0
 for ((run = 1; run <= RUNS; run++)); do
-	bench_one vpnd $((2 * run - 1))
-	bench_one wireguard-go $((2 * run))
+	for impl in vpnd wireguard-go; do
+		seq=$((seq + 1)); bench_one "$impl" "$seq" || { echo "handshake: measuring $impl failed" >&2; exit 1; }
+	done
 done
 echo "handshakes per second, responder on one core, $PEERS peers, $RUNS runs of ${BENCH_SECONDS}s, median (min-max):"
 for impl in vpnd wireguard-go; do

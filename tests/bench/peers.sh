@@ -11,6 +11,7 @@
 #   PEERS=100000 BENCH_SECONDS=5 RUNS=3 tests/bench/peers.sh
 set -u
 . "$(dirname "$0")/../netns/lib.sh"
+. "$(dirname "$0")/benchlib.sh"
 TEST_NAME=peers
 
 PEERS=${PEERS:-100000}
@@ -46,26 +47,15 @@ measure() {
 	echo "$((t1 - t0)) $hwm $before $after" >>"$RESULTS/$1"
 }
 
-bench_one() { # IMPL SEQ
-	(
-		IMPL_A=$1 IMPL_B=$1 SEQ=$2 PAIR_LABEL="$1<->$1"
-		reset_state
-		trap cleanup EXIT
-		trap 'exit 130' INT TERM HUP
-		check_prereqs
-		measure "$1"
-	) || { echo "peers: measuring $1 failed" >&2; [ "$1" != vpnd ] || exit 1; }
-}
-
-# median FILE COLUMN
-median() { awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 [ "$(id -u)" = 0 ] || { echo "peers: needs root" >&2; exit 1; }
 [ -x "$HSFLOOD" ] || { echo "peers: $HSFLOOD missing: run make bench-tools" >&2; exit 1; }
 "$HSFLOOD" conf "$PEERS" >"$RESULTS/peers.conf" || { echo "peers: hsflood conf failed" >&2; exit 1; }
+seq=0
 for ((run = 1; run <= RUNS; run++)); do
-	bench_one vpnd $((2 * run - 1))
-	bench_one wireguard-go $((2 * run))
+	for impl in vpnd wireguard-go; do
+		seq=$((seq + 1)); bench_one "$impl" "$seq" || { echo "peers: measuring $impl failed" >&2; [ "$impl" != vpnd ] || exit 1; }
+	done
 done
 echo "$PEERS peers through wg addconf, $RUNS run(s), medians:"
 for impl in vpnd wireguard-go; do
