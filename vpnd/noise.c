@@ -182,8 +182,8 @@ void noise_remote_precompute(struct noise_remote *r,
  * An initiation reaches this only with a valid MAC1 and after decrypting a
  * configured peer's key, so a flood costs at most one DH per configured peer.
  */
-static bool remote_static_static(const struct noise_ctx *ctx,
-				 struct noise_remote *r)
+bool noise_remote_static_static(const struct noise_ctx *ctx,
+				struct noise_remote *r)
 {
 	if (r->static_static_known)
 		return r->static_static_valid;
@@ -265,7 +265,7 @@ static int create_initiation(struct noise_ctx *ctx, struct noise_remote *r,
 	uint32_t index;
 	int ret = -EINVAL;
 
-	if (!ctx->local.has_identity || !remote_static_static(ctx, r))
+	if (!ctx->local.has_identity || !noise_remote_static_static(ctx, r))
 		goto out;
 
 	memset(msg, 0, MESSAGE_INITIATION_LEN);
@@ -372,7 +372,7 @@ int noise_handshake_consume_initiation(struct noise_ctx *ctx,
 			      NOISE_PUBLIC_KEY_LEN, key, hash))
 		goto out;
 	r = ctx->up.remote_by_public(ctx->up.ctx, spub);
-	if (!r || !remote_static_static(ctx, r)) {
+	if (!r || !noise_remote_static_static(ctx, r)) {
 		ret = -ENOKEY;
 		r = NULL;
 		goto out;

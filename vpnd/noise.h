@@ -116,6 +116,12 @@ void noise_remote_set_psk(struct noise_remote *r,
 /* Call after our private key changed: the static DH is redone when next needed. */
 void noise_remote_precompute(struct noise_remote *r,
 			     const struct noise_ctx *ctx);
+/*
+ * Does the static-static DH now if it is not done yet (handshakes call it);
+ * false when it cannot be done: no identity, or a low-order peer key.
+ */
+bool noise_remote_static_static(const struct noise_ctx *ctx,
+				struct noise_remote *r);
 /* Forgets the handshake in flight (dropping its index) and its secrets. */
 void noise_handshake_clear(struct noise_ctx *ctx, struct noise_remote *r);
 /* Forgets everything secret about the peer, as on removal. */
