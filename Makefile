@@ -228,3 +228,11 @@ clean:
 	rm -rf build build-asan vpnd/vpnd vpnctl/vpnctl
 
 -include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
+
+# Benchmark drivers (tests/bench/): not part of "all" or CI.
+.PHONY: bench-tools
+bench-tools: tests/bench/hsflood
+
+tests/bench/hsflood: $(BUILD)/tests/bench/hsflood.o $(BUILD)/libvpncore.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)

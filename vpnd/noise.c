@@ -171,12 +171,30 @@ void noise_local_clear(struct noise_ctx *ctx)
 void noise_remote_precompute(struct noise_remote *r,
 			     const struct noise_ctx *ctx)
 {
+	(void)ctx;
+	r->static_static_known = false;
+	r->static_static_valid = false;
+	wg_wipe(r->static_static, sizeof(r->static_static));
+}
+
+/*
+ * The static-static DH with our current identity, done once per key change.
+ * An initiation reaches this only with a valid MAC1 and after decrypting a
+ * configured peer's key, so a flood costs at most one DH per configured peer.
+ */
+bool noise_remote_static_static(const struct noise_ctx *ctx,
+				struct noise_remote *r)
+{
+	if (r->static_static_known)
+		return r->static_static_valid;
 	r->static_static_valid =
 		ctx->local.has_identity &&
 		wg_dh(r->static_static, ctx->local.static_private,
 			  r->public_key) == 0;
 	if (!r->static_static_valid)
 		wg_wipe(r->static_static, sizeof(r->static_static));
+	r->static_static_known = true;
+	return r->static_static_valid;
 }
 
 void noise_remote_init(struct noise_remote *r, const struct noise_ctx *ctx,
@@ -247,7 +265,7 @@ static int create_initiation(struct noise_ctx *ctx, struct noise_remote *r,
 	uint32_t index;
 	int ret = -EINVAL;
 
-	if (!ctx->local.has_identity || !r->static_static_valid)
+	if (!ctx->local.has_identity || !noise_remote_static_static(ctx, r))
 		goto out;
 
 	memset(msg, 0, MESSAGE_INITIATION_LEN);
@@ -354,7 +372,7 @@ int noise_handshake_consume_initiation(struct noise_ctx *ctx,
 			      NOISE_PUBLIC_KEY_LEN, key, hash))
 		goto out;
 	r = ctx->up.remote_by_public(ctx->up.ctx, spub);
-	if (!r || !r->static_static_valid) {
+	if (!r || !noise_remote_static_static(ctx, r)) {
 		ret = -ENOKEY;
 		r = NULL;
 		goto out;

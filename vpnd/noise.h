@@ -52,11 +52,15 @@ struct noise_remote {
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
 	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
 	/*
-	 * DH(our static, its static), computed once when either key changes.
-	 * A low-order peer key makes it fail, and then no handshake with that
-	 * peer is ever created or accepted.
+	 * DH(our static, its static), computed at the first handshake after
+	 * either key changed, not when the peer is added: loading 100,000
+	 * peers would otherwise cost 100,000 Diffie-Hellman operations up
+	 * front (seconds), for peers that may never connect.  A low-order
+	 * peer key makes it fail, and then no handshake with that peer is
+	 * ever created or accepted.
 	 */
 	uint8_t static_static[NOISE_PUBLIC_KEY_LEN];
+	bool static_static_known;	/* computed since the last key change */
 	bool static_static_valid;
 	struct noise_handshake hs;
 	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];
@@ -109,9 +113,15 @@ void noise_remote_init(struct noise_remote *r, const struct noise_ctx *ctx,
 		       const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN], void *owner);
 void noise_remote_set_psk(struct noise_remote *r,
 			  const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN]);
-/* Call after our private key changed: recomputes the static DH. */
+/* Call after our private key changed: the static DH is redone when next needed. */
 void noise_remote_precompute(struct noise_remote *r,
 			     const struct noise_ctx *ctx);
+/*
+ * Does the static-static DH now if it is not done yet (handshakes call it);
+ * false when it cannot be done: no identity, or a low-order peer key.
+ */
+bool noise_remote_static_static(const struct noise_ctx *ctx,
+				struct noise_remote *r);
 /* Forgets the handshake in flight (dropping its index) and its secrets. */
 void noise_handshake_clear(struct noise_ctx *ctx, struct noise_remote *r);
 /* Forgets everything secret about the peer, as on removal. */

@@ -469,7 +469,7 @@ static void remote_meet_device(struct remote *r, const uint8_t *dev_public,
 {
 	noise_remote_init(&r->dev, &r->ctx, dev_public, psk, r);
 	cookie_maker_init(&r->maker, dev_public);
-	if (!r->dev.static_static_valid)
+	if (!noise_remote_static_static(&r->ctx, &r->dev))
 		FAIL("the harness keys give no static-static secret");
 }
 

@@ -784,6 +784,43 @@ static void test_wrong_mac1_costs_no_dh(void **state)
 	pair_free(p);
 }
 
+/* Adding a peer costs no DH: the static-static one waits for a handshake,
+ * is done once, and is redone only after our key changes. */
+static void test_static_static_is_computed_once_when_needed(void **state)
+{
+	struct pair *p = pair_new(false);
+	uint8_t init[148];
+	struct noise_remote *got;
+	unsigned long before, first, second;
+
+	(void)state;
+	assert_false(p->ri->static_static_known);
+	assert_false(p->rr->static_static_known);
+	before = dh_calls;
+	make_initiation(p, init, 1700000000, 1);
+	first = dh_calls - before;
+	assert_true(p->ri->static_static_known);
+	assert_true(p->ri->static_static_valid);
+	assert_int_equal(receive_initiation(&p->R, init, 148, false, 1, &got),
+			 0);
+	assert_ptr_equal(got, p->rr);
+	assert_true(p->rr->static_static_known);
+
+	before = dh_calls;
+	make_initiation(p, init, 1700000001, 2);
+	second = dh_calls - before;
+	assert_int_equal(first, second + 1);
+
+	/* A new identity forgets it; the next handshake redoes it. */
+	noise_remote_precompute(p->ri, &p->I.ctx);
+	assert_false(p->ri->static_static_known);
+	assert_true(wg_is_zero(p->ri->static_static, 32));
+	before = dh_calls;
+	make_initiation(p, init, 1700000002, 3);
+	assert_int_equal(dh_calls - before, first);
+	pair_free(p);
+}
+
 static void test_low_order_keys_never_make_a_session(void **state)
 {
 	struct pair *p = pair_new(false);
@@ -937,6 +974,7 @@ int main(void)
 		cmocka_unit_test(test_initiation_replay_and_flood),
 		cmocka_unit_test(test_response_unknown_index),
 		cmocka_unit_test(test_wrong_mac1_costs_no_dh),
+		cmocka_unit_test(test_static_static_is_computed_once_when_needed),
 		cmocka_unit_test(test_low_order_keys_never_make_a_session),
 		cmocka_unit_test(test_initiation_from_unknown_peer),
 		cmocka_unit_test(test_indices_are_replaced_and_dropped),
