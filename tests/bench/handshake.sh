@@ -14,7 +14,7 @@
 #   PEERS=10000 BENCH_SECONDS=5 RUNS=5 WINDOW=64 tests/bench/handshake.sh
 set -u
 . "$(dirname "$0")/../netns/lib.sh"
-. "$(dirname "$0")/benchlib.sh"
+. "$(dirname "$0")/lib.sh"
 TEST_NAME=handshake
 
 PEERS=${PEERS:-1000}
@@ -78,7 +78,7 @@ stats() {
 seq=0
 for ((run = 1; run <= RUNS; run++)); do
 	for impl in vpnd wireguard-go; do
-		seq=$((seq + 1)); bench_one "$impl" "$seq" || { echo "handshake: measuring $impl failed" >&2; exit 1; }
+		seq=$((seq + 1)); bench_impl_once "$impl" "$seq" || { echo "handshake: measuring $impl failed" >&2; exit 1; }
 	done
 done
 echo "handshakes per second, responder on one core, $PEERS peers, $RUNS runs of ${BENCH_SECONDS}s, median (min-max):"
@@ -86,6 +86,6 @@ for impl in vpnd wireguard-go; do
 	printf '  %-13s hs/s %s   cookie replies %s   timeouts %s\n' "$impl" \
 		"$(stats "$RESULTS/$impl" 1)" "$(stats "$RESULTS/$impl" 2)" "$(stats "$RESULTS/$impl" 3)"
 done
-v=$(median "$RESULTS/vpnd" 1) g=$(median "$RESULTS/wireguard-go" 1)
+v=$(bench_median "$RESULTS/vpnd" 1) g=$(bench_median "$RESULTS/wireguard-go" 1)
 awk -v v="$v" -v g="$g" 'BEGIN { printf "  ratio vpnd/wireguard-go: %.2f   (target: vpnd >= 5000 hs/s; vpnd %s)\n",
 	(g > 0 ? v / g : 0), (v >= 5000 ? "meets it" : "below it") }'

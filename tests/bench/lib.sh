@@ -65,3 +65,22 @@ bench_veth_pair() {
 	addr "$NS_B" o0 "$OUT4_B/$OUT4_PFX"
 	wait_ping "$NS_A" "$OUT4_B" 5 || fail "veth link A<->B not working"
 }
+
+# bench_impl_once IMPL SEQ: the caller's measure IMPL, once, with IMPL at both
+# ends, in a subshell whose namespaces and daemons are torn down on exit;
+# returns measure's status.
+bench_impl_once() {
+	(
+		IMPL_A=$1 IMPL_B=$1 SEQ=$2 PAIR_LABEL="$1"
+		reset_state
+		trap cleanup EXIT
+		trap 'exit 130' INT TERM HUP
+		check_prereqs
+		measure "$1"
+	)
+}
+
+# bench_median FILE COLUMN: the median of one column of numbers.
+bench_median() {
+	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}

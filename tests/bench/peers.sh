@@ -11,7 +11,7 @@
 #   PEERS=100000 BENCH_SECONDS=5 RUNS=3 tests/bench/peers.sh
 set -u
 . "$(dirname "$0")/../netns/lib.sh"
-. "$(dirname "$0")/benchlib.sh"
+. "$(dirname "$0")/lib.sh"
 TEST_NAME=peers
 
 PEERS=${PEERS:-100000}
@@ -22,7 +22,6 @@ HSFLOOD=${HSFLOOD:-$(dirname "$0")/hsflood}
 RESULTS=$(mktemp -d /tmp/vpnd-bench-peers.XXXXXX)
 trap 'rm -rf "$RESULTS"' EXIT
 
-vmhwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # measure IMPL: appends "load_ms hwm_kib bps_without bps_with" to $RESULTS/IMPL.
@@ -41,7 +40,7 @@ measure() {
 	[ "$n" = $((PEERS + 1)) ] || fail "$1 lists $n peers, not $((PEERS + 1))"
 	after=$(iperf_bps "$NS_A" "$IN4_B" "$BENCH_SECONDS") || fail "iperf3 with the peers failed"
 	daemon_alive "$IF_B" || fail "$1 died"
-	hwm=$(vmhwm_kib "${DAEMON_PID[$IF_B]}")
+	hwm=$(bench_vmhwm_kib "${DAEMON_PID[$IF_B]}")
 	[ -n "$hwm" ] || fail "cannot read VmHWM"
 	log "load $((t1 - t0)) ms, peak RSS $((hwm / 1024)) MiB, iperf3 $before bit/s without, $after with"
 	echo "$((t1 - t0)) $hwm $before $after" >>"$RESULTS/$1"
@@ -54,22 +53,22 @@ measure() {
 seq=0
 for ((run = 1; run <= RUNS; run++)); do
 	for impl in vpnd wireguard-go; do
-		seq=$((seq + 1)); bench_one "$impl" "$seq" || { echo "peers: measuring $impl failed" >&2; [ "$impl" != vpnd ] || exit 1; }
+		seq=$((seq + 1)); bench_impl_once "$impl" "$seq" || { echo "peers: measuring $impl failed" >&2; [ "$impl" != vpnd ] || exit 1; }
 	done
 done
 echo "$PEERS peers through wg addconf, $RUNS run(s), medians:"
 for impl in vpnd wireguard-go; do
 	[ -s "$RESULTS/$impl" ] || { printf '  %-13s no figures: it failed (see above)\n' "$impl"; continue; }
-	awk -v i="$impl" -v l="$(median "$RESULTS/$impl" 1)" -v h="$(median "$RESULTS/$impl" 2)" \
-		-v b="$(median "$RESULTS/$impl" 3)" -v a="$(median "$RESULTS/$impl" 4)" 'BEGIN {
+	awk -v i="$impl" -v l="$(bench_median "$RESULTS/$impl" 1)" -v h="$(bench_median "$RESULTS/$impl" 2)" \
+		-v b="$(bench_median "$RESULTS/$impl" 3)" -v a="$(bench_median "$RESULTS/$impl" 4)" 'BEGIN {
 		printf "  %-13s load %.2f s   peak RSS %.1f MiB   iperf3 %.2f Gbit/s without, %.2f with (%+.1f %%)\n",
 			i, l / 1000, h / 1024, b / 1e9, a / 1e9, (b > 0 ? (a / b - 1) * 100 : 0) }'
 done
 [ -s "$RESULTS/wireguard-go" ] || echo "  note: no ratio, wireguard-go gave no figures" >&2
-[ -s "$RESULTS/wireguard-go" ] && awk -v vl="$(median "$RESULTS/vpnd" 1)" -v gl="$(median "$RESULTS/wireguard-go" 1)" \
-    -v vh="$(median "$RESULTS/vpnd" 2)" -v gh="$(median "$RESULTS/wireguard-go" 2)" 'BEGIN {
+[ -s "$RESULTS/wireguard-go" ] && awk -v vl="$(bench_median "$RESULTS/vpnd" 1)" -v gl="$(bench_median "$RESULTS/wireguard-go" 1)" \
+    -v vh="$(bench_median "$RESULTS/vpnd" 2)" -v gh="$(bench_median "$RESULTS/wireguard-go" 2)" 'BEGIN {
 	printf "  ratios vpnd/wireguard-go: load time %.2f, peak RSS %.2f\n", vl / gl, vh / gh
 }'
-awk -v vl="$(median "$RESULTS/vpnd" 1)" -v vh="$(median "$RESULTS/vpnd" 2)" 'BEGIN {
+awk -v vl="$(bench_median "$RESULTS/vpnd" 1)" -v vh="$(bench_median "$RESULTS/vpnd" 2)" 'BEGIN {
 	printf "  vpnd targets: load <= 3 s (%s), peak RSS <= 40 MiB (%s)\n",
 		(vl <= 3000 ? "met" : "NOT met"), (vh <= 40 * 1024 ? "met" : "NOT met") }'
