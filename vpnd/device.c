@@ -214,6 +214,7 @@ int device_init(struct device *dev, struct ev_loop *loop, const char *ifname)
 	int ret;
 
 	memset(dev, 0, sizeof(*dev));
+	dev->rx_backlog_fd = -1;
 	dev->loop = loop;
 	dev->tun_fd = dev->udp4 = dev->udp6 = dev->uapi_fd = -1;
 	dev->iface.ioctl_fd = dev->iface.home_netns = -1;
@@ -381,16 +382,28 @@ int device_set_fwmark(struct device *dev, uint32_t mark)
 	return ret;
 }
 
+void device_backlog_batch(struct device *dev, int fd, bool full)
+{
+	dev->rx_backlog = full ? DEVICE_BACKLOG_UNKNOWN : DEVICE_BACKLOG_NONE;
+	dev->rx_backlog_fd = fd;
+}
+
+void device_backlog_done(struct device *dev)
+{
+	dev->rx_backlog = DEVICE_BACKLOG_NONE;
+	dev->rx_backlog_fd = -1;
+}
+
 bool device_under_load(struct device *dev, uint64_t now)
 {
-	uint64_t window = now / NSEC_PER_SEC;
-
-	/* Each call counts one handshake message in this second. */
-	if (window != dev->load_window) {
-		dev->load_window = window;
-		dev->load_count = 0;
-	}
-	if (++dev->load_count > DEVICE_HANDSHAKES_PER_SECOND_LOADED)
+	if (dev->rx_backlog == DEVICE_BACKLOG_UNKNOWN)
+		dev->rx_backlog = udp_backlog_high(dev->rx_backlog_fd,
+						   DEVICE_LOAD_BACKLOG_SHARE) ?
+					  DEVICE_BACKLOG_HIGH :
+					  DEVICE_BACKLOG_LOW;
+	/* Once behind, stay loaded for a second after the last sign of it,
+	 * so a flood cannot make us flap between cookies and DH work. */
+	if (dev->rx_backlog == DEVICE_BACKLOG_HIGH)
 		dev->under_load_until = now + NSEC_PER_SEC;
 	return now < dev->under_load_until;
 }

@@ -29,11 +29,28 @@ enum device_limits {
 	DEVICE_BUF_LEN = MESSAGE_DATA_HEADER_LEN + 65535 + 16 + NOISE_AUTHTAG_LEN,
 	DEVICE_DEFAULT_MTU = 1420,
 	/*
-	 * More handshake messages than this in one second and we are "under
-	 * load": each costs Diffie-Hellman work, so beyond it we ask for
-	 * cookies before doing any.
+	 * We are "under load" when the UDP socket a handshake message came
+	 * from holds at least this share (1/N) of its receive buffer in
+	 * datagrams not yet read: we are not keeping up, and each handshake
+	 * costs Diffie-Hellman work, so for a second we ask for cookies
+	 * before doing any.  The backlog, not a rate, is the judge: a
+	 * daemon that keeps up with 5,000 handshakes a second has no reason
+	 * to refuse the next one.  (An 8 MiB buffer: about a thousand queued
+	 * initiations.)
 	 */
-	DEVICE_HANDSHAKES_PER_SECOND_LOADED = 512,
+	DEVICE_LOAD_BACKLOG_SHARE = 8,
+};
+
+/*
+ * What the batch being received says of the socket's backlog.  Only a
+ * full batch can leave datagrams behind, and the kernel is asked only
+ * when a handshake in such a batch needs the answer, once per batch.
+ */
+enum device_backlog {
+	DEVICE_BACKLOG_NONE,		/* the batch emptied the socket */
+	DEVICE_BACKLOG_UNKNOWN,		/* a full batch, not yet asked */
+	DEVICE_BACKLOG_LOW,
+	DEVICE_BACKLOG_HIGH,
 };
 
 struct fleet;
@@ -82,9 +99,9 @@ struct device {
 	uint64_t next_peer_id;
 	struct ratelimiter rl;
 
-	/* Handshakes seen in the current one-second window, for load. */
-	uint64_t load_window;
-	unsigned int load_count;
+	/* The backlog of the socket being read, for load (see above). */
+	enum device_backlog rx_backlog;
+	int rx_backlog_fd;
 	uint64_t under_load_until;
 
 	struct fleet *fleet;		/* the server's etcd users, or NULL */
@@ -141,7 +158,13 @@ bool device_link_is_up(const struct device *dev);
  */
 void device_set_up(struct device *dev, bool up);
 
-/* Whether handshake work should be gated by cookies now. */
+/*
+ * Whether handshake work should be gated by cookies now.  The receive
+ * loop says what it read (device_backlog_batch) before it hands the
+ * batch's messages on, and clears it after (device_backlog_done).
+ */
 bool device_under_load(struct device *dev, uint64_t now);
+void device_backlog_batch(struct device *dev, int fd, bool full);
+void device_backlog_done(struct device *dev);
 
 #endif /* VPND_DEVICE_H */

@@ -370,6 +370,7 @@ void receive_udp_readable(struct device *dev, int fd)
 	if (n <= 0)
 		return;
 	now = device_now();
+	device_backlog_batch(dev, fd, n == DEVICE_BATCH);
 	if (g)
 		offload_gro_init(g);
 	for (i = 0; i < n; i++) {
@@ -386,4 +387,5 @@ void receive_udp_readable(struct device *dev, int fd)
 	}
 	if (g)
 		gro_flush(dev, g);
+	device_backlog_done(dev);
 }

@@ -9,6 +9,7 @@
  * receive.c takes apart again.  VPND_NO_OFFLOAD=1 leaves it off.
  */
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <stdlib.h>
@@ -179,6 +180,20 @@ bool udp_gso_supported(int fd)
 	socklen_t len = sizeof(size);
 
 	return !getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len);
+}
+
+bool udp_backlog_high(int fd, unsigned int share)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	/* rmem_alloc counts each queued datagram's whole buffer, which is
+	 * what the receive buffer's size limits too. */
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) ||
+	    len < (SK_MEMINFO_RCVBUF + 1) * sizeof(mem[0]))
+		return false;
+	return (uint64_t)mem[SK_MEMINFO_RMEM_ALLOC] * share >=
+	       mem[SK_MEMINFO_RCVBUF];
 }
 
 size_t udp_local_to_cmsg(const struct endpoint_src *local, void *buf,

@@ -40,6 +40,12 @@ size_t udp_gso_to_cmsg(void *buf, size_t used, size_t len, uint16_t size);
  */
 bool udp_gso_supported(int fd);
 
+/*
+ * Whether fd holds at least 1/share of its receive buffer in datagrams
+ * not yet read (SO_MEMINFO).  A kernel that cannot say is taken as no.
+ */
+bool udp_backlog_high(int fd, unsigned int share);
+
 enum udp_values {
 	/* IPV6_PKTINFO and UDP_GRO or UDP_SEGMENT, with room to spare. */
 	UDP_CMSG_SPACE = 128,
