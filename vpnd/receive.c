@@ -194,8 +194,8 @@ static bool handshake_admit(struct device *dev, const uint8_t *msg,
 	bool loaded;
 
 	st = cookie_checker_validate(&dev->cookie, msg, len, &src->sa, now);
-	/* Only a message with a valid MAC1 could cost DH work, so only those
-	 * count towards load: garbage cannot put us under load. */
+	/* Only a message with a valid MAC1 could cost DH work, so only such
+	 * a message asks whether we are behind (device_under_load()). */
 	loaded = st != COOKIE_MAC_INVALID && device_under_load(dev, now);
 	switch (cookie_decide(st, loaded)) {
 	case COOKIE_DROP:
