@@ -31,8 +31,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
 LDLIBS_CORE = -lsodium -lcrypto -lb2 -liniparser
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
-LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c $(SYSTEMD_LIBS)
-LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -lcurl -ljson-c $(SYSTEMD_LIBS) -lcmocka
+LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables -ljson-c $(SYSTEMD_LIBS)
+LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -ljson-c $(SYSTEMD_LIBS) -lcmocka
 
 DEB_DEPS = build-essential pkg-config libsodium-dev libssl-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \

@@ -27,13 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <ev.h>
 #include <json-c/json.h>
 #include <sodium.h>
 
 #include "device.h"
 #include "fleet.h"
+#include "fleet_curl.h"
 #include "fleet_table.h"
 #include "peer.h"
 #include "peerset.h"
@@ -86,6 +86,7 @@ struct fleet {
 	uint8_t (*static_keys)[KEY_LEN];	/* the [peer] sections', sorted */
 	size_t n_static;
 
+	struct fleet_curl curl;		/* libcurl, opened at start */
 	CURLM *multi;
 	CURL *easy;			/* the transfer under way, or NULL */
 	struct curl_slist *headers;
@@ -425,8 +426,8 @@ static size_t watch_write(char *data, size_t size, size_t n, void *ud)
 static void transfer_end(struct fleet *f)
 {
 	if (f->easy) {
-		curl_multi_remove_handle(f->multi, f->easy);
-		curl_easy_cleanup(f->easy);
+		f->curl.multi_remove_handle(f->multi, f->easy);
+		f->curl.easy_cleanup(f->easy);
 		f->easy = NULL;
 	}
 	free(f->request);
@@ -444,34 +445,34 @@ static void transfer_end(struct fleet *f)
 static CURL *easy_new(struct fleet *f, const char *path, long timeout_ms)
 {
 	const struct conf_fleet *cf = f->cf;
-	CURL *e = curl_easy_init();
+	CURL *e = f->curl.easy_init();
 	char url[CONF_FLEET_TEXT_MAX + 32];
 	bool range = f->phase == PHASE_RANGE;
 
 	if (!e)
 		return NULL;
 	snprintf(url, sizeof(url), "%s%s", cf->etcd[f->endpoint], path);
-	if (curl_easy_setopt(e, CURLOPT_URL, url) ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	    curl_easy_setopt(e, CURLOPT_NOPROXY, "*") ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers) ||
-	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->request) ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	if (f->curl.easy_setopt(e, CURLOPT_URL, url) ||
+	    f->curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+	    f->curl.easy_setopt(e, CURLOPT_NOPROXY, "*") ||
+	    f->curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+	    f->curl.easy_setopt(e, CURLOPT_FAILONERROR, 1L) ||
+	    f->curl.easy_setopt(e, CURLOPT_HTTPHEADER, f->headers) ||
+	    f->curl.easy_setopt(e, CURLOPT_POSTFIELDS, f->request) ||
+	    f->curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 			     (long)FLEET_CONNECT_MS) ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) ||
+	    f->curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) ||
 	    /* A member that vanishes without closing is found by probes. */
-	    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 5L) ||
-	    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 2L) ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
+	    f->curl.easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) ||
+	    f->curl.easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 5L) ||
+	    f->curl.easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 2L) ||
+	    f->curl.easy_setopt(e, CURLOPT_WRITEFUNCTION,
 			     range ? range_write : watch_write) ||
-	    curl_easy_setopt(e, CURLOPT_WRITEDATA, f) ||
-	    (cf->ca && curl_easy_setopt(e, CURLOPT_CAINFO, cf->ca)) ||
-	    (cf->cert && curl_easy_setopt(e, CURLOPT_SSLCERT, cf->cert)) ||
-	    (cf->key && curl_easy_setopt(e, CURLOPT_SSLKEY, cf->key))) {
-		curl_easy_cleanup(e);
+	    f->curl.easy_setopt(e, CURLOPT_WRITEDATA, f) ||
+	    (cf->ca && f->curl.easy_setopt(e, CURLOPT_CAINFO, cf->ca)) ||
+	    (cf->cert && f->curl.easy_setopt(e, CURLOPT_SSLCERT, cf->cert)) ||
+	    (cf->key && f->curl.easy_setopt(e, CURLOPT_SSLKEY, cf->key))) {
+		f->curl.easy_cleanup(e);
 		return NULL;
 	}
 	return e;
@@ -598,9 +599,9 @@ static void transfer_start(struct fleet *f, enum fleet_phase phase)
 	    !(f->easy = easy_new(f, phase == PHASE_RANGE ? "/v3/kv/range" :
 							   "/v3/watch",
 				 phase == PHASE_RANGE ? FLEET_RANGE_MS : 0)) ||
-	    curl_multi_add_handle(f->multi, f->easy)) {
+	    f->curl.multi_add_handle(f->multi, f->easy)) {
 		if (f->easy)
-			curl_easy_cleanup(f->easy);
+			f->curl.easy_cleanup(f->easy);
 		f->easy = NULL;
 		fail(f, "cannot start a request (out of memory)");
 	}
@@ -648,7 +649,7 @@ static void transfer_done(struct fleet *f, CURLcode res)
 	}
 	snprintf(what, sizeof(what), "%s: %s",
 		 phase == PHASE_RANGE ? "range read" : "watch",
-		 res == CURLE_OK ? "the stream ended" : curl_easy_strerror(res));
+		 res == CURLE_OK ? "the stream ended" : f->curl.easy_strerror(res));
 	fail(f, what);
 }
 
@@ -657,7 +658,7 @@ static void check_done(struct fleet *f)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(f->multi, &left)))
+	while ((msg = f->curl.multi_info_read(f->multi, &left)))
 		if (msg->msg == CURLMSG_DONE && msg->easy_handle == f->easy) {
 			transfer_done(f, msg->data.result);
 			break;	/* the handle may be a new one now */
@@ -678,7 +679,7 @@ static void sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		flags |= CURL_CSELECT_IN;
 	if (revents & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(f->multi, w->fd, flags, &running);
+	f->curl.multi_socket_action(f->multi, w->fd, flags, &running);
 	check_done(f);
 }
 
@@ -694,7 +695,7 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
 		if (fs) {
 			ev_io_stop(f->dev->loop, &fs->w);
 			free(fs);
-			curl_multi_assign(f->multi, s, NULL);
+			f->curl.multi_assign(f->multi, s, NULL);
 		}
 		return 0;
 	}
@@ -703,7 +704,7 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
 		if (!fs)
 			return -1;
 		fs->f = f;
-		curl_multi_assign(f->multi, s, fs);
+		f->curl.multi_assign(f->multi, s, fs);
 	} else {
 		ev_io_stop(f->dev->loop, &fs->w);
 	}
@@ -724,7 +725,7 @@ static void curl_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	f->curl.multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(f);
 }
 
@@ -773,7 +774,7 @@ static int first_read(struct fleet *f)
 				transfer_end(f);
 				return -ENOMEM;
 			}
-			res = curl_easy_perform(f->easy);
+			res = f->curl.easy_perform(f->easy);
 			r = res == CURLE_OK ? range_page(f) : -EIO;
 			transfer_end(f);
 		}
@@ -781,7 +782,7 @@ static int first_read(struct fleet *f)
 			return 0;
 		fleet_log(f, LOG_LEVEL_ERROR, "endpoint %u: range read: %s",
 			  f->endpoint + 1,
-			  r == -EIO ? curl_easy_strerror(res) :
+			  r == -EIO ? f->curl.easy_strerror(res) :
 				      "an answer that is not etcd's");
 		range_reset(f);
 		f->endpoint = (f->endpoint + 1) % f->cf->n_etcd;
@@ -812,14 +813,19 @@ int fleet_start(struct fleet **out, struct device *dev,
 	int r = -ENOMEM;
 
 	*out = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		snprintf(err, errlen, "cannot initialise libcurl");
-		return -ENOMEM;
-	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
-		curl_global_cleanup();
 		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = fleet_curl_open(&f->curl, err, errlen);
+	if (r) {
+		free(f);
+		return r;
+	}
+	if (f->curl.global_init(CURL_GLOBAL_DEFAULT)) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		free(f);
 		return -ENOMEM;
 	}
 	f->dev = dev;
@@ -834,15 +840,15 @@ int fleet_start(struct fleet **out, struct device *dev,
 	ev_timer_init(&f->retry_timer, retry_cb, 0.0, 0.0);
 	if (fleet_table_init(&f->table) || static_keys_make(f) ||
 	    !(f->tok = json_tokener_new_ex(FLEET_JSON_DEPTH)) ||
-	    !(f->multi = curl_multi_init()) ||
-	    !(f->headers = curl_slist_append(NULL,
+	    !(f->multi = f->curl.multi_init()) ||
+	    !(f->headers = f->curl.slist_append(NULL,
 					     "Content-Type: application/json")) ||
 	    /* etcd ends a watch on a member cut off from its leader. */
-	    !curl_slist_append(f->headers, "Grpc-Metadata-hasleader: true") ||
-	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) ||
-	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f) ||
-	    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb) ||
-	    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f)) {
+	    !f->curl.slist_append(f->headers, "Grpc-Metadata-hasleader: true") ||
+	    f->curl.multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) ||
+	    f->curl.multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f) ||
+	    f->curl.multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb) ||
+	    f->curl.multi_setopt(f->multi, CURLMOPT_TIMERDATA, f)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -885,9 +891,9 @@ void fleet_stop(struct fleet *f)
 	ev_timer_stop(f->dev->loop, &f->retry_timer);
 	transfer_end(f);
 	if (f->multi)
-		curl_multi_cleanup(f->multi);
+		f->curl.multi_cleanup(f->multi);
 	ev_timer_stop(f->dev->loop, &f->curl_timer);
-	curl_slist_free_all(f->headers);
+	f->curl.slist_free_all(f->headers);
 	if (f->tok)
 		json_tokener_free(f->tok);
 	fleet_table_free(&f->table, &f->ops);
@@ -898,8 +904,8 @@ void fleet_stop(struct fleet *f)
 	}
 	free(f->static_keys);
 	free(f->fatal);
+	f->curl.global_cleanup();
 	free(f);
-	curl_global_cleanup();
 }
 
 int fleet_stats_write(const struct fleet *f, struct uapi_writer *w)
