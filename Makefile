@@ -30,9 +30,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
 LDLIBS_CORE = -lsodium -lcrypto -lb2 -liniparser
-SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
-LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -lnftables -ljson-c $(SYSTEMD_LIBS)
-LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -lnftables -ljson-c $(SYSTEMD_LIBS) -lcmocka
+LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -ljson-c
+LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -ljson-c -lcmocka
 
 DEB_DEPS = build-essential pkg-config libsodium-dev libssl-dev libb2-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
@@ -107,12 +106,12 @@ $(BUILD)/tests/netlink_driver: $(BUILD)/tests/netns/netlink_driver.o $(BUILD)/li
 $(BUILD)/tests/firewall_driver: $(BUILD)/tests/netns/firewall_driver.o $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lnftables -lmnl
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lmnl
 
 $(BUILD)/tests/killswitch_driver: $(BUILD)/tests/netns/killswitch_driver.o $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lnftables -lmnl
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lmnl
 
 # The AEAD microbenchmark (tests/bench/aead.c): not a test, not in check.
 $(BUILD)/tests/bench_aead: $(BUILD)/tests/bench/aead.o $(BUILD)/libvpncore.a

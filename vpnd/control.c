@@ -219,7 +219,7 @@ static int dns_do(struct client *c)
 
 	if (!c->conf->n_dns)
 		return 0;
-	if (resolved_running()) {
+	if (resolved_running(&c->resolved)) {
 		ret = resolved_apply(&c->resolved, c->dev->ifindex,
 				     c->conf->dns, c->conf->n_dns);
 		if (ret) {

@@ -16,11 +16,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <nftables/libnftables.h>
-
 #include "firewall.h"
+#include "firewall_nft.h"
 
 struct firewall {
+	struct firewall_nft lib;	/* libnftables, opened with us */
 	struct nft_ctx *nft;
 	char err[FIREWALL_ERR_LEN];	/* what firewall_strerror() says */
 };
@@ -63,24 +63,32 @@ static const char *family_name(enum firewall_family family)
 int firewall_open(struct firewall **fwp)
 {
 	struct firewall *fw;
+	char why[FIREWALL_ERR_LEN];
+	int ret;
 
 	*fwp = NULL;
 	fw = calloc(1, sizeof(*fw));
 	if (!fw)
 		return -ENOMEM;
-	fw->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	ret = firewall_nft_open(&fw->lib, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "vpnd: %s\n", why);
+		free(fw);
+		return ret;
+	}
+	fw->nft = fw->lib.ctx_new(NFT_CTX_DEFAULT);
 	if (!fw->nft) {
 		free(fw);
 		return -ENOMEM;
 	}
 	/* Buffered, so that listings come back to us and errors become
 	 * firewall_strerror() rather than lines on the daemon's stderr. */
-	if (nft_ctx_buffer_output(fw->nft) || nft_ctx_buffer_error(fw->nft)) {
+	if (fw->lib.ctx_buffer_output(fw->nft) || fw->lib.ctx_buffer_error(fw->nft)) {
 		firewall_close(fw);
 		return -ENOMEM;
 	}
 	/* Counter values change with traffic; listings are compared. */
-	nft_ctx_output_set_flags(fw->nft, NFT_CTX_OUTPUT_STATELESS);
+	fw->lib.ctx_output_set_flags(fw->nft, NFT_CTX_OUTPUT_STATELESS);
 	*fwp = fw;
 	return 0;
 }
@@ -90,7 +98,7 @@ void firewall_close(struct firewall *fw)
 	if (!fw)
 		return;
 	if (fw->nft)
-		nft_ctx_free(fw->nft);
+		fw->lib.ctx_free(fw->nft);
 	free(fw);
 }
 
@@ -164,10 +172,10 @@ static int fw_run(struct firewall *fw, const char *cmds, const char *what,
 	int ret, saved;
 
 	errno = 0;
-	ret = nft_run_cmd_from_buffer(fw->nft, cmds);
+	ret = fw->lib.run_cmd_from_buffer(fw->nft, cmds);
 	saved = errno;
-	output = nft_ctx_get_output_buffer(fw->nft);
-	errors = nft_ctx_get_error_buffer(fw->nft);
+	output = fw->lib.ctx_get_output_buffer(fw->nft);
+	errors = fw->lib.ctx_get_error_buffer(fw->nft);
 	if (ret) {
 		ret = run_errno(saved, errors ? errors : "");
 		record_nft_error(fw, ret, what, errors ? errors : "");

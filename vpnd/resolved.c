@@ -26,8 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <systemd/sd-bus.h>
-
 #include "resolved.h"
 
 #define RESOLVE1 "org.freedesktop.resolve1"
@@ -43,37 +41,57 @@ void resolved_init(struct resolved_state *r, const char *rundir,
 	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
 }
 
-static int bus_open(sd_bus **bus)
+/* sd-bus, loaded on first use: a tunnel without resolved never maps it. */
+static int sd_load(struct resolved_state *r)
 {
 	int ret;
 
-	/* DBUS_SYSTEM_BUS_ADDRESS, when set, names the bus. */
-	ret = sd_bus_open_system(bus);
+	if (r->sd_open)
+		return 0;
+	char why[sizeof(r->err) - 20];
+
+	ret = resolved_sdbus_open(&r->sd, why, sizeof(why));
+	if (ret)
+		snprintf(r->err, sizeof(r->err), "systemd-resolved: %s", why);
+	r->sd_open = !ret;
+	return ret;
+}
+
+static int bus_open(struct resolved_state *r, sd_bus **bus)
+{
+	int ret;
+
+	ret = sd_load(r);
 	if (ret < 0)
 		return ret;
-	sd_bus_set_method_call_timeout(*bus,
-				       RESOLVED_CALL_TIMEOUT_MS * 1000ULL);
+	/* DBUS_SYSTEM_BUS_ADDRESS, when set, names the bus. */
+	ret = r->sd.open_system(bus);
+	if (ret < 0)
+		return ret;
+	r->sd.set_method_call_timeout(*bus,
+				      RESOLVED_CALL_TIMEOUT_MS * 1000ULL);
 	return 0;
 }
 
-bool resolved_running(void)
+bool resolved_running(struct resolved_state *r)
 {
+	const struct resolved_sdbus *sd = &r->sd;
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus_message *reply = NULL;
 	sd_bus *bus = NULL;
 	int has = 0;
 
-	if (bus_open(&bus))
+	if (bus_open(r, &bus))
 		return false;
-	if (sd_bus_call_method(bus, "org.freedesktop.DBus",
+	if (sd->call_method(bus, "org.freedesktop.DBus",
 			       "/org/freedesktop/DBus", "org.freedesktop.DBus",
 			       "NameHasOwner", &err, &reply, "s",
 			       RESOLVE1) < 0 ||
-	    sd_bus_message_read(reply, "b", &has) < 0)
+	    sd->message_read(reply, "b", &has) < 0)
 		has = 0;
-	sd_bus_error_free(&err);
-	sd_bus_message_unref(reply);
-	sd_bus_flush_close_unref(bus);
+	sd->error_free(&err);
+	sd->message_unref(reply);
+	sd->flush_close_unref(bus);
 	return has;
 }
 
@@ -85,43 +103,50 @@ static int fail(struct resolved_state *r, const char *what, int ret,
 	return ret < 0 ? ret : -EIO;
 }
 
-static int set_dns(sd_bus *bus, int ifindex,
+/* A bus that did not open; a library that did not load said why. */
+static int bus_fail(struct resolved_state *r, int ret)
+{
+	return r->sd_open ? fail(r, "bus", ret, NULL) : ret;
+}
+
+static int set_dns(const struct resolved_sdbus *sd, sd_bus *bus, int ifindex,
 		   const struct conf_prefix *servers, unsigned int n,
 		   sd_bus_error *err)
 {
 	sd_bus_message *m = NULL;
 	int ret;
 
-	ret = sd_bus_message_new_method_call(bus, &m, RESOLVE1, RESOLVE1_PATH,
+	ret = sd->message_new_method_call(bus, &m, RESOLVE1, RESOLVE1_PATH,
 					     RESOLVE1_MANAGER, "SetLinkDNS");
 	if (ret >= 0)
-		ret = sd_bus_message_append(m, "i", ifindex);
+		ret = sd->message_append(m, "i", ifindex);
 	if (ret >= 0)
-		ret = sd_bus_message_open_container(m, 'a', "(iay)");
+		ret = sd->message_open_container(m, 'a', "(iay)");
 	for (unsigned int i = 0; ret >= 0 && i < n; i++) {
 		size_t len = servers[i].family == AF_INET6 ? 16 : 4;
 
-		ret = sd_bus_message_open_container(m, 'r', "iay");
+		ret = sd->message_open_container(m, 'r', "iay");
 		if (ret >= 0)
-			ret = sd_bus_message_append(m, "i", servers[i].family);
+			ret = sd->message_append(m, "i", servers[i].family);
 		if (ret >= 0)
-			ret = sd_bus_message_append_array(m, 'y',
+			ret = sd->message_append_array(m, 'y',
 							  &servers[i].addr,
 							  len);
 		if (ret >= 0)
-			ret = sd_bus_message_close_container(m);
+			ret = sd->message_close_container(m);
 	}
 	if (ret >= 0)
-		ret = sd_bus_message_close_container(m);
+		ret = sd->message_close_container(m);
 	if (ret >= 0)
-		ret = sd_bus_call(bus, m, 0, err, NULL);
-	sd_bus_message_unref(m);
+		ret = sd->call(bus, m, 0, err, NULL);
+	sd->message_unref(m);
 	return ret;
 }
 
-static int revert_link(sd_bus *bus, int ifindex, sd_bus_error *err)
+static int revert_link(const struct resolved_sdbus *sd, sd_bus *bus,
+		       int ifindex, sd_bus_error *err)
 {
-	return sd_bus_call_method(bus, RESOLVE1, RESOLVE1_PATH,
+	return sd->call_method(bus, RESOLVE1, RESOLVE1_PATH,
 				  RESOLVE1_MANAGER, "RevertLink", err, NULL,
 				  "i", ifindex);
 }
@@ -142,75 +167,79 @@ static void record_write(const struct resolved_state *r)
 }
 
 /* resolved may not have seen the link yet: "Link N not known". */
-static bool link_unknown(const sd_bus_error *err)
+static bool link_unknown(const struct resolved_sdbus *sd,
+			 const sd_bus_error *err)
 {
-	return sd_bus_error_has_name(err, "org.freedesktop.resolve1.NoSuchLink");
+	return sd->error_has_name(err, "org.freedesktop.resolve1.NoSuchLink");
 }
 
 int resolved_apply(struct resolved_state *r, int ifindex,
 		   const struct conf_prefix *servers, unsigned int n)
 {
+	const struct resolved_sdbus *sd = &r->sd;
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus *bus = NULL;
 	const char *step = "SetLinkDNS";
 	int ret, tries = RESOLVED_LINK_WAIT_MS / 50;
 
 	r->err[0] = '\0';
-	ret = bus_open(&bus);
+	ret = bus_open(r, &bus);
 	if (ret < 0)
-		return fail(r, "bus", ret, NULL);
+		return bus_fail(r, ret);
 	r->ifindex = ifindex;
 	/* Recorded before the first change: a crash from here on is
 	 * reverted by the next start. */
 	record_write(r);
-	while ((ret = set_dns(bus, ifindex, servers, n, &err)) < 0 &&
-	       link_unknown(&err) && --tries > 0) {
-		sd_bus_error_free(&err);
+	while ((ret = set_dns(sd, bus, ifindex, servers, n, &err)) < 0 &&
+	       link_unknown(sd, &err) && --tries > 0) {
+		sd->error_free(&err);
 		usleep(50 * 1000);
 	}
 	if (ret >= 0) {
 		step = "SetLinkDomains";
-		ret = sd_bus_call_method(bus, RESOLVE1, RESOLVE1_PATH,
+		ret = sd->call_method(bus, RESOLVE1, RESOLVE1_PATH,
 					 RESOLVE1_MANAGER, "SetLinkDomains",
 					 &err, NULL, "ia(sb)", ifindex, 1, ".",
 					 1);
 	}
 	if (ret >= 0) {
 		step = "SetLinkDefaultRoute";
-		ret = sd_bus_call_method(bus, RESOLVE1, RESOLVE1_PATH,
+		ret = sd->call_method(bus, RESOLVE1, RESOLVE1_PATH,
 					 RESOLVE1_MANAGER,
 					 "SetLinkDefaultRoute", &err, NULL,
 					 "ib", ifindex, 1);
 	}
 	if (ret < 0) {
 		ret = fail(r, step, ret, &err);
-		sd_bus_error_free(&err);
-		revert_link(bus, ifindex, NULL);
+		sd->error_free(&err);
+		revert_link(sd, bus, ifindex, NULL);
 		unlink(r->record);
 		r->ifindex = 0;
 	}
-	sd_bus_flush_close_unref(bus);
+	sd->flush_close_unref(bus);
 	return ret < 0 ? ret : 0;
 }
 
 int resolved_revert(struct resolved_state *r)
 {
+	const struct resolved_sdbus *sd = &r->sd;
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus *bus = NULL;
 	int ret;
 
 	if (!r->ifindex)
 		return 0;
-	ret = bus_open(&bus);
-	if (ret >= 0)
-		ret = revert_link(bus, r->ifindex, &err);
+	ret = bus_open(r, &bus);
+	if (ret < 0)
+		return bus_fail(r, ret);
+	ret = revert_link(sd, bus, r->ifindex, &err);
 	/* A link resolved no longer knows has nothing left to revert. */
-	if (ret < 0 && link_unknown(&err))
+	if (ret < 0 && link_unknown(sd, &err))
 		ret = 0;
 	if (ret < 0)
 		fail(r, "RevertLink", ret, &err);
-	sd_bus_error_free(&err);
-	sd_bus_flush_close_unref(bus);
+	sd->error_free(&err);
+	sd->flush_close_unref(bus);
 	if (ret >= 0) {
 		unlink(r->record);
 		r->ifindex = 0;
@@ -233,7 +262,7 @@ int resolved_recover(struct resolved_state *r)
 	/* Only the link recorded, and only while it still bears our name:
 	 * an index reused by another link is not ours to revert. */
 	if (ifindex > 0 && if_indextoname((unsigned int)ifindex, name) &&
-	    !strcmp(name, r->ifname) && resolved_running()) {
+	    !strcmp(name, r->ifname) && resolved_running(r)) {
 		r->ifindex = ifindex;
 		ret = resolved_revert(r);
 	}

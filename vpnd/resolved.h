@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "conf.h"
+#include "resolved_sdbus.h"
 
 enum {
 	RESOLVED_CALL_TIMEOUT_MS = 2000,
@@ -24,12 +25,15 @@ struct resolved_state {
 	char ifname[16];
 	int ifindex;		/* the link we configured; 0: none */
 	char err[160];		/* what the last failure was */
+	struct resolved_sdbus sd;	/* sd-bus, opened at the first call */
+	bool sd_open;
 };
 
 void resolved_init(struct resolved_state *r, const char *rundir,
 		   const char *ifname);
-/* Whether systemd-resolved owns its name on the system bus now. */
-bool resolved_running(void);
+/* Whether systemd-resolved owns its name on the system bus now (false
+ * too when libsystemd cannot be loaded: r->err says so). */
+bool resolved_running(struct resolved_state *r);
 /* The tunnel's resolvers, "~." and DefaultRoute on @ifindex: 0 or -errno
  * (r->err says what), having reverted whatever part was done. */
 int resolved_apply(struct resolved_state *r, int ifindex,
