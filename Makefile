@@ -29,11 +29,11 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
            -Wmissing-prototypes -Wformat=2 -fno-strict-aliasing \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Ivpnd -MMD -MP
-LDLIBS_CORE = -lsodium -lcrypto -lb2 -liniparser
+LDLIBS_CORE = -lsodium -lcrypto -liniparser
 LDLIBS_VPND = $(LDLIBS_CORE) -lev -lmnl -ljson-c
 LDLIBS_TEST = $(LDLIBS_CORE) -lev -lmnl -ljson-c -lcmocka
 
-DEB_DEPS = build-essential pkg-config libsodium-dev libssl-dev libb2-dev libev-dev \
+DEB_DEPS = build-essential pkg-config libsodium-dev libssl-dev libev-dev \
            libmnl-dev libnftables-dev libiniparser-dev libcmocka-dev \
            wireguard-go wireguard-tools iproute2 iperf3 tcpdump nftables \
            valgrind python3 iputils-ping clang systemd procps util-linux \
@@ -83,7 +83,7 @@ vpnd/vpnd: $(VPND_OBJS) $(BUILD)/libvpncore.a
 # and probes the servers itself then (servers.c, noise.c, cookie.c, crypto.c).
 vpnctl/vpnctl: $(CTL_OBJS) $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsodium -lcrypto -lb2 -liniparser
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsodium -lcrypto -liniparser
 
 # A unit test may #include the .c it tests to reach its statics; the core
 # archive then supplies only what the test did not define itself.

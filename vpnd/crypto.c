@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The cryptographic primitives of WireGuard, wrapped once so that the rest of
- * vpnd never calls libb2, libsodium or OpenSSL directly.  Everything that holds a key
+ * vpnd never calls BLAKE2s, libsodium or OpenSSL directly.  Everything that holds a key
  * on the stack here is wiped before returning.
  */
 #include <errno.h>
@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <blake2.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <sodium.h>
 
+#include "blake2s.h"
 #include "crypto.h"
 
 enum {
@@ -59,25 +59,24 @@ uint32_t wg_rng_u32(const struct wg_rng *rng)
 
 void wg_hash(uint8_t out[CRYPTO_HASH_LEN], const void *in, size_t len)
 {
-	blake2s(out, in, NULL, CRYPTO_HASH_LEN, len, 0);
+	blake2s(out, CRYPTO_HASH_LEN, in, len, NULL, 0);
 }
 
 void wg_hash2(uint8_t out[CRYPTO_HASH_LEN], const void *a, size_t alen,
 		  const void *b, size_t blen)
 {
-	blake2s_state st;
+	struct blake2s_state st;
 
 	blake2s_init(&st, CRYPTO_HASH_LEN);
 	blake2s_update(&st, a, alen);
 	blake2s_update(&st, b, blen);
-	blake2s_final(&st, out, CRYPTO_HASH_LEN);
-	sodium_memzero(&st, sizeof(st));
+	blake2s_final(&st, out);
 }
 
 void wg_mac(uint8_t out[CRYPTO_MAC_LEN], const uint8_t *key,
 		size_t keylen, const void *in, size_t len)
 {
-	blake2s(out, in, key, CRYPTO_MAC_LEN, len, keylen);
+	blake2s(out, CRYPTO_MAC_LEN, in, len, key, keylen);
 }
 
 void wg_hmac(uint8_t out[CRYPTO_HASH_LEN], const uint8_t *key,
@@ -85,7 +84,7 @@ void wg_hmac(uint8_t out[CRYPTO_HASH_LEN], const uint8_t *key,
 {
 	uint8_t block[CRYPTO_BLAKE2S_BLOCK_LEN] = { 0 };
 	uint8_t inner[CRYPTO_HASH_LEN];
-	blake2s_state st;
+	struct blake2s_state st;
 	size_t i;
 
 	/* RFC 2104: a key longer than the block is replaced by its hash. */
@@ -99,14 +98,14 @@ void wg_hmac(uint8_t out[CRYPTO_HASH_LEN], const uint8_t *key,
 	blake2s_init(&st, CRYPTO_HASH_LEN);
 	blake2s_update(&st, block, sizeof(block));
 	blake2s_update(&st, in, len);
-	blake2s_final(&st, inner, sizeof(inner));
+	blake2s_final(&st, inner);
 
 	for (i = 0; i < sizeof(block); i++)
 		block[i] ^= HMAC_IPAD ^ HMAC_OPAD;
 	blake2s_init(&st, CRYPTO_HASH_LEN);
 	blake2s_update(&st, block, sizeof(block));
 	blake2s_update(&st, inner, sizeof(inner));
-	blake2s_final(&st, out, CRYPTO_HASH_LEN);
+	blake2s_final(&st, out);
 
 	sodium_memzero(block, sizeof(block));
 	sodium_memzero(inner, sizeof(inner));

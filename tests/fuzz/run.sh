@@ -57,7 +57,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 # that a newer clang adds must not stop a fuzzing run.
 COMMON="-std=gnu11 -D_GNU_SOURCE -Iinclude -Ivpnd -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-LIBS="-lsodium -lcrypto -lb2 -lev -lmnl -ljson-c -lcurl -liniparser"
+LIBS="-lsodium -lcrypto -lev -lmnl -ljson-c -lcurl -liniparser"
 
 mkdir -p "$FUZZ_BUILD/core" "$FUZZ_BUILD/logs"
 

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <blake2.h>
 
+#include "blake2s.h"
 #include "crypto.h"
 #include "kat.h"
 
@@ -49,7 +49,7 @@ static void test_blake2s_rfc7693_selftest(void **state)
 	static const size_t md_len[] = { 16, 20, 28, 32 };
 	static const size_t in_len[] = { 0, 3, 64, 65, 255, 1024 };
 	uint8_t in[1024], md[32], key[32], out[32], want[32];
-	blake2s_state ctx;
+	struct blake2s_state ctx;
 
 	(void)state;
 	kat_hex(want, sizeof(want),
@@ -62,15 +62,39 @@ static void test_blake2s_rfc7693_selftest(void **state)
 			size_t inlen = in_len[j];
 
 			selftest_seq(in, inlen, (uint32_t)inlen);
-			blake2s(md, in, NULL, outlen, inlen, 0);
+			blake2s(md, outlen, in, inlen, NULL, 0);
 			blake2s_update(&ctx, md, outlen);
 			selftest_seq(key, outlen, (uint32_t)outlen);
-			blake2s(md, in, key, outlen, inlen, outlen);
+			blake2s(md, outlen, in, inlen, key, outlen);
 			blake2s_update(&ctx, md, outlen);
 		}
 	}
-	blake2s_final(&ctx, out, 32);
+	blake2s_final(&ctx, out);
 	assert_memory_equal(out, want, 32);
+}
+
+/* The input fed in two pieces, split anywhere (around the block edges
+ * above all), keyed or not, gives what one piece gives. */
+static void test_blake2s_split_anywhere(void **state)
+{
+	uint8_t in[200], key[32], whole[32], split[32];
+	struct blake2s_state s;
+
+	(void)state;
+	selftest_seq(in, sizeof(in), 7);
+	selftest_seq(key, sizeof(key), 9);
+	for (size_t keylen = 0; keylen <= 32; keylen += 32) {
+		for (size_t len = 0; len <= sizeof(in); len++) {
+			blake2s(whole, 32, in, len, key, keylen);
+			for (size_t cut = 0; cut <= len; cut++) {
+				blake2s_init_key(&s, 32, key, keylen);
+				blake2s_update(&s, in, cut);
+				blake2s_update(&s, in + cut, len - cut);
+				blake2s_final(&s, split);
+				assert_memory_equal(whole, split, 32);
+			}
+		}
+	}
 }
 
 static void test_hash2_is_concatenation(void **state)
@@ -275,6 +299,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blake2s_rfc7693_abc),
 		cmocka_unit_test(test_blake2s_rfc7693_selftest),
+		cmocka_unit_test(test_blake2s_split_anywhere),
 		cmocka_unit_test(test_hash2_is_concatenation),
 		cmocka_unit_test(test_kdf_vectors),
 		cmocka_unit_test(test_hmac_long_key),
