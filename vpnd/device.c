@@ -183,7 +183,8 @@ static void udp_unwatch(struct device *dev)
 /* Both directions' packet buffers, in one mapping that is never dumped. */
 static int buffers_alloc(struct device *dev)
 {
-	size_t each = DEVICE_BUF_LEN, total = (2 * DEVICE_BATCH + 2) * each;
+	size_t each = DEVICE_BUF_LEN;
+	size_t total = (DEVICE_BATCH + DEVICE_RX_BATCH + 2) * each;
 	uint8_t *base;
 
 	base = mmap(NULL, total, PROT_READ | PROT_WRITE,
@@ -192,12 +193,12 @@ static int buffers_alloc(struct device *dev)
 		return -ENOMEM;
 	/* Plaintext passes through these buffers. */
 	madvise(base, total, MADV_DONTDUMP);
-	for (unsigned int i = 0; i < DEVICE_BATCH; i++) {
+	for (unsigned int i = 0; i < DEVICE_BATCH; i++)
 		dev->tx.buf[i] = base + i * each;
+	for (unsigned int i = 0; i < DEVICE_RX_BATCH; i++)
 		dev->rx.buf[i] = base + (DEVICE_BATCH + i) * each;
-	}
-	dev->single = base + 2 * DEVICE_BATCH * each;
-	dev->gso = base + (2 * DEVICE_BATCH + 1) * each;
+	dev->single = base + (DEVICE_BATCH + DEVICE_RX_BATCH) * each;
+	dev->gso = base + (DEVICE_BATCH + DEVICE_RX_BATCH + 1) * each;
 	dev->buffers = base;
 	dev->buffers_len = total;
 	return 0;

@@ -25,6 +25,13 @@
 
 enum device_limits {
 	DEVICE_BATCH = 32,
+	/*
+	 * Receive slots: each must hold a whole UDP_GRO buffer (64 KiB), and
+	 * a full ring is that much resident memory.  Sixteen such buffers
+	 * carry hundreds of datagrams a call; a deeper ring bought no
+	 * throughput here and cost 1 MiB (tests/bench/throughput.sh).
+	 */
+	DEVICE_RX_BATCH = 16,
 	/* Headroom for the data header, the packet, padding and the tag. */
 	DEVICE_BUF_LEN = MESSAGE_DATA_HEADER_LEN + 65535 + 16 + NOISE_AUTHTAG_LEN,
 	DEVICE_DEFAULT_MTU = 1420,
@@ -71,7 +78,7 @@ struct device_stats {
 
 /* One direction's batch of packet buffers, allocated once. */
 struct packet_batch {
-	uint8_t *buf[DEVICE_BATCH];
+	uint8_t *buf[DEVICE_BATCH];	/* rx: DEVICE_RX_BATCH of them */
 	size_t len[DEVICE_BATCH];
 	union endpoint addr[DEVICE_BATCH];
 	struct endpoint_src local[DEVICE_BATCH];

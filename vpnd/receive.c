@@ -349,13 +349,13 @@ static void receive_coalesced(struct device *dev, struct offload_gro *gro,
 
 void receive_udp_readable(struct device *dev, int fd)
 {
-	struct mmsghdr msgs[DEVICE_BATCH];
-	struct iovec iov[DEVICE_BATCH];
+	struct mmsghdr msgs[DEVICE_RX_BATCH];
+	struct iovec iov[DEVICE_RX_BATCH];
 	struct offload_gro gro, *g = dev->offload ? &gro : NULL;
 	uint64_t now;
 	int n, i;
 
-	for (i = 0; i < DEVICE_BATCH; i++) {
+	for (i = 0; i < DEVICE_RX_BATCH; i++) {
 		iov[i].iov_base = dev->rx.buf[i];
 		iov[i].iov_len = DEVICE_BUF_LEN;
 		memset(&msgs[i], 0, sizeof(msgs[i]));
@@ -366,11 +366,11 @@ void receive_udp_readable(struct device *dev, int fd)
 		msgs[i].msg_hdr.msg_control = dev->rx.cmsg[i];
 		msgs[i].msg_hdr.msg_controllen = sizeof(dev->rx.cmsg[i]);
 	}
-	n = recvmmsg(fd, msgs, DEVICE_BATCH, MSG_DONTWAIT, NULL);
+	n = recvmmsg(fd, msgs, DEVICE_RX_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
 	now = device_now();
-	device_backlog_batch(dev, fd, n == DEVICE_BATCH);
+	device_backlog_batch(dev, fd, n == DEVICE_RX_BATCH);
 	if (g)
 		offload_gro_init(g);
 	for (i = 0; i < n; i++) {
