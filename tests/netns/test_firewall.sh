@@ -76,7 +76,8 @@ if [ ! -x "$DRIVER" ]; then
 	DRIVER=$WORK/firewall_driver
 	${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -I"$REPO/include" \
 		-I"$REPO/vpnd" -o "$DRIVER" "$REPO/tests/netns/firewall_driver.c" \
-		"$REPO/vpnd/firewall.c" "$REPO/vpnd/netlink.c" -lnftables -lmnl ||
+		"$REPO/vpnd/firewall.c" "$REPO/vpnd/firewall_nft.c" "$REPO/vpnd/dynlib.c" \
+		"$REPO/vpnd/netlink.c" -lmnl ||
 		fail "cannot build the driver"
 fi
 

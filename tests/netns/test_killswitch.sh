@@ -85,6 +85,7 @@ if [ ! -x "$DRIVER" ]; then
 	${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -I"$REPO/include" \
 		-I"$REPO/vpnd" -o "$DRIVER" "$REPO/tests/netns/killswitch_driver.c" \
 		"$REPO/vpnd/killswitch.c" "$REPO/vpnd/firewall.c" \
+		"$REPO/vpnd/firewall_nft.c" "$REPO/vpnd/dynlib.c" \
 		"$REPO/vpnd/netlink.c" -lnftables -lmnl || fail "cannot build the driver"
 fi
 
