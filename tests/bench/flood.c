@@ -18,7 +18,9 @@
  *   mixed    the three in turn
  * Each -s SRC binds one more socket to that local IPv4 address; batches
  * go out of the sockets in turn (the responder sees several sources).
- * RATE 0 sends as fast as the socket takes packets.
+ * RATE 0 sends as fast as the socket takes packets.  SIGINT or SIGTERM ends
+ * the flood early, with the same report: a script floods for exactly as
+ * long as its measurement lasts.
  *
  * What comes back (cookie replies, anything else) is counted.  The last
  * line is "flood: name value ..." for the script to read.  Benchmark tool
@@ -26,6 +28,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,15 @@ struct flood {
 	unsigned int nfds;
 	uint64_t sent, send_errors, cookies, responses, other;
 };
+
+/* Set by SIGINT and SIGTERM: stop sending, report. */
+static volatile sig_atomic_t stop_early;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_early = 1;
+}
 
 static uint64_t now_ns(void)
 {
@@ -227,7 +239,7 @@ static void flood_run(struct flood *f, double rate, double seconds,
 	unsigned int src = 0;
 	int n;
 
-	while (now < end) {
+	while (now < end && !stop_early) {
 		owed = rate > 0 ? (uint64_t)((now - start) * rate / 1e9) - f->sent
 				: FLOOD_BATCH;
 		if (owed == 0 || (int64_t)owed < 0) {
@@ -351,6 +363,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flood: cannot build the packets\n");
 		return 1;
 	}
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
 	cpu = cpu_seconds();
 	flood_run(&f, rate, seconds, &elapsed);
 	cpu = cpu_seconds() - cpu;

@@ -7,7 +7,8 @@
 # pair A<->B as in throughput.sh, plus namespace F joined to B by its own veth
 # (the flood does not share A's link, only B's UDP socket). B is the responder
 # and the iperf3 server. In order:
-#   1. iperf3 TCP A->B, unflooded (BENCH_SECONDS): the baseline.
+#   1. iperf3 TCP A->B, unflooded (BENCH_SECONDS): the baseline. Every
+#      iperf3 run leaves its first second, slow start, out (-O 1).
 #   2. per flood kind (KINDS): the flooder (tests/bench/flood, make
 #      bench-tools) alone for IDLE_SECONDS, then again while iperf3 A->B runs
 #      FLOOD_SECONDS. Measured: the flooder's achieved rate, B daemon's CPU
@@ -29,8 +30,12 @@
 # and the scheduler cannot pull the responder next to its waker, the flooder.
 # So the responder's core pays for what the daemon does with the flood, not
 # for the network stack under it, and the baseline is a one-core tunnel.
-# The round also runs at nice BENCH_NICE (default -10), so that niced
-# background jobs (a fuzz campaign) take little from the tunnel's core.
+# The round also runs at nice BENCH_NICE (default -20), so that background
+# jobs (a fuzz campaign, other builds and tests) take little from the
+# tunnel's core. With autogroup scheduling (kernel.sched_autogroup_enabled=1)
+# nice ranks processes only within their session, and sessions share the
+# CPU as equals: so the script also sets its session's autogroup nice to
+# BENCH_NICE while it runs, and puts the old value back on exit.
 # FLOOD_CPU= TUNNEL_CPU= FLOOD_RT=0 BENCH_NICE=0 leave it all to the scheduler.
 #
 # A script, not a test: it fails only when it cannot measure.
@@ -52,7 +57,7 @@ FLOOD_SOURCES=${FLOOD_SOURCES:-8}
 FLOOD_CPU=${FLOOD_CPU-1}
 FLOOD_RT=${FLOOD_RT:-1}
 TUNNEL_CPU=${TUNNEL_CPU-0}
-BENCH_NICE=${BENCH_NICE:--10}
+BENCH_NICE=${BENCH_NICE:--20}
 FLOOD=${FLOOD:-$(dirname "$0")/flood}
 DAEMON_LOG_LEVEL=${DAEMON_LOG_LEVEL:-error}
 # The flood link, TEST-NET-3: B is .1, the flooder's sources .10 and up.
@@ -73,6 +78,13 @@ wakeups() {
 
 # per_s A B SECONDS: a counter's rate.
 per_s() { awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.0f", (b - a) / s }'; }
+
+# now_s: monotonic seconds (the measuring windows are timed, not assumed:
+# iperf3 and the flooder start and stop on their own schedules).
+now_s() { awk '{ print $1 }' /proc/uptime; }
+
+# elapsed S0 S1: seconds between two now_s.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # cpu_pct T0 T1 SECONDS: a tick delta as a percentage of one core.
 cpu_pct() {
@@ -109,6 +121,24 @@ udp_counters() {
 		print $col["InDatagrams"], $col["OutDatagrams"], $col["RcvbufErrors"] }' /proc/net/snmp
 }
 
+# iperf_tcp SECONDS: one iperf3 TCP run A->B through the tunnel, its first
+# second (slow start) left out of the figures (-O 1); prints "bits/s
+# retransmits".
+iperf_tcp() {
+	local json="$WORK/iperf-tcp.json"
+	timeout $(($1 + 16)) ip netns exec "$NS_A" iperf3 -c "$IN4_B" -t "$1" -O 1 -J \
+		>"$json" 2>>"$WORK/iperf-tcp.err"
+	"$PYTHON" - "$json" <<'EOF'
+import json, sys
+try:
+    with open(sys.argv[1]) as f:
+        e = json.load(f)["end"]
+    print(int(e["sum_received"]["bits_per_second"]), e["sum_sent"].get("retransmits", 0))
+except (OSError, ValueError, KeyError) as err:
+    sys.exit("iperf3 output unusable (%s): %s" % (sys.argv[1], err))
+EOF
+}
+
 # flood_field LINE NAME: one "name value" pair of the flooder's output line.
 flood_field() {
 	awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i+1); f = 1 } } END { exit !f }' <<<"$1"
@@ -143,57 +173,62 @@ record_flood() {
 
 # flood_alone KIND: the flood with no tunnel traffic. The figures are taken
 # over IDLE_SECONDS inside a longer flood, so that the flooder's start (the
-# packets are built first) and its end are not in them.
+# packets are built first) is not in them; SIGINT then ends the flooder,
+# which reports.
 flood_alone() {
-	local pid=${DAEMON_PID[$IF_B]} fpid t0 t1 u0 u1 c0 c1 w0 w1 out split
+	local pid=${DAEMON_PID[$IF_B]} fpid t0 t1 u0 u1 c0 c1 w0 w1 s0 s out split
 	local b n i st
-	start_bg fpid flooder "$1" "$(awk -v s="$IDLE_SECONDS" 'BEGIN { print s + 1.5 }')" \
-		>"$WORK/flood.out" 2>&1
+	start_bg fpid flooder "$1" $((IDLE_SECONDS + 60)) >"$WORK/flood.out" 2>&1
 	sleep 0.5
 	u0=$(udp_counters "$NS_B")
 	t0=$(cpu_ticks "$pid") w0=$(wakeups "$pid")
-	c0=$(cpu_snap)
+	c0=$(cpu_snap) s0=$(now_s)
 	sleep "$IDLE_SECONDS"
-	c1=$(cpu_snap)
+	c1=$(cpu_snap) s=$(elapsed "$s0" "$(now_s)")
 	t1=$(cpu_ticks "$pid") w1=$(wakeups "$pid")
 	u1=$(udp_counters "$NS_B")
+	kill -INT "$fpid" 2>/dev/null
 	wait "$fpid" || fail "flooder failed ($1): $(cat "$WORK/flood.out")"
 	out=$(tail -n 1 "$WORK/flood.out")
-	split=$(cpu_split "$c0" "$c1" "$IDLE_SECONDS")
-	log "$1 alone: $out; daemon cpu $(cpu_pct "$t0" "$t1" "$IDLE_SECONDS")%;" \
+	split=$(cpu_split "$c0" "$c1" "$s")
+	log "$1 alone: $out; daemon cpu $(cpu_pct "$t0" "$t1" "$s")%;" \
 		"flooder's core busy/nice/idle/steal % $split"
-	record "$1_idle_cpu" "$(cpu_pct "$t0" "$t1" "$IDLE_SECONDS")"
-	record "$1_idle_wakeups" "$(per_s "$w0" "$w1" "$IDLE_SECONDS")"
+	record "$1_idle_cpu" "$(cpu_pct "$t0" "$t1" "$s")"
+	record "$1_idle_wakeups" "$(per_s "$w0" "$w1" "$s")"
 	read -r b n i st <<<"$split"
 	record "$1_idle_core_busy" "$b"
 	record "$1_idle_core_nice" "$n"
 	record "$1_idle_core_idle" "$i"
-	record_flood "$1_idle" "$out" "$IDLE_SECONDS" "$u0" "$u1"
+	record_flood "$1_idle" "$out" "$s" "$u0" "$u1"
 }
 
 # flood_tcp KIND: iperf3 A->B for FLOOD_SECONDS inside a longer flood.
 flood_tcp() {
-	local pid=${DAEMON_PID[$IF_B]} fpid t0 t1 u0 u1 w0 w1 bps out
-	start_bg fpid flooder "$1" "$(awk -v s="$FLOOD_SECONDS" 'BEGIN { print s + 1.5 }')" \
-		>"$WORK/flood.out" 2>&1
+	local pid=${DAEMON_PID[$IF_B]} fpid t0 t1 u0 u1 w0 w1 s0 s bps tcp out
+	# Long enough for any iperf3 run; stopped (SIGINT: it reports) once
+	# iperf3 is done.
+	start_bg fpid flooder "$1" $((FLOOD_SECONDS + 60)) >"$WORK/flood.out" 2>&1
 	sleep 0.5
 	u0=$(udp_counters "$NS_B")
-	t0=$(cpu_ticks "$pid") w0=$(wakeups "$pid")
-	if ! bps=$(iperf_bps "$NS_A" "$IN4_B" "$FLOOD_SECONDS"); then
+	t0=$(cpu_ticks "$pid") w0=$(wakeups "$pid") s0=$(now_s)
+	if ! tcp=$(iperf_tcp "$FLOOD_SECONDS"); then
 		# The tunnel carrying nothing under the flood is a result.
 		note "$1: iperf3 failed under the flood; throughput recorded as 0"
-		bps=0
+		tcp="0 0"
 	fi
-	t1=$(cpu_ticks "$pid") w1=$(wakeups "$pid")
+	bps=${tcp% *}
+	t1=$(cpu_ticks "$pid") w1=$(wakeups "$pid") s=$(elapsed "$s0" "$(now_s)")
 	u1=$(udp_counters "$NS_B")
+	kill -INT "$fpid" 2>/dev/null
 	wait "$fpid" || fail "flooder failed ($1, with TCP): $(cat "$WORK/flood.out")"
 	out=$(tail -n 1 "$WORK/flood.out")
 	log "$1 with TCP: $(awk -v b="$bps" 'BEGIN { printf "%.0f Mbit/s", b / 1e6 }'); $out;" \
-		"daemon cpu $(cpu_pct "$t0" "$t1" "$FLOOD_SECONDS")%"
+		"daemon cpu $(cpu_pct "$t0" "$t1" "$s")%"
 	record "$1_bps" "$bps"
-	record "$1_load_cpu" "$(cpu_pct "$t0" "$t1" "$FLOOD_SECONDS")"
-	record "$1_load_wakeups" "$(per_s "$w0" "$w1" "$FLOOD_SECONDS")"
-	record_flood "$1_load" "$out" "$FLOOD_SECONDS" "$u0" "$u1"
+	record "$1_retrans" "${tcp#* }"
+	record "$1_load_cpu" "$(cpu_pct "$t0" "$t1" "$s")"
+	record "$1_load_wakeups" "$(per_s "$w0" "$w1" "$s")"
+	record_flood "$1_load" "$out" "$s" "$u0" "$u1"
 	daemon_alive "$IF_B" || fail "$IMPL_B died under the $1 flood"
 }
 
@@ -211,7 +246,7 @@ flood_link() {
 
 # measure IMPL: one round of one implementation, figures into $RESULTS.
 measure() {
-	local pid t0 t1 w0 w1 v kind
+	local pid t0 t1 w0 w1 s0 s v tcp kind
 	# Inherited by everything this round starts but the flooder.
 	if [ -n "$TUNNEL_CPU" ]; then
 		taskset -p -c "$TUNNEL_CPU" "$BASHPID" >/dev/null || fail "cannot pin to CPU $TUNNEL_CPU"
@@ -223,14 +258,16 @@ measure() {
 	wait_ping "$NS_A" "$IN4_B" 10 || fail "no handshake within 10 s"
 	pid=${DAEMON_PID[$IF_B]}
 	iperf_server "$NS_B" "$IN4_B"
-	t0=$(cpu_ticks "$pid") w0=$(wakeups "$pid")
-	v=$(iperf_bps "$NS_A" "$IN4_B" "$BENCH_SECONDS") || fail "iperf3 A->B unflooded"
-	t1=$(cpu_ticks "$pid") w1=$(wakeups "$pid")
+	t0=$(cpu_ticks "$pid") w0=$(wakeups "$pid") s0=$(now_s)
+	tcp=$(iperf_tcp "$BENCH_SECONDS") || fail "iperf3 A->B unflooded"
+	t1=$(cpu_ticks "$pid") w1=$(wakeups "$pid") s=$(elapsed "$s0" "$(now_s)")
+	v=${tcp% *}
 	record base_bps "$v"
-	record base_cpu "$(cpu_pct "$t0" "$t1" "$BENCH_SECONDS")"
-	record base_wakeups "$(per_s "$w0" "$w1" "$BENCH_SECONDS")"
+	record base_retrans "${tcp#* }"
+	record base_cpu "$(cpu_pct "$t0" "$t1" "$s")"
+	record base_wakeups "$(per_s "$w0" "$w1" "$s")"
 	log "unflooded: $(awk -v b="$v" 'BEGIN { printf "%.0f Mbit/s", b / 1e6 }');" \
-		"daemon cpu $(cpu_pct "$t0" "$t1" "$BENCH_SECONDS")%"
+		"daemon cpu $(cpu_pct "$t0" "$t1" "$s")%"
 	v=$(vmrss_kib "$pid") || fail "cannot read VmRSS of $IF_B"
 	record rss_before "$v"
 	for kind in $KINDS; do
@@ -254,14 +291,24 @@ done
 [ "$FLOOD_SOURCES" -ge 1 ] && [ "$FLOOD_SOURCES" -le 64 ] \
 	|| { echo "flood: FLOOD_SOURCES must be 1..64" >&2; exit 2; }
 RESULTS=$(mktemp -d /tmp/vpnd-bench-flood.XXXXXX)
-trap 'rm -rf "$RESULTS"' EXIT
+AUTOGROUP_NICE=
+if [ "$BENCH_NICE" != 0 ] && [ -w "/proc/$$/autogroup" ] &&
+	[ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
+	AUTOGROUP_NICE=$(awk '{ print $3 }' "/proc/$$/autogroup")
+	echo "$BENCH_NICE" >"/proc/$$/autogroup" || AUTOGROUP_NICE=
+fi
+restore_autogroup() {
+	if [ -n "$AUTOGROUP_NICE" ]; then echo "$AUTOGROUP_NICE" >"/proc/$$/autogroup"; fi
+}
+trap 'rm -rf "$RESULTS"; restore_autogroup' EXIT
 trap 'exit 130' INT TERM HUP
 
 echo "flood: $RUNS rounds of ($IMPLS), kinds: $KINDS; $FLOOD_RATE initiations/s from" \
 	"$FLOOD_SOURCES source addresses; ${IDLE_SECONDS} s flood alone, ${FLOOD_SECONDS} s TCP" \
 	"under flood, ${BENCH_SECONDS} s TCP unflooded"
 echo "  flooder on CPU ${FLOOD_CPU:-any}$([ "$FLOOD_RT" = 1 ] && echo ", SCHED_FIFO");" \
-	"both daemons and iperf3 on CPU ${TUNNEL_CPU:-any}, at nice $BENCH_NICE"
+	"both daemons and iperf3 on CPU ${TUNNEL_CPU:-any}, at nice $BENCH_NICE" \
+	"(session autogroup nice: $(if [ -n "$AUTOGROUP_NICE" ]; then echo "$BENCH_NICE, was $AUTOGROUP_NICE"; else echo "unchanged"; fi))"
 echo "  $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)," \
 	"vpnd $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')," \
 	"wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo '?')"

@@ -34,6 +34,7 @@ PHASE_ROWS = (
     ("idle_core_idle", "flooder's core idle, alone (%)", 1),
     ("load_rate", "flooder rate, with TCP (/s)", 1),
     ("bps", "TCP A->B flooded (Mbit/s)", 1e6),
+    ("retrans", "TCP retransmits, flooded", 1),
     ("load_cpu", "daemon CPU, flood+TCP (%)", 1),
     ("load_wakeups", "daemon wakeups, flood+TCP (/s)", 1),
     ("load_cookies", "cookie replies rcvd, TCP (/s)", 1),
@@ -55,6 +56,18 @@ def kept(data, impl, kind):
     return out
 
 
+def cost_us(data, impl, kind):
+    """Per round: the daemon's CPU time per datagram it read, flood alone, in
+    microseconds: what one flood packet costs it, whatever share of the core
+    the machine's other load left it."""
+    out = []
+    for _, r in sorted(data[impl].items()):
+        n = r.get(kind + "_idle_udp_in", 0)
+        if n > 0 and kind + "_idle_cpu" in r:
+            out.append(r[kind + "_idle_cpu"] / 100 / n * 1e6)
+    return out
+
+
 def growth(data, impl, key):
     """Per round: RSS at `key` minus RSS before the first flood, MiB."""
     return [(r[key] - r["rss_before"]) / 1024 for _, r in sorted(data[impl].items())
@@ -73,12 +86,14 @@ def main():
     print("each cell: median (min-max) over the rounds; B is the responder and the iperf3 server\n")
     row("", list(IMPLS))
     row("TCP A->B unflooded (Mbit/s)", [fmt(series(data, i, "base_bps"), 1e6) for i in IMPLS])
+    row("TCP retransmits, unflooded", [fmt(series(data, i, "base_retrans")) for i in IMPLS])
     row("daemon CPU, unflooded TCP (%)", [fmt(series(data, i, "base_cpu")) for i in IMPLS])
     row("daemon wakeups, unflooded (/s)", [fmt(series(data, i, "base_wakeups")) for i in IMPLS])
     for kind in kinds:
         print("\nflood kind: %s" % kind)
         for suffix, label, div in PHASE_ROWS:
             row(label, [fmt(series(data, i, kind + "_" + suffix), div) for i in IMPLS])
+        row("daemon CPU per datagram read (us)", [fmt(cost_us(data, i, kind), digits=2) for i in IMPLS])
         row("kept: flooded/unflooded", [fmt(kept(data, i, kind), digits=2) for i in IMPLS])
     print()
     for key, label in (("rss_before", "RSS before the floods (MiB)"),
