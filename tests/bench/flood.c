@@ -22,8 +22,9 @@
  * the flood early, with the same report: a script floods for exactly as
  * long as its measurement lasts.
  *
- * What comes back (cookie replies, anything else) is counted.  The last
- * line is "flood: name value ..." for the script to read.  Benchmark tool
+ * What comes back (cookie replies, anything else) is counted.  It prints
+ * "flood: start" once the packets are built and the flood begins, and at
+ * the end "flood: name value ..." for the script to read.  Benchmark tool
  * only: not built by "make all", not run by CI.
  */
 #include <arpa/inet.h>
@@ -365,6 +366,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
+	/* Building "unknown" packets takes a DH each: a script waits for
+	 * this line before it starts measuring. */
+	printf("flood: start\n");
+	fflush(stdout);
 	cpu = cpu_seconds();
 	flood_run(&f, rate, seconds, &elapsed);
 	cpu = cpu_seconds() - cpu;

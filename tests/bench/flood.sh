@@ -156,6 +156,15 @@ flooder() {
 		"$FLOOD_NET.1" "$PORT_B" "$FLOOD_RATE" "$2"
 }
 
+# flood_started PID OUT: returns once the flooder (output in the file OUT,
+# new for each flood) has built its packets and been sending for 0.5 s.
+flood_started() {
+	wait_for "grep -q '^flood: start' '$2'" 30 \
+		|| fail "the flooder did not start: $(cat "$2")"
+	kill -0 "$1" 2>/dev/null || fail "the flooder exited: $(cat "$2")"
+	sleep 0.5
+}
+
 # record_flood PREFIX LINE SECONDS U0 U1: the flooder's figures and B's UDP
 # counter deltas, per second.
 record_flood() {
@@ -172,14 +181,15 @@ record_flood() {
 }
 
 # flood_alone KIND: the flood with no tunnel traffic. The figures are taken
-# over IDLE_SECONDS inside a longer flood, so that the flooder's start (the
-# packets are built first) is not in them; SIGINT then ends the flooder,
-# which reports.
+# over IDLE_SECONDS inside a longer flood, from half a second after the
+# flooder says it has started (it builds its packets first); SIGINT then ends
+# the flooder, which reports.
 flood_alone() {
-	local pid=${DAEMON_PID[$IF_B]} fpid t0 t1 u0 u1 c0 c1 w0 w1 s0 s out split
+	local pid=${DAEMON_PID[$IF_B]} fpid fout t0 t1 u0 u1 c0 c1 w0 w1 s0 s out split
 	local b n i st
-	start_bg fpid flooder "$1" $((IDLE_SECONDS + 60)) >"$WORK/flood.out" 2>&1
-	sleep 0.5
+	fout="$WORK/flood.$1.alone.out"
+	start_bg fpid flooder "$1" $((IDLE_SECONDS + 60)) >"$fout" 2>&1
+	flood_started "$fpid" "$fout"
 	u0=$(udp_counters "$NS_B")
 	t0=$(cpu_ticks "$pid") w0=$(wakeups "$pid")
 	c0=$(cpu_snap) s0=$(now_s)
@@ -188,8 +198,8 @@ flood_alone() {
 	t1=$(cpu_ticks "$pid") w1=$(wakeups "$pid")
 	u1=$(udp_counters "$NS_B")
 	kill -INT "$fpid" 2>/dev/null
-	wait "$fpid" || fail "flooder failed ($1): $(cat "$WORK/flood.out")"
-	out=$(tail -n 1 "$WORK/flood.out")
+	wait "$fpid" || fail "flooder failed ($1): $(cat "$fout")"
+	out=$(tail -n 1 "$fout")
 	split=$(cpu_split "$c0" "$c1" "$s")
 	log "$1 alone: $out; daemon cpu $(cpu_pct "$t0" "$t1" "$s")%;" \
 		"flooder's core busy/nice/idle/steal % $split"
@@ -204,11 +214,12 @@ flood_alone() {
 
 # flood_tcp KIND: iperf3 A->B for FLOOD_SECONDS inside a longer flood.
 flood_tcp() {
-	local pid=${DAEMON_PID[$IF_B]} fpid t0 t1 u0 u1 w0 w1 s0 s bps tcp out
+	local pid=${DAEMON_PID[$IF_B]} fpid fout t0 t1 u0 u1 w0 w1 s0 s bps tcp out
 	# Long enough for any iperf3 run; stopped (SIGINT: it reports) once
 	# iperf3 is done.
-	start_bg fpid flooder "$1" $((FLOOD_SECONDS + 60)) >"$WORK/flood.out" 2>&1
-	sleep 0.5
+	fout="$WORK/flood.$1.tcp.out"
+	start_bg fpid flooder "$1" $((FLOOD_SECONDS + 60)) >"$fout" 2>&1
+	flood_started "$fpid" "$fout"
 	u0=$(udp_counters "$NS_B")
 	t0=$(cpu_ticks "$pid") w0=$(wakeups "$pid") s0=$(now_s)
 	if ! tcp=$(iperf_tcp "$FLOOD_SECONDS"); then
@@ -220,8 +231,8 @@ flood_tcp() {
 	t1=$(cpu_ticks "$pid") w1=$(wakeups "$pid") s=$(elapsed "$s0" "$(now_s)")
 	u1=$(udp_counters "$NS_B")
 	kill -INT "$fpid" 2>/dev/null
-	wait "$fpid" || fail "flooder failed ($1, with TCP): $(cat "$WORK/flood.out")"
-	out=$(tail -n 1 "$WORK/flood.out")
+	wait "$fpid" || fail "flooder failed ($1, with TCP): $(cat "$fout")"
+	out=$(tail -n 1 "$fout")
 	log "$1 with TCP: $(awk -v b="$bps" 'BEGIN { printf "%.0f Mbit/s", b / 1e6 }'); $out;" \
 		"daemon cpu $(cpu_pct "$t0" "$t1" "$s")%"
 	record "$1_bps" "$bps"
