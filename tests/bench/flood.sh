@@ -103,8 +103,9 @@ cpu_snap() {
 # softirq at nice 0: the flooder, the packet path, our daemons, iperf3; nice:
 # the background niced jobs, e.g. a fuzz campaign).
 cpu_split() {
-	awk -v s="$3" -v hz="$(getconf CLK_TCK)" -v n="$([ -n "$FLOOD_CPU" ] && echo 1 || nproc)" \
-		-v a="$1" -v b="$2" 'BEGIN {
+	local ncpu=1
+	[ -n "$FLOOD_CPU" ] || ncpu=$(nproc)
+	awk -v s="$3" -v hz="$(getconf CLK_TCK)" -v n="$ncpu" -v a="$1" -v b="$2" 'BEGIN {
 		split(a, x); split(b, y); for (i = 1; i <= 8; i++) d[i] = (y[i] - x[i]) * 100 / hz / s / n
 		printf "%.0f %.0f %.0f %.0f", d[1] + d[3] + d[6] + d[7], d[2], d[4] + d[5], d[8] }'
 }
@@ -186,7 +187,7 @@ record_flood() {
 # the flooder, which reports.
 flood_alone() {
 	local pid=${DAEMON_PID[$IF_B]} fpid fout t0 t1 u0 u1 c0 c1 w0 w1 s0 s out split
-	local b n i st
+	local b n i
 	fout="$WORK/flood.$1.alone.out"
 	start_bg fpid flooder "$1" $((IDLE_SECONDS + 60)) >"$fout" 2>&1
 	flood_started "$fpid" "$fout"
@@ -205,7 +206,7 @@ flood_alone() {
 		"flooder's core busy/nice/idle/steal % $split"
 	record "$1_idle_cpu" "$(cpu_pct "$t0" "$t1" "$s")"
 	record "$1_idle_wakeups" "$(per_s "$w0" "$w1" "$s")"
-	read -r b n i st <<<"$split"
+	read -r b n i _ <<<"$split"
 	record "$1_idle_core_busy" "$b"
 	record "$1_idle_core_nice" "$n"
 	record "$1_idle_core_idle" "$i"
