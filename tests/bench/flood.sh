@@ -40,7 +40,7 @@
 #
 # A script, not a test: it fails only when it cannot measure.
 #
-#   sudo tests/bench/flood.sh                       # 3 rounds, 4 kinds: ~5 min
+#   sudo tests/bench/flood.sh                       # 3 rounds, 4 kinds: ~6 min
 #   RUNS=1 KINDS=mac1 FLOOD_SECONDS=3 sudo -E tests/bench/flood.sh
 set -u
 . "$(dirname "$0")/../netns/lib.sh"
@@ -321,9 +321,7 @@ echo "flood: $RUNS rounds of ($IMPLS), kinds: $KINDS; $FLOOD_RATE initiations/s 
 echo "  flooder on CPU ${FLOOD_CPU:-any}$([ "$FLOOD_RT" = 1 ] && echo ", SCHED_FIFO");" \
 	"both daemons and iperf3 on CPU ${TUNNEL_CPU:-any}, at nice $BENCH_NICE" \
 	"(session autogroup nice: $(if [ -n "$AUTOGROUP_NICE" ]; then echo "$BENCH_NICE, was $AUTOGROUP_NICE"; else echo "unchanged"; fi))"
-echo "  $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)," \
-	"vpnd $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')," \
-	"wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo '?')"
+bench_machine
 seq=0
 for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
 	for impl in $IMPLS; do
