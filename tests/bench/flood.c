@@ -5,7 +5,7 @@
  * starts (a pool reused round-robin) so that the sending loop is only
  * sendmmsg() and pacing, and a single core reaches 100,000 packets/s.
  *
- *   flood [-P POOL] [-s SRC]... KIND RESPONDER_PUB HOST PORT RATE SECONDS
+ *   flood [-P POOL] [-s SRC]... [-i PRIV] KIND RESPONDER_PUB HOST PORT RATE SECONDS
  *
  * KIND is what the responder has to do to reject a packet:
  *   random   148 random bytes with the initiation's type: MAC1 fails
@@ -18,6 +18,9 @@
  *   mixed    the three in turn
  * Each -s SRC binds one more socket to that local IPv4 address; batches
  * go out of the sockets in turn (the responder sees several sources).
+ * -i PRIV (base64) makes the "unknown" initiations come from that one
+ * static key instead: the check that they are valid initiations is to
+ * configure its public key on the responder and count its responses.
  * RATE 0 sends as fast as the socket takes packets.  SIGINT or SIGTERM ends
  * the flood early, with the same report: a script floods for exactly as
  * long as its measurement lasts.
@@ -134,7 +137,8 @@ static void forget_index(void *ctx, uint32_t index)
 
 /* A complete, valid initiation from a fresh random static key. */
 static int unknown_initiation(uint8_t *pkt, struct cookie_maker *maker,
-			      const uint8_t resp_pub[NOISE_PUBLIC_KEY_LEN])
+			      const uint8_t resp_pub[NOISE_PUBLIC_KEY_LEN],
+			      const uint8_t *fixed_priv)
 {
 	struct noise_ctx ctx = { .up = { NULL, no_remote, no_index,
 					 random_index, forget_index } };
@@ -143,7 +147,10 @@ static int unknown_initiation(uint8_t *pkt, struct cookie_maker *maker,
 	struct timespec wall;
 	int ret = -1;
 
-	wg_generate_private(priv, NULL);
+	if (fixed_priv)
+		memcpy(priv, fixed_priv, sizeof(priv));
+	else
+		wg_generate_private(priv, NULL);
 	if (noise_local_set_private(&ctx, priv))
 		goto out;
 	noise_remote_init(&r, &ctx, resp_pub, NULL, NULL);
@@ -160,7 +167,8 @@ out:
 }
 
 static int build_pool(struct flood *f, enum flood_kind kind,
-		      const uint8_t resp_pub[NOISE_PUBLIC_KEY_LEN])
+		      const uint8_t resp_pub[NOISE_PUBLIC_KEY_LEN],
+		      const uint8_t *fixed_priv)
 {
 	struct cookie_maker maker;
 	enum flood_kind k;
@@ -177,7 +185,8 @@ static int build_pool(struct flood *f, enum flood_kind kind,
 			random_initiation(f->pool[i]);
 		else if (k == KIND_MAC1)
 			mac1_initiation(f->pool[i], &maker);
-		else if (unknown_initiation(f->pool[i], &maker, resp_pub))
+		else if (unknown_initiation(f->pool[i], &maker, resp_pub,
+					    fixed_priv))
 			return -1;
 		f->iov[i] = (struct iovec){ f->pool[i], MESSAGE_INITIATION_LEN };
 		f->msgs[i].msg_hdr.msg_iov = &f->iov[i];
@@ -310,7 +319,7 @@ static double cpu_seconds(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: flood [-P POOL] [-s SRC]... "
+	fprintf(stderr, "usage: flood [-P POOL] [-s SRC]... [-i PRIV] "
 		"random|mac1|unknown|mixed RESPONDER_PUB HOST PORT RATE SECONDS\n");
 	return 2;
 }
@@ -320,14 +329,17 @@ int main(int argc, char **argv)
 	struct flood f = { .npool = FLOOD_DEFAULT_POOL };
 	struct sockaddr_in dst = { .sin_family = AF_INET };
 	const char *srcs[FLOOD_MAX_SOURCES];
-	uint8_t resp_pub[NOISE_PUBLIC_KEY_LEN];
+	uint8_t resp_pub[NOISE_PUBLIC_KEY_LEN], fixed[NOISE_PUBLIC_KEY_LEN];
+	const char *fixed_b64 = NULL;
 	unsigned int nsrc = 0;
 	int kind = -1, opt;
 	uint64_t elapsed;
 	double rate, seconds, cpu;
 
-	while ((opt = getopt(argc, argv, "P:s:")) != -1) {
-		if (opt == 'P')
+	while ((opt = getopt(argc, argv, "P:s:i:")) != -1) {
+		if (opt == 'i')
+			fixed_b64 = optarg;
+		else if (opt == 'P')
 			f.npool = (uint32_t)strtoul(optarg, NULL, 0);
 		else if (opt == 's' && nsrc < FLOOD_MAX_SOURCES)
 			srcs[nsrc++] = optarg;
@@ -350,6 +362,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flood: bad responder public key\n");
 		return 1;
 	}
+	if (fixed_b64 && key_from_base64(fixed, fixed_b64)) {
+		fprintf(stderr, "flood: bad private key after -i\n");
+		return 1;
+	}
 	for (unsigned int s = 0; s < (nsrc ? nsrc : 1); s++) {
 		f.fds[s] = open_socket(nsrc ? srcs[s] : NULL, &dst);
 		if (f.fds[s] < 0) {
@@ -360,7 +376,8 @@ int main(int argc, char **argv)
 		}
 		f.nfds++;
 	}
-	if (build_pool(&f, (enum flood_kind)kind, resp_pub)) {
+	if (build_pool(&f, (enum flood_kind)kind, resp_pub,
+		       fixed_b64 ? fixed : NULL)) {
 		fprintf(stderr, "flood: cannot build the packets\n");
 		return 1;
 	}
@@ -383,6 +400,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)f.other, 100 * cpu / (elapsed / 1e9));
 	for (unsigned int s = 0; s < f.nfds; s++)
 		close(f.fds[s]);
+	sodium_memzero(fixed, sizeof(fixed));
 	free(f.pool);
 	free(f.msgs);
 	free(f.iov);

@@ -145,17 +145,22 @@ flood_field() {
 	awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i+1); f = 1 } } END { exit !f }' <<<"$1"
 }
 
-# flooder KIND SECONDS: the flood, pinned if FLOOD_CPU is set. It execs, so
-# that the PID start_bg records is the flooder's own (always called in a
-# subshell: $(...) or start_bg).
-flooder() {
-	local pin=() srcs=() i
+# flooder_args [OPTION...] KIND RATE SECONDS: the flood from FLOOD_SOURCES
+# addresses, pinned if FLOOD_CPU is set. It execs, so that the PID start_bg
+# records is the flooder's own (always called in a subshell: $(...) or
+# start_bg).
+flooder_args() {
+	local pin=() srcs=() opts=() i
 	[ -n "$FLOOD_CPU" ] && pin=(taskset -c "$FLOOD_CPU")
 	[ "$FLOOD_RT" = 1 ] && pin+=(chrt -f 10)
 	for ((i = 0; i < FLOOD_SOURCES; i++)); do srcs+=(-s "$FLOOD_NET.$((10 + i))"); done
-	exec ip netns exec "$NS_F" ${pin[@]+"${pin[@]}"} "$FLOOD" "${srcs[@]}" "$1" "$(pub b)" \
-		"$FLOOD_NET.1" "$PORT_B" "$FLOOD_RATE" "$2"
+	while [ $# -gt 3 ]; do opts+=("$1"); shift; done
+	exec ip netns exec "$NS_F" ${pin[@]+"${pin[@]}"} "$FLOOD" "${srcs[@]}" ${opts[@]+"${opts[@]}"} \
+		"$1" "$(pub b)" "$FLOOD_NET.1" "$PORT_B" "$2" "$3"
 }
+
+# flooder KIND SECONDS: the flood at FLOOD_RATE.
+flooder() { flooder_args "$1" "$FLOOD_RATE" "$2"; }
 
 # flood_started PID OUT: returns once the flooder (output in the file OUT,
 # new for each flood) has built its packets and been sending for 0.5 s.
@@ -256,6 +261,25 @@ flood_link() {
 	wait_ping "$NS_F" "$FLOOD_NET.1" 5 || fail "flood link F->B not working"
 }
 
+# check_flooder: the referee for the flooder's "unknown" initiations. From
+# one static key K that B is then told about, they must be answered with a
+# handshake response (one: the copies that follow are replays); afterwards
+# K is removed again, and the floods use random keys.
+check_flooder() {
+	local out n
+	gen_key k
+	wgn "$NS_B" set "$IF_B" peer "$(pub k)" allowed-ips 198.18.99.1/32 \
+		|| fail "cannot add the check peer"
+	out=$(FLOOD_SOURCES=1 flooder_args -P 1 -i "$(cat "$WORK/k.key")" unknown 20 1) \
+		|| fail "flooder check run failed: $out"
+	n=$(flood_field "$out" responses) || fail "flooder output unreadable: $out"
+	[ "$n" -ge 1 ] || fail "$IMPL_B did not answer the flooder's initiations from a key" \
+		"it knows: they are not valid initiations ($out)"
+	log "check: with its key configured, $IMPL_B answered $n handshake response(s)" \
+		"to the flooder's unknown-kind initiations"
+	wgn "$NS_B" set "$IF_B" peer "$(pub k)" remove || fail "cannot remove the check peer"
+}
+
 # measure IMPL: one round of one implementation, figures into $RESULTS.
 measure() {
 	local pid t0 t1 w0 w1 s0 s v tcp kind
@@ -269,6 +293,7 @@ measure() {
 	flood_link
 	wait_ping "$NS_A" "$IN4_B" 10 || fail "no handshake within 10 s"
 	pid=${DAEMON_PID[$IF_B]}
+	check_flooder
 	iperf_server "$NS_B" "$IN4_B"
 	t0=$(cpu_ticks "$pid") w0=$(wakeups "$pid") s0=$(now_s)
 	tcp=$(iperf_tcp "$BENCH_SECONDS") || fail "iperf3 A->B unflooded"
