@@ -230,8 +230,8 @@ clean:
 
 # Benchmark drivers (tests/bench/): not part of "all" or CI.
 .PHONY: bench-tools
-bench-tools: tests/bench/hsflood
+bench-tools: tests/bench/hsflood tests/bench/flood
 
-tests/bench/hsflood: $(BUILD)/tests/bench/hsflood.o $(BUILD)/libvpncore.a
+tests/bench/hsflood tests/bench/flood: tests/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)

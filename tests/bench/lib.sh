@@ -84,3 +84,11 @@ bench_impl_once() {
 bench_median() {
 	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
+
+# bench_machine: one line on what the figures were measured on: CPUs, load
+# average, kernel, vpnd's commit, wireguard-go's package version.
+bench_machine() {
+	echo "  $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)," \
+		"vpnd $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')," \
+		"wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo '?')"
+}

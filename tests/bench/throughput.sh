@@ -113,9 +113,7 @@ case $(basename "$vbin") in wireguard-go*) vpnd_label="vpnd*" ;; esac
 
 echo "throughput: $RUNS rounds of ($IMPLS), ${BENCH_SECONDS} s per iperf3 run, $PINGS pings," \
 	"UDP datagrams of $UDP_LEN bytes"
-echo "  $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)," \
-	"vpnd $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')," \
-	"wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo '?')"
+bench_machine
 seq=0
 for ((round = 1; round <= RUNS; round++)); do
 	for impl in $IMPLS; do
