@@ -42,6 +42,7 @@
 #
 #   sudo tests/bench/flood.sh                       # 3 rounds, 4 kinds: ~6 min
 #   RUNS=1 KINDS=mac1 FLOOD_SECONDS=3 sudo -E tests/bench/flood.sh
+#   IMPLS=vpnd RUNS=1 sudo -E tests/bench/flood.sh    # vpnd alone (no ratios)
 set -u
 . "$(dirname "$0")/../netns/lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -62,7 +63,7 @@ FLOOD=${FLOOD:-$(dirname "$0")/flood}
 DAEMON_LOG_LEVEL=${DAEMON_LOG_LEVEL:-error}
 # The flood link, TEST-NET-3: B is .1, the flooder's sources .10 and up.
 FLOOD_NET=203.0.113 FLOOD_PFX=24
-IMPLS="vpnd wireguard-go"
+IMPLS=${IMPLS:-vpnd wireguard-go}
 
 record() { printf '%s %s\n' "$1" "$2" >>"$WORK/figures"; }
 
