@@ -8,7 +8,7 @@
 # behaviour, a timeout or an out-of-memory.
 #
 #   tests/fuzz/run.sh [TARGET...]     targets: uapi receive handshake key
-#                                     offload fleet ctlreply
+#                                     offload fleet ctlreply netlink
 #
 # Environment:
 #   FUZZ_SECONDS=30     run time of each target (libFuzzer -max_total_time)
@@ -30,7 +30,7 @@ cd "$(dirname "$0")/../.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 CLANG=${CLANG:-clang}
-ALL_TARGETS=(uapi receive handshake key offload fleet ctlreply)
+ALL_TARGETS=(uapi receive handshake key offload fleet ctlreply netlink)
 
 if [ $# -gt 0 ]; then
 	targets=("$@")
@@ -199,7 +199,7 @@ write_seeds() {
 	key) seed_key "$d" ;;
 	fleet) seed_fleet "$d" ;;
 	# Seeds committed with the harness.
-	ctlreply) cp "tests/fuzz/corpus/$t"/* "$d"/ ;;
+	ctlreply | netlink) cp "tests/fuzz/corpus/$t"/* "$d"/ ;;
 	*) seed_from_harness "$t" "$d" ;;
 	esac
 }
