@@ -8,7 +8,7 @@
 # behaviour, a timeout or an out-of-memory.
 #
 #   tests/fuzz/run.sh [TARGET...]     targets: uapi receive handshake key
-#                                     offload fleet ctlreply netlink
+#                                     offload fleet ctlreply netlink ctlreq
 #
 # Environment:
 #   FUZZ_SECONDS=30     run time of each target (libFuzzer -max_total_time)
@@ -30,7 +30,7 @@ cd "$(dirname "$0")/../.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 CLANG=${CLANG:-clang}
-ALL_TARGETS=(uapi receive handshake key offload fleet ctlreply netlink)
+ALL_TARGETS=(uapi receive handshake key offload fleet ctlreply netlink ctlreq)
 
 if [ $# -gt 0 ]; then
 	targets=("$@")
@@ -57,7 +57,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 # that a newer clang adds must not stop a fuzzing run.
 COMMON="-std=gnu11 -D_GNU_SOURCE -Iinclude -Ivpnd -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-LIBS="-lsodium -lcrypto -lb2 -lev -lmnl -ljson-c -lcurl -liniparser"
+LIBS="-lsodium -lcrypto -lb2 -lev -lmnl -ljson-c -lcurl -liniparser -lnftables"
 
 mkdir -p "$FUZZ_BUILD/core" "$FUZZ_BUILD/logs"
 
@@ -199,7 +199,7 @@ write_seeds() {
 	key) seed_key "$d" ;;
 	fleet) seed_fleet "$d" ;;
 	# Seeds committed with the harness.
-	ctlreply | netlink) cp "tests/fuzz/corpus/$t"/* "$d"/ ;;
+	ctlreply | netlink | ctlreq) cp "tests/fuzz/corpus/$t"/* "$d"/ ;;
 	*) seed_from_harness "$t" "$d" ;;
 	esac
 }
