@@ -100,9 +100,31 @@ static int nl_data_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_call *call = data;
 
-	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		call->intr = true;
 	return call->cb ? call->cb(nlh, call->data) : MNL_CB_OK;
+}
+
+/*
+ * libmnl stops at the first message flagged NLM_F_DUMP_INTR, which would
+ * leave the rest of the torn dump in the socket for the next request to
+ * read as replies with the wrong sequence number (-EPROTO, again and
+ * again).  The flag is taken off here and noted, so that the dump is read
+ * to its end and the call says -EINTR then.
+ */
+static bool nl_take_intr(char *buf, size_t len)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+	int left = (int)len;
+	bool intr = false;
+
+	while (left >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (unsigned int)left) {
+		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+			nlh->nlmsg_flags &= ~NLM_F_DUMP_INTR;
+			intr = true;
+		}
+		nlh = mnl_nlmsg_next(nlh, &left);
+	}
+	return intr;
 }
 
 static int nl_extack_cb(const struct nlattr *a, void *data)
@@ -192,6 +214,8 @@ static int nl_call(struct netlink *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 				continue;
 			return -errno;
 		}
+		if (nl_take_intr(nl->buf, (size_t)n))
+			call.intr = true;
 		errno = 0;
 		ret = mnl_cb_run2(nl->buf, n, seq, nl->portid, nl_data_cb,
 				  &call, ctl, MNL_ARRAY_SIZE(ctl));

@@ -5,8 +5,9 @@
  * protocol error, not a negated int; a route message too short for its
  * header is skipped before the header is read; a route dump lists only the
  * family asked for, with prefix lengths that family allows; a snapshot of
- * nothing is empty text.  The kernel is replaced by a script of datagrams
- * (the real one answers in tests/netns/test_netlink*.sh); the short
+ * nothing is empty text; a torn dump (NLM_F_DUMP_INTR) is read to its end
+ * before -EINTR, so the next request reads its own reply.  The kernel is replaced by a script of datagrams
+ * (the real one answers in tests/netns/test_netlink.sh); the short
  * messages sit at the end of allocations of their own size, so that
  * `make asan` sees any read past them.
  */
@@ -238,6 +239,28 @@ static void test_route_list_takes_only_what_was_asked(void **state)
 	assert_int_equal(out[0].table, 0x5670);
 }
 
+/* A torn dump is read to its end: the next request must find its own
+ * reply, not the rest of the dump. */
+static void test_torn_dump_drained(void **state)
+{
+	struct netlink_route out[4];
+
+	(void)state;
+	script_dgram();
+	script_route(AF_INET, 16, 0x5670);
+	((struct nlmsghdr *)script.dgram[0])->nlmsg_flags |= NLM_F_DUMP_INTR;
+	script_dgram();
+	script_route(AF_INET, 24, 0x5670);
+	script_done(0);
+	script_error(0);
+	assert_int_equal(netlink_route_list(nl, AF_INET, 0x5670,
+					    NETLINK_PROTO_VPND, out, 4),
+			 -EINTR);
+	assert_int_equal(script.next, 2);
+	assert_int_equal(netlink_link_set_up(nl, 7, true), 0);
+	assert_int_equal(script.next, 3);
+}
+
 static void test_empty_snapshot(void **state)
 {
 	char *text = NULL;
@@ -266,6 +289,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_route_list_takes_only_what_was_asked, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_torn_dump_drained, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_empty_snapshot, setup,
 						teardown),
 	};
