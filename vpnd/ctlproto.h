@@ -49,18 +49,19 @@ struct control_request {
 size_t control_request_end(const char *in, size_t len);
 
 /*
- * Parses one request, @text[0, @len) without its closing empty line and
- * NUL-terminated at @len (it is cut up in place), into @r.  Returns 0, or
- * -EINVAL with @msg saying what was wrong, in one line.
+ * Parses one request, @text[0, @text_len) without its closing empty line
+ * and NUL-terminated at @text_len (it is cut up in place), into @r.
+ * Returns 0, or -EINVAL with @msg (of @len bytes) saying what was wrong,
+ * in one line.
  */
-int control_request_parse(char *text, size_t len, struct control_request *r,
-			  char *msg, size_t msg_len);
+int control_request_parse(char *text, size_t text_len,
+			  struct control_request *r, char *msg, size_t len);
 
 /*
  * Whether @r may be asked by root (@root) or by a member of the group
- * CONTROL_GROUP: 0, or -EPERM with @msg saying why.
+ * CONTROL_GROUP: 0, or -EPERM with @msg (of @len bytes) saying why.
  */
 int control_request_access(const struct control_request *r, bool root,
-			   char *msg, size_t msg_len);
+			   char *msg, size_t len);
 
 #endif /* VPND_CTLPROTO_H */
