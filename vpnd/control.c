@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctlproto.h"
 #include "device.h"
 #include "env.h"
 #include "fdio.h"
@@ -1326,28 +1327,6 @@ static void handle_splitapp(struct client *c, struct control_conn *cn,
 	out_end(cn, 0, NULL);
 }
 
-struct request {
-	char op[32];
-	char server[CONF_NAME_MAX + 1];
-	bool has_server;
-	/* up=1 select=, probe=1 country= or city= */
-	enum conf_select select;
-	char select_value[CONF_NAME_MAX + 1];
-	unsigned int timeout_ms;	/* probe=1; 0: the profile's */
-	enum killswitch_mode mode;
-	bool has_mode;
-	bool allow_lan;
-	bool has_allow_lan;
-	/* split=1 [mode= action= net=... save=yes] */
-	enum conf_split split_mode;
-	bool split_add;
-	bool has_split_action;
-	struct conf_prefix split_net[SPLITNET_MAX];
-	unsigned int n_split_net;
-	bool split_save;
-	struct splitapp_request split;	/* exec=1, split_pid=1 */
-};
-
 static void conn_flush(struct control_conn *cn);
 
 /* What the kill switch protects, in words, for people (docs/control.md). */
@@ -1487,7 +1466,7 @@ static void after_disconnected(struct client *c, struct control_conn *cn)
  * the next up, and the firewall, which decides, changes at once.
  */
 static void handle_killswitch(struct client *c, struct control_conn *cn,
-			      const struct request *r)
+			      const struct control_request *r)
 {
 	enum killswitch_mode mode = r->has_mode ? r->mode : c->ksf.mode;
 	bool lan = r->has_allow_lan ? r->allow_lan : c->ksf.allow_lan;
@@ -1673,7 +1652,7 @@ out:
  * profile too.
  */
 static void handle_split(struct client *c, struct control_conn *cn,
-			 const struct request *r)
+			 const struct control_request *r)
 {
 	char msg[SPLITNET_ERR_LEN + 64], why[SPLITNET_ERR_LEN];
 	struct splitnet_set to;
@@ -1737,67 +1716,8 @@ static void handle_split(struct client *c, struct control_conn *cn,
 		after_disconnected(c, cn);
 }
 
-/* Who may ask what. */
-
-static bool killswitch_changes(const struct request *r)
-{
-	return r->has_mode || r->has_allow_lan;
-}
-
-/* split=1 save=yes writes the profile. */
-static bool split_saves(const struct request *r)
-{
-	return r->split_save;
-}
-
-/*
- * Members of the group vpnd run the connection (up, down, status, servers,
- * probing, split tunneling); what changes the machine's protection (the
- * kill switch's mode or allow_lan) needs root, as does starting vpnd with
- * a profile (vpnctl's side: no request carries a profile).  An operation
- * not in this table is root's alone.
- */
-static const struct control_access {
-	const char *op;
-	/* Root only when this says the request changes a setting. */
-	bool (*root_if)(const struct request *r);
-} control_access[] = {
-	{ "status", NULL },
-	{ "servers", NULL },
-	{ "probe", NULL },
-	{ "up", NULL },
-	{ "down", NULL },
-	{ "killswitch", killswitch_changes },
-	/* Split tunneling's requests, served to the group too. */
-	{ "exec", NULL },
-	{ "split", split_saves },
-	{ "split_pid", NULL },
-	{ "split_apps", NULL },
-};
-
-/* 0, or -EACCES / -EPERM with @msg saying why. */
-static int access_check(const struct control_conn *cn,
-			const struct request *r, char *msg, size_t len)
-{
-	const struct control_access *a = NULL;
-
-	if (cn->peer == CONTROL_PEER_ROOT)
-		return 0;
-	for (size_t i = 0; i < sizeof(control_access) /
-				   sizeof(*control_access); i++)
-		if (!strcmp(control_access[i].op, r->op))
-			a = &control_access[i];
-	if (a && (!a->root_if || !a->root_if(r)))
-		return 0;
-	snprintf(msg, len, "permission denied: %s needs root (members of the "
-		 "group " CONTROL_GROUP " may not change it)",
-		 !strcmp(r->op, "killswitch") ? "changing the kill switch" :
-						r->op);
-	return -EPERM;
-}
-
 static void handle_request(struct client *c, struct control_conn *cn,
-			   const struct request *r)
+			   const struct control_request *r)
 {
 	char msg[CONF_ERR_LEN];
 	int ret;
@@ -1886,170 +1806,6 @@ static void handle_request(struct client *c, struct control_conn *cn,
 	}
 }
 
-/* fastest, country:CC or city:NAME; a server id goes in server=. */
-static int parse_select(const char *text, struct request *r, char *msg,
-			size_t len)
-{
-	char why[CONF_ERR_LEN];
-	char *value = NULL;
-	int ret;
-
-	ret = conf_select_parse(text, &r->select, &value, why, sizeof(why));
-	if (!ret && r->select == CONF_SELECT_ID) {
-		ret = -EINVAL;
-		snprintf(why, sizeof(why), "a server id goes in server=");
-	}
-	if (ret) {
-		r->select = CONF_SELECT_NONE;
-		free(value);
-		snprintf(msg, len, "select: %.100s", why);
-		return -EINVAL;
-	}
-	snprintf(r->select_value, sizeof(r->select_value), "%s",
-		 value ? value : "");
-	free(value);
-	return 0;
-}
-
-/* One key of split=1: mode=, action=, net= (repeated), save=. */
-static int parse_split_key(const char *key, const char *value,
-			   struct request *r, char *msg, size_t len)
-{
-	const char *why;
-
-	if (!strcmp(key, "mode")) {
-		if (!splitnet_mode_parse(value, &r->split_mode)) {
-			snprintf(msg, len, "mode: '%.32s' is not exclude or include", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(key, "action")) {
-		if (strcmp(value, "add") && strcmp(value, "del")) {
-			snprintf(msg, len, "action: '%.32s' is not add or del", value);
-			return -EINVAL;
-		}
-		r->split_add = !strcmp(value, "add");
-		r->has_split_action = true;
-	} else if (!strcmp(key, "net")) {
-		if (r->n_split_net == SPLITNET_MAX) {
-			snprintf(msg, len, "at most %d networks", SPLITNET_MAX);
-			return -EINVAL;
-		}
-		why = splitnet_parse(value, strlen(value),
-				     &r->split_net[r->n_split_net]);
-		if (why) {
-			snprintf(msg, len, "net '%.64s': %s", value, why);
-			return -EINVAL;
-		}
-		r->n_split_net++;
-	} else if (!strcmp(key, "save")) {
-		if (strcmp(value, "yes") && strcmp(value, "no")) {
-			snprintf(msg, len, "save: '%.32s' is not yes or no", value);
-			return -EINVAL;
-		}
-		r->split_save = !strcmp(value, "yes");
-	} else {
-		snprintf(msg, len, "unknown key '%.32s' for split", key);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * Parses one request (without its final empty line) into r.  Returns 0, or
- * -EINVAL with msg saying what was wrong.
- */
-static int parse_request(char *text, struct request *r, char *msg,
-			 size_t len)
-{
-	char *line, *save = NULL, *eq;
-	bool first = true;
-	int taken;
-
-	memset(r, 0, sizeof(*r));
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		eq = strchr(line, '=');
-		if (!eq) {
-			snprintf(msg, len, "line without '='");
-			return -EINVAL;
-		}
-		*eq = '\0';
-		if (first) {
-			if (strcmp(eq + 1, "1") || strlen(line) >= sizeof(r->op)) {
-				snprintf(msg, len, "unknown operation");
-				return -EINVAL;
-			}
-			strcpy(r->op, line);
-			first = false;
-		} else if (!strcmp(r->op, "up") && !strcmp(line, "server") &&
-			   strlen(eq + 1) < sizeof(r->server)) {
-			strcpy(r->server, eq + 1);
-			r->has_server = true;
-		} else if (!strcmp(r->op, "up") && !strcmp(line, "select")) {
-			if (parse_select(eq + 1, r, msg, len))
-				return -EINVAL;
-		} else if (!strcmp(r->op, "probe") &&
-			   (!strcmp(line, "country") || !strcmp(line, "city"))) {
-			char sel[CONF_NAME_MAX + 16];
-
-			if (r->select) {
-				snprintf(msg, len, "country and city: give one");
-				return -EINVAL;
-			}
-			snprintf(sel, sizeof(sel), "%s:%.*s", line,
-				 CONF_NAME_MAX + 1, eq + 1);
-			if (parse_select(sel, r, msg, len))
-				return -EINVAL;
-		} else if (!strcmp(r->op, "probe") &&
-			   !strcmp(line, "timeout_ms")) {
-			char *end;
-			unsigned long v = strtoul(eq + 1, &end, 10);
-
-			if (*end || !eq[1] || v < CONF_PROBE_TIMEOUT_MIN ||
-			    v > CONF_PROBE_TIMEOUT_MAX) {
-				snprintf(msg, len, "timeout_ms: '%.32s' is not %d to %d",
-					 eq + 1, CONF_PROBE_TIMEOUT_MIN,
-					 CONF_PROBE_TIMEOUT_MAX);
-				return -EINVAL;
-			}
-			r->timeout_ms = (unsigned int)v;
-		} else if (!strcmp(r->op, "killswitch") &&
-			   !strcmp(line, "mode")) {
-			if (ksfile_mode_parse(eq + 1, &r->mode)) {
-				snprintf(msg, len, "mode: '%.32s' is not off, "
-					 "on or lockdown", eq + 1);
-				return -EINVAL;
-			}
-			r->has_mode = true;
-		} else if (!strcmp(r->op, "killswitch") &&
-			   !strcmp(line, "allow_lan")) {
-			if (strcmp(eq + 1, "yes") && strcmp(eq + 1, "no")) {
-				snprintf(msg, len, "allow_lan: '%.32s' is not "
-					 "yes or no", eq + 1);
-				return -EINVAL;
-			}
-			r->allow_lan = !strcmp(eq + 1, "yes");
-			r->has_allow_lan = true;
-		} else if (!strcmp(r->op, "split")) {
-			if (parse_split_key(line, eq + 1, r, msg, len))
-				return -EINVAL;
-		} else if ((taken = splitapp_request_key(r->op, line, eq + 1,
-							&r->split, msg, len))) {
-			if (taken < 0)
-				return -EINVAL;
-		} else {
-			snprintf(msg, len, "unknown key '%.32s' for %s", line,
-				 r->op);
-			return -EINVAL;
-		}
-	}
-	if (first) {
-		snprintf(msg, len, "empty request");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* Connections. */
 
 static void conn_close(struct control_conn *cn)
@@ -2107,18 +1863,20 @@ static void conn_flush(struct control_conn *cn)
 /* Handles every complete request in the input buffer. */
 static void conn_process(struct control_conn *cn)
 {
-	char *end, msg[256];
-	struct request r;
+	struct control_request r;
+	char msg[256];
 	size_t used;
 	int ret;
 
 	while (!cn->waiting_up && !cn->waiting_probe &&
-	       (end = memmem(cn->in, cn->in_len, "\n\n", 2))) {
-		*end = '\0';
-		used = (size_t)(end - cn->in) + 2;
-		if (parse_request(cn->in, &r, msg, sizeof(msg))) {
+	       (used = control_request_end(cn->in, cn->in_len))) {
+		cn->in[used - 2] = '\0';
+		if (control_request_parse(cn->in, used - 2, &r, msg,
+					  sizeof(msg))) {
 			out_end(cn, -EINVAL, msg);
-		} else if ((ret = access_check(cn, &r, msg, sizeof(msg)))) {
+		} else if ((ret = control_request_access(&r,
+				cn->peer == CONTROL_PEER_ROOT, msg,
+				sizeof(msg)))) {
 			log_msg(cn->c->dev, LOG_LEVEL_VERBOSE,
 				"refused %s from uid %ld: needs root", r.op,
 				(long)cn->uid);

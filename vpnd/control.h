@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "ctlproto.h"	/* CONTROL_GROUP */
 #include "dns.h"
 #include "killswitch.h"
 #include "ksfile.h"
@@ -25,9 +26,6 @@
 
 struct device;
 struct control_conn;
-
-/* Members of this group may drive the connection (docs/control.md). */
-#define CONTROL_GROUP "vpnd"
 
 enum client_state {
 	CLIENT_DISCONNECTED,

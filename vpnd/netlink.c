@@ -100,9 +100,31 @@ static int nl_data_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_call *call = data;
 
-	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		call->intr = true;
 	return call->cb ? call->cb(nlh, call->data) : MNL_CB_OK;
+}
+
+/*
+ * libmnl stops at the first message flagged NLM_F_DUMP_INTR, which would
+ * leave the rest of the torn dump in the socket for the next request to
+ * read as replies with the wrong sequence number (-EPROTO, again and
+ * again).  The flag is taken off here and noted, so that the dump is read
+ * to its end and the call says -EINTR then.
+ */
+static bool nl_take_intr(char *buf, size_t len)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+	int left = (int)len;
+	bool intr = false;
+
+	while (left >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (unsigned int)left) {
+		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+			nlh->nlmsg_flags &= ~NLM_F_DUMP_INTR;
+			intr = true;
+		}
+		nlh = mnl_nlmsg_next(nlh, &left);
+	}
+	return intr;
 }
 
 static int nl_extack_cb(const struct nlattr *a, void *data)
@@ -113,6 +135,13 @@ static int nl_extack_cb(const struct nlattr *a, void *data)
 	    !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
 		snprintf(nl->kmsg, sizeof(nl->kmsg), "%s", mnl_attr_get_str(a));
 	return MNL_CB_OK;
+}
+
+/* The errno of an error or a failed dump's DONE, which the kernel sends
+ * negative; anything outside errno's range is not a message of its. */
+static int nl_errno(int32_t err)
+{
+	return err < 0 && err >= -4095 ? -err : EPROTO;
 }
 
 /* The ack: zero ends the request, anything else is its errno, and the
@@ -137,7 +166,7 @@ static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 			mnl_attr_parse_payload((const char *)e + off, len - off,
 					       nl_extack_cb, call->nl);
 	}
-	errno = e->error < 0 ? -e->error : e->error;
+	errno = nl_errno(e->error);
 	return MNL_CB_ERROR;
 }
 
@@ -150,7 +179,7 @@ static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(err)) {
 		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
 		if (err < 0) {
-			errno = -err;
+			errno = nl_errno(err);
 			return MNL_CB_ERROR;
 		}
 	}
@@ -185,6 +214,8 @@ static int nl_call(struct netlink *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 				continue;
 			return -errno;
 		}
+		if (nl_take_intr(nl->buf, (size_t)n))
+			call.intr = true;
 		errno = 0;
 		ret = mnl_cb_run2(nl->buf, n, seq, nl->portid, nl_data_cb,
 				  &call, ctl, MNL_ARRAY_SIZE(ctl));
@@ -651,6 +682,7 @@ int netlink_route_del(struct netlink *nl, const struct netlink_route *r)
 
 /* One dump of netlink_route_list(): what it matches and where it goes. */
 struct route_list {
+	int family;
 	uint32_t table;
 	uint8_t protocol;
 	struct netlink_route *out;
@@ -661,13 +693,18 @@ struct route_list {
 static int route_list_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	size_t alen = family_addrlen(rtm->rtm_family);
 	struct route_list *l = data;
 	struct netlink_route r = { 0 };
 	struct nlattr *a;
+	size_t alen;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || !alen ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) ||
+	/* The header is read only once the message is known to hold it. */
+	if (nlh->nlmsg_type != RTM_NEWROUTE ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm))
+		return MNL_CB_OK;
+	alen = family_addrlen(rtm->rtm_family);
+	if (!alen || rtm->rtm_family != l->family ||
+	    rtm->rtm_dst_len > alen * 8 ||
 	    (rtm->rtm_flags & RTM_F_CLONED) ||
 	    rtm->rtm_protocol != l->protocol)
 		return MNL_CB_OK;
@@ -703,8 +740,8 @@ int netlink_route_list(struct netlink *nl, int family, uint32_t table,
 		       uint8_t protocol, struct netlink_route *out,
 		       unsigned int max)
 {
-	struct route_list l = { .table = table, .protocol = protocol,
-				.out = out, .max = max };
+	struct route_list l = { .family = family, .table = table,
+				.protocol = protocol, .out = out, .max = max };
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 	int ret;
@@ -725,11 +762,13 @@ static int route_path_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	struct netlink_path *path = data;
-	size_t alen = family_addrlen(rtm->rtm_family);
 	struct nlattr *a;
+	size_t alen;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE)
+	if (nlh->nlmsg_type != RTM_NEWROUTE ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm))
 		return MNL_CB_OK;
+	alen = family_addrlen(rtm->rtm_family);
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
 		if (mnl_attr_get_type(a) == RTA_OIF &&
 		    !mnl_attr_validate(a, MNL_TYPE_U32))
@@ -1181,7 +1220,9 @@ int netlink_snapshot(struct netlink *nl, char **text)
 		ret = snap_collect(nl, &s);
 	} while (ret == -EINTR && --tries);
 	if (!ret) {
-		qsort(s.lines, s.n, sizeof(*s.lines), line_cmp);
+		/* qsort() takes no NULL, even for no lines at all. */
+		if (s.n)
+			qsort(s.lines, s.n, sizeof(*s.lines), line_cmp);
 		*text = snap_join(&s);
 		if (!*text)
 			ret = -ENOMEM;

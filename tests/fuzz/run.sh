@@ -8,7 +8,7 @@
 # behaviour, a timeout or an out-of-memory.
 #
 #   tests/fuzz/run.sh [TARGET...]     targets: uapi receive handshake key
-#                                     offload fleet
+#                                     offload fleet ctlreply netlink ctlreq
 #
 # Environment:
 #   FUZZ_SECONDS=30     run time of each target (libFuzzer -max_total_time)
@@ -30,7 +30,7 @@ cd "$(dirname "$0")/../.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 CLANG=${CLANG:-clang}
-ALL_TARGETS=(uapi receive handshake key offload fleet)
+ALL_TARGETS=(uapi receive handshake key offload fleet ctlreply netlink ctlreq)
 
 if [ $# -gt 0 ]; then
 	targets=("$@")
@@ -57,7 +57,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 # that a newer clang adds must not stop a fuzzing run.
 COMMON="-std=gnu11 -D_GNU_SOURCE -Iinclude -Ivpnd -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-LIBS="-lsodium -lcrypto -lev -lmnl -ljson-c -lcurl -liniparser"
+LIBS="-lsodium -lcrypto -lev -lmnl -ljson-c -liniparser"
 
 mkdir -p "$FUZZ_BUILD/core" "$FUZZ_BUILD/logs"
 
@@ -115,9 +115,10 @@ build_core() {
 
 build_target() {
 	local t=$1 bin="$FUZZ_BUILD/fuzz_$1" src="tests/fuzz/fuzz_$1.c"
-	# A harness may #include any core .c, so any of them makes it stale.
+	# A harness may #include any core .c, or vpnctl's (not in the core
+	# library), so any of them makes it stale.
 	if stale "$bin" "$src" "$FUZZ_BUILD/libvpncore-fuzz.a" vpnd/*.c \
-		"$newest_header"; then
+		vpnctl/*.c vpnctl/*.h "$newest_header"; then
 		say LD "$bin"
 		# shellcheck disable=SC2086
 		"$CLANG" $COMMON $SAN -fsanitize=fuzzer -o "$bin" "$src" \
@@ -197,6 +198,8 @@ write_seeds() {
 	uapi) seed_uapi "$d" ;;
 	key) seed_key "$d" ;;
 	fleet) seed_fleet "$d" ;;
+	# Seeds committed with the harness.
+	ctlreply | netlink | ctlreq) cp "tests/fuzz/corpus/$t"/* "$d"/ ;;
 	*) seed_from_harness "$t" "$d" ;;
 	esac
 }
