@@ -2231,6 +2231,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	if (c->nconns >= CLIENT_MAX_CONNS) {
 		close(fd);
+		bound_hit(c->dev, BOUND_CONTROL_CONNS, CLIENT_MAX_CONNS,
+			  device_now());
 		return;
 	}
 	peer = peer_identify(fd, &uid);
