@@ -13,6 +13,8 @@ their own network namespaces).
                                     cookie replies that answer them
   uapi-garbage --sock S             garbage on a UAPI socket, checks the replies
   uapi-get --sock S [--stats]       raw `get=1` reply (or vpnd's `stats=1`)
+  sock-hold --sock S --count N      N connections at once: which the daemon
+                                    closed, and whether the others answer
 """
 
 import argparse
@@ -432,6 +434,70 @@ def cmd_uapi_garbage(a):
         die("%d UAPI replies were not what a wireguard-go user expects" % bad)
 
 
+def cmd_sock_hold(a):
+    """Open a.count connections to a UNIX stream socket and keep them. After
+    a.settle s, a connection the daemon closed reads as EOF (or a reset);
+    one it keeps reads as nothing yet. Print "held=N closed=M", touch
+    a.ready, wait a.hold s, then send a.request on every held connection
+    and count complete replies carrying errno=0 ("answered=K")."""
+    conns = []
+    for _ in range(a.count):
+        # As wg does: a full listen backlog (the daemon has not come round
+        # to accepting yet) is EAGAIN, to be tried again.
+        give_up = time.monotonic() + 3.0
+        while True:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(3.0)
+            try:
+                c.connect(a.sock)
+                break
+            except BlockingIOError as e:
+                c.close()
+                if time.monotonic() > give_up:
+                    die("connect %d failed for 3 s: %s" % (len(conns) + 1, e))
+                time.sleep(0.02)
+            except OSError as e:
+                die("connect %d failed: %s" % (len(conns) + 1, e))
+        conns.append(c)
+    time.sleep(a.settle)
+    held, closed = [], 0
+    for c in conns:
+        c.setblocking(False)
+        try:
+            data = c.recv(4096)
+            if data:
+                die("unexpected bytes on a fresh connection: %r" % data[:80])
+            closed += 1
+            c.close()
+        except BlockingIOError:
+            held.append(c)
+        except ConnectionResetError:
+            closed += 1
+            c.close()
+    print("held=%d closed=%d" % (len(held), closed), flush=True)
+    if a.ready:
+        open(a.ready, "w").close()
+    time.sleep(a.hold)
+    request = a.request.encode().decode("unicode_escape").encode()
+    answered = 0
+    for c in held:
+        c.settimeout(3.0)
+        reply = b""
+        try:
+            c.sendall(request)
+            while not reply.endswith(b"\n\n"):
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except OSError:
+            pass
+        if reply_errno(reply) == 0:
+            answered += 1
+        c.close()
+    print("answered=%d" % answered, flush=True)
+
+
 # ---------------------------------------------------------------------- main
 
 def main():
@@ -473,6 +539,14 @@ def main():
     s = sub.add_parser("uapi-get"); s.add_argument("--sock", required=True)
     s.add_argument("--stats", action="store_true", help="vpnd's stats=1 operation instead of get=1")
     s.set_defaults(fn=cmd_uapi_get)
+
+    s = sub.add_parser("sock-hold")
+    s.add_argument("--sock", required=True); s.add_argument("--count", type=int, required=True)
+    s.add_argument("--request", default="get=1\\n\\n", help="sent on each held connection, with \\n escapes")
+    s.add_argument("--settle", type=float, default=1.0)
+    s.add_argument("--hold", type=float, default=0.0)
+    s.add_argument("--ready", help="a file to create once the connections are counted")
+    s.set_defaults(fn=cmd_sock_hold)
 
     a = p.parse_args()
     a.fn(a)

@@ -177,16 +177,18 @@ static void test_fleet_watch_message(void **state)
 	struct conf_fleet cf = { .prefix = (char *)"/users/" };
 	const char *head = "{\"result\":{\"header\":{\"revision\":\"7\"},"
 			   "\"pad\":\"";
-	char chunk[1000], msg[3000];
+	char chunk[1000], pad[2001], msg[3000];
 	struct fleet f;
 	int n;
 
 	(void)state;
 	memset(chunk, 'a', sizeof(chunk));
+	memset(pad, 'a', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
 
 	/* Complete messages, each under the bound, many bytes in all. */
 	watch_setup(&f, &dev, &cf);
-	n = snprintf(msg, sizeof(msg), "%s%.2000s\"}}\n", head, chunk);
+	n = snprintf(msg, sizeof(msg), "%s%s\"}}\n", head, pad);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(watch_write(msg, 1, (size_t)n, &f),
 				 (size_t)n);

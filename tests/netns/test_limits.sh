@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The bounds on what outsiders can make vpnd hold (docs/limits.md), each
+# pushed past its limit while the tunnel A<->B carries traffic:
+#   - UAPI connections: 74 at once; 64 are kept and answer get=1, 10 are
+#     closed at once; one log line says so; the tunnel keeps working.
+#   - staged packets: 50 peers whose handshakes never complete (their
+#     endpoint is a port where nothing listens) and 200 packets for each:
+#     each peer keeps at most 128 and all of them together 4096
+#     (stats=1: staged_packets, bound_peer_staged, bound_staged).
+#   - control connections (a client-role vpnd, never brought up): 26 at
+#     once; 16 are kept and answer status=1, 10 are closed.
+# The counts come from vpnd's stats=1 and from the connections themselves;
+# wireguard-go is the other end of the tunnel.  Only end A is pushed, and
+# only when it is vpnd.
+PAIRINGS=${PAIRINGS:-vpnd:wireguard-go}
+. "$(dirname "$0")/lib.sh"
+
+UAPI_MAX=64            # UAPISOCK_MAX_CONNS
+CONTROL_MAX=16         # CLIENT_MAX_CONNS
+STAGED_PEER_MAX=128    # PEER_MAX_STAGED
+STAGED_MAX=4096        # PEER_MAX_STAGED_TOTAL
+EXTRA=10
+STAGE_PEERS=50 STAGE_EACH=200
+
+stat_a() { vpnd_stat "$IF_A" "$1" || fail "$IF_A: no $1 in vpnd's stats=1 reply"; }
+
+# Limit lines in LOG saying WHAT: exactly one, and with no address in it.
+one_log_line() { # LOG WHAT
+	local lines n
+	lines=$(grep -F "limit reached: $2" "$1")
+	n=$(grep -cF "limit reached: $2" "$1")
+	assert "one log line for '$2' ($n)" [ "$n" = 1 ]
+	assert_not "no address in it: $lines" grep -qE '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+|[0-9a-f]*:[0-9a-f]*:' <<<"$lines"
+}
+
+uapi_conns() {
+	local out held closed answered
+	"$PYTHON" "$WGTOOL" sock-hold --sock "$RUN_DIR/$IF_A.sock" --count $((UAPI_MAX + EXTRA)) \
+		--hold 2 --ready "$WORK/uapi.ready" >"$WORK/uapi.out" 2>&1 &
+	HELPER_PIDS+=("$!")
+	wait_for "[ -e '$WORK/uapi.ready' ]" 15 || fail "sock-hold: $(cat "$WORK/uapi.out")"
+	# Every slot taken: the tunnel goes on regardless.
+	assert "the tunnel works while $UAPI_MAX UAPI connections are held" ping_all "$NS_A" "$IN4_B" 3
+	wait "${HELPER_PIDS[-1]}" || fail "sock-hold: $(cat "$WORK/uapi.out")"
+	out=$(cat "$WORK/uapi.out")
+	held=$(sed -n 's/^held=\([0-9]*\) .*/\1/p' <<<"$out")
+	closed=$(sed -n 's/.* closed=\([0-9]*\)$/\1/p' <<<"$out")
+	answered=$(sed -n 's/^answered=//p' <<<"$out")
+	assert "UAPI: $UAPI_MAX of $((UAPI_MAX + EXTRA)) connections kept ($held)" [ "${held:-0}" = $UAPI_MAX ]
+	assert "UAPI: the $EXTRA over the bound closed at once ($closed)" [ "${closed:-0}" = $EXTRA ]
+	assert "UAPI: every kept connection answers get=1 ($answered)" [ "${answered:-0}" = $UAPI_MAX ]
+	assert "UAPI: bound_uapi_conns counts the $EXTRA ($(stat_a bound_uapi_conns))" [ "$(stat_a bound_uapi_conns)" = $EXTRA ]
+	# The stats connection itself is the only one left.
+	assert "UAPI: uapi_conns is back to 1 ($(stat_a uapi_conns))" [ "$(stat_a uapi_conns)" = 1 ]
+	one_log_line "${DAEMON_LOG[$IF_A]}" "$UAPI_MAX UAPI connections"
+}
+
+staged() {
+	local i key args=() rss0 rss1 pid staged peer_hits all_hits
+	for ((i = 0; i < STAGE_PEERS; i++)); do
+		key=$(wg genkey | wg pubkey) || fail "wg pubkey"
+		# Nothing listens on port 9 of B: initiations go out, no
+		# handshake ever completes, packets wait.
+		args+=(peer "$key" endpoint "$OUT4_B:9" allowed-ips "198.18.0.$((100 + i))/32")
+	done
+	wgn "$NS_A" set "$IF_A" "${args[@]}" || fail "wg set: $STAGE_PEERS peers on $IF_A"
+	pid=${DAEMON_PID[$IF_A]}
+	rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+	ip netns exec "$NS_A" "$PYTHON" - "$STAGE_PEERS" "$STAGE_EACH" <<'EOF' || fail "sending to the waiting peers"
+import socket, sys, time
+peers, each = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(peers):
+    for j in range(each):
+        s.sendto(b"x" * 500, ("198.18.0.%d" % (100 + i), 9))
+        if j % 50 == 49:
+            time.sleep(0.002)  # well under the TUN queue (500 packets)
+EOF
+	wait_for "[ \"\$(vpnd_stat '$IF_A' bound_staged)\" -gt 0 ]" 5 || true
+	staged=$(stat_a staged_packets)
+	peer_hits=$(stat_a bound_peer_staged)
+	all_hits=$(stat_a bound_staged)
+	rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+	log "figures: staged_packets=$staged bound_peer_staged=$peer_hits bound_staged=$all_hits VmRSS ${rss0} -> ${rss1} KiB"
+	assert "staged: all peers together hold exactly $STAGED_MAX ($staged)" [ "$staged" = $STAGED_MAX ]
+	assert "staged: each peer's queue stopped at $STAGED_PEER_MAX ($peer_hits dropped there)" [ "$peer_hits" -gt 0 ]
+	assert "staged: the peers past the total lost theirs ($all_hits dropped there)" [ "$all_hits" -gt 0 ]
+	one_log_line "${DAEMON_LOG[$IF_A]}" "$STAGED_PEER_MAX packets staged for one peer"
+	one_log_line "${DAEMON_LOG[$IF_A]}" "$STAGED_MAX packets staged for all peers"
+	assert "the tunnel to B still works" ping_all "$NS_A" "$IN4_B" 3
+	# Removing the peers frees what they held.
+	wgn "$NS_A" set "$IF_A" $(printf 'peer %s remove ' $(wgn "$NS_A" show "$IF_A" peers | grep -vxF "$(pub b)")) \
+		|| fail "removing the waiting peers"
+	assert "staged: removing the peers empties the queues ($(stat_a staged_packets))" [ "$(stat_a staged_packets)" = 0 ]
+}
+
+control_conns() {
+	local ns ifn sock out held closed answered
+	make_ns ns c
+	ifn=$(ifname c)
+	mkdir -m 700 "$WORK/run" "$WORK/state"
+	cat >"$WORK/servers.conf" <<EOF
+[se-test-01]
+endpoint = $OUT4_B:$PORT_B
+public_key = $(pub b)
+country = se
+city = Stockholm
+EOF
+	cat >"$WORK/client.conf" <<EOF
+[interface]
+private_key = $(cat "$WORK/a.key")
+address = 198.18.0.9/32
+dns = 198.18.0.1
+servers = $WORK/servers.conf
+server = se-test-01
+kill_switch = off
+EOF
+	env VPND_RUNDIR="$WORK/run" VPND_STATEDIR="$WORK/state" LOG_LEVEL=debug \
+		ip netns exec "$ns" "$VPND" -f --client -c "$WORK/client.conf" "$ifn" \
+		>"$WORK/client.log" 2>&1 </dev/null &
+	# Recorded as a daemon: the cleanup stops it and removes its UAPI socket.
+	DAEMON_IFS+=("$ifn") DAEMON_PID[$ifn]=$! DAEMON_NS[$ifn]=$ns DAEMON_LOG[$ifn]=$WORK/client.log
+	DAEMON_IMPL[$ifn]=vpnd
+	sock=$WORK/run/$ifn.sock
+	wait_for "[ -S '$sock' ]" 10 || fail "the client did not listen on $sock: $(tail -5 "$WORK/client.log")"
+	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count $((CONTROL_MAX + EXTRA)) \
+		--request 'status=1\n\n' >"$WORK/control.out" 2>&1 || fail "sock-hold: $(cat "$WORK/control.out")"
+	out=$(cat "$WORK/control.out")
+	held=$(sed -n 's/^held=\([0-9]*\) .*/\1/p' <<<"$out")
+	closed=$(sed -n 's/.* closed=\([0-9]*\)$/\1/p' <<<"$out")
+	answered=$(sed -n 's/^answered=//p' <<<"$out")
+	assert "control: $CONTROL_MAX of $((CONTROL_MAX + EXTRA)) connections kept ($held)" [ "${held:-0}" = $CONTROL_MAX ]
+	assert "control: the $EXTRA over the bound closed at once ($closed)" [ "${closed:-0}" = $EXTRA ]
+	assert "control: every kept connection answers status=1 ($answered)" [ "${answered:-0}" = $CONTROL_MAX ]
+	assert "control: bound_control_conns counts the $EXTRA ($(vpnd_stat "$ifn" bound_control_conns))" \
+		[ "$(vpnd_stat "$ifn" bound_control_conns)" = $EXTRA ]
+	one_log_line "$WORK/client.log" "$CONTROL_MAX control connections"
+	# Their slots are free again.
+	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count 1 --request 'status=1\n\n' >"$WORK/control2.out" 2>&1
+	assert "control: a new connection is served once they closed ($(tr '\n' ' ' <"$WORK/control2.out"))" \
+		grep -qx 'answered=1' "$WORK/control2.out"
+	assert "the client daemon still runs" daemon_alive "$ifn"
+}
+
+run() {
+	if ! is_vpnd "$IMPL_A"; then
+		note "end A is $IMPL_A: the bounds are vpnd's, nothing to push here"
+		return 0
+	fi
+	setup_pair
+	peer_pair 4 0
+	wait_ping "$NS_A" "$IN4_B" 10 || fail "no handshake within 10 s"
+	uapi_conns
+	staged
+	control_conns
+	assert "vpnd A still running" daemon_alive "$IF_A"
+}
+
+run_pairings run
