@@ -27,6 +27,9 @@ static const struct {
 		"UAPI connections", "closing new ones" },
 	[BOUND_CONTROL_CONNS] = { "control_conns",
 		"control connections", "closing new ones" },
+	[BOUND_CONTROL_IDLE] = { "control_idle",
+		"seconds without a byte on a control connection",
+		"closing it" },
 	[BOUND_FLEET_MESSAGE] = { "fleet_message",
 		"bytes in one etcd watch message", "dropping the watch" },
 };

@@ -22,6 +22,7 @@ enum bound_kind {
 	BOUND_RATELIMITER,	/* sources the ratelimiter tracks */
 	BOUND_UAPI_CONNS,	/* connections to the UAPI socket */
 	BOUND_CONTROL_CONNS,	/* connections to the control socket */
+	BOUND_CONTROL_IDLE,	/* seconds a control connection may idle */
 	BOUND_FLEET_MESSAGE,	/* bytes of one etcd watch message */
 	BOUND_KINDS,
 };

@@ -8,7 +8,8 @@
 #     each peer keeps at most 128 and all of them together 4096
 #     (stats=1: staged_packets, bound_peer_staged, bound_staged).
 #   - control connections (a client-role vpnd, never brought up): 26 at
-#     once; 16 are kept and answer status=1, 10 are closed.
+#     once; 16 are kept and answer status=1, 10 are closed; 16 that say
+#     nothing are closed after 10 s, and a new one is served.
 # The counts come from vpnd's stats=1 and from the connections themselves;
 # wireguard-go is the other end of the tunnel.  Only end A is pushed, and
 # only when it is vpnd.
@@ -17,6 +18,7 @@ PAIRINGS=${PAIRINGS:-vpnd:wireguard-go}
 
 UAPI_MAX=64            # UAPISOCK_MAX_CONNS
 CONTROL_MAX=16         # CLIENT_MAX_CONNS
+CONTROL_IDLE=10        # CLIENT_CONN_IDLE_MS / 1000
 STAGED_PEER_MAX=128    # PEER_MAX_STAGED
 STAGED_MAX=4096        # PEER_MAX_STAGED_TOTAL
 EXTRA=10
@@ -139,6 +141,20 @@ EOF
 	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count 1 --request 'status=1\n\n' >"$WORK/control2.out" 2>&1
 	assert "control: a new connection is served once they closed ($(tr '\n' ' ' <"$WORK/control2.out"))" \
 		grep -qx 'answered=1' "$WORK/control2.out"
+	# Slots held by saying nothing: closed after CONTROL_IDLE s, so that
+	# whoever holds them cannot keep root's vpnctl out.
+	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count $CONTROL_MAX --hold $((CONTROL_IDLE + 2)) \
+		--request 'status=1\n\n' >"$WORK/idle.out" 2>&1 || fail "sock-hold: $(cat "$WORK/idle.out")"
+	assert "control: $CONTROL_MAX silent connections were kept at first ($(head -1 "$WORK/idle.out"))" \
+		grep -qx "held=$CONTROL_MAX closed=0" "$WORK/idle.out"
+	assert "control: none of them is served after $((CONTROL_IDLE + 2)) s of silence ($(tail -1 "$WORK/idle.out"))" \
+		grep -qx 'answered=0' "$WORK/idle.out"
+	assert "control: bound_control_idle counts them ($(vpnd_stat "$ifn" bound_control_idle))" \
+		[ "$(vpnd_stat "$ifn" bound_control_idle)" = $CONTROL_MAX ]
+	one_log_line "$WORK/client.log" "$CONTROL_IDLE seconds without a byte on a control connection"
+	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count 1 --request 'status=1\n\n' >"$WORK/control3.out" 2>&1
+	assert "control: a new connection is served after them ($(tr '\n' ' ' <"$WORK/control3.out"))" \
+		grep -qx 'answered=1' "$WORK/control3.out"
 	assert "the client daemon still runs" daemon_alive "$ifn"
 }
 
