@@ -89,11 +89,16 @@ EOF
 	assert "staged: the peers past the total lost theirs ($all_hits dropped there)" [ "$all_hits" -gt 0 ]
 	one_log_line "${DAEMON_LOG[$IF_A]}" "$STAGED_PEER_MAX packets staged for one peer"
 	one_log_line "${DAEMON_LOG[$IF_A]}" "$STAGED_MAX packets staged for all peers"
+	# Indices: no bound of their own, but at most a handshake and three
+	# keypairs per peer, and peers are the operator's to add.
+	assert "index entries stay within 4 per peer ($(stat_a index_entries) for $((STAGE_PEERS + 1)) peers)" \
+		[ "$(stat_a index_entries)" -le $((4 * (STAGE_PEERS + 1))) ]
 	assert "the tunnel to B still works" ping_all "$NS_A" "$IN4_B" 3
 	# Removing the peers frees what they held.
 	wgn "$NS_A" set "$IF_A" $(printf 'peer %s remove ' $(wgn "$NS_A" show "$IF_A" peers | grep -vxF "$(pub b)")) \
 		|| fail "removing the waiting peers"
 	assert "staged: removing the peers empties the queues ($(stat_a staged_packets))" [ "$(stat_a staged_packets)" = 0 ]
+	assert "index entries: B's session alone is left ($(stat_a index_entries))" [ "$(stat_a index_entries)" -le 4 ]
 }
 
 control_conns() {
@@ -141,6 +146,33 @@ EOF
 	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count 1 --request 'status=1\n\n' >"$WORK/control2.out" 2>&1
 	assert "control: a new connection is served once they closed ($(tr '\n' ' ' <"$WORK/control2.out"))" \
 		grep -qx 'answered=1' "$WORK/control2.out"
+	# A request that never ends: refused once it fills the input buffer.
+	ip netns exec "$ns" "$PYTHON" - "$sock" >"$WORK/long.out" 2>&1 <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b"status=1\n" + b"a" * 20000)
+except OSError:
+    pass  # closed while we still sent: the reply is read below
+reply = b""
+while True:
+    try:
+        chunk = s.recv(4096)
+    except ConnectionResetError:
+        chunk = b""  # closed with our bytes unread: a reset
+    except OSError:
+        break
+    if not chunk:
+        print("closed")
+        break
+    reply += chunk
+print(reply.decode("latin-1"))
+EOF
+	assert "control: a 20,000-byte request is refused as too long ($(tr '\n' ' ' <"$WORK/long.out"))" \
+		grep -q 'message=request too long' "$WORK/long.out"
+	assert "control: and its connection closed" grep -qx closed "$WORK/long.out"
 	# Slots held by saying nothing: closed after CONTROL_IDLE s, so that
 	# whoever holds them cannot keep root's vpnctl out.
 	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count $CONTROL_MAX --hold $((CONTROL_IDLE + 2)) \
