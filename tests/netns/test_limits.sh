@@ -35,8 +35,27 @@ one_log_line() { # LOG WHAT
 	assert_not "no address in it: $lines" grep -qE '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+|[0-9a-f]*:[0-9a-f]*:' <<<"$lines"
 }
 
-uapi_conns() {
+# check_hold LABEL FILE MAX REQUEST: sock-hold's report in FILE says MAX
+# connections were kept and answered REQUEST, and EXTRA were closed at once.
+check_hold() {
 	local out held closed answered
+	out=$(cat "$2")
+	held=$(sed -n 's/^held=\([0-9]*\) .*/\1/p' <<<"$out")
+	closed=$(sed -n 's/.* closed=\([0-9]*\)$/\1/p' <<<"$out")
+	answered=$(sed -n 's/^answered=//p' <<<"$out")
+	assert "$1: $3 of $(($3 + EXTRA)) connections kept ($held)" [ "${held:-0}" = "$3" ]
+	assert "$1: the $EXTRA over the bound closed at once ($closed)" [ "${closed:-0}" = $EXTRA ]
+	assert "$1: every kept connection answers $4 ($answered)" [ "${answered:-0}" = "$3" ]
+}
+
+# served_again SOCK WHEN: a new control connection gets its status=1.
+served_again() {
+	"$PYTHON" "$WGTOOL" sock-hold --sock "$1" --count 1 --request 'status=1\n\n' >"$WORK/again.out" 2>&1
+	assert "control: a new connection is served $2 ($(tr '\n' ' ' <"$WORK/again.out"))" \
+		grep -qx 'answered=1' "$WORK/again.out"
+}
+
+uapi_conns() {
 	"$PYTHON" "$WGTOOL" sock-hold --sock "$RUN_DIR/$IF_A.sock" --count $((UAPI_MAX + EXTRA)) \
 		--hold 2 --ready "$WORK/uapi.ready" >"$WORK/uapi.out" 2>&1 &
 	HELPER_PIDS+=("$!")
@@ -44,13 +63,7 @@ uapi_conns() {
 	# Every slot taken: the tunnel goes on regardless.
 	assert "the tunnel works while $UAPI_MAX UAPI connections are held" ping_all "$NS_A" "$IN4_B" 3
 	wait "${HELPER_PIDS[-1]}" || fail "sock-hold: $(cat "$WORK/uapi.out")"
-	out=$(cat "$WORK/uapi.out")
-	held=$(sed -n 's/^held=\([0-9]*\) .*/\1/p' <<<"$out")
-	closed=$(sed -n 's/.* closed=\([0-9]*\)$/\1/p' <<<"$out")
-	answered=$(sed -n 's/^answered=//p' <<<"$out")
-	assert "UAPI: $UAPI_MAX of $((UAPI_MAX + EXTRA)) connections kept ($held)" [ "${held:-0}" = $UAPI_MAX ]
-	assert "UAPI: the $EXTRA over the bound closed at once ($closed)" [ "${closed:-0}" = $EXTRA ]
-	assert "UAPI: every kept connection answers get=1 ($answered)" [ "${answered:-0}" = $UAPI_MAX ]
+	check_hold UAPI "$WORK/uapi.out" $UAPI_MAX get=1
 	assert "UAPI: bound_uapi_conns counts the $EXTRA ($(stat_a bound_uapi_conns))" [ "$(stat_a bound_uapi_conns)" = $EXTRA ]
 	# The stats connection itself is the only one left.
 	assert "UAPI: uapi_conns is back to 1 ($(stat_a uapi_conns))" [ "$(stat_a uapi_conns)" = 1 ]
@@ -101,8 +114,10 @@ EOF
 	assert "index entries: B's session alone is left ($(stat_a index_entries))" [ "$(stat_a index_entries)" -le 4 ]
 }
 
-control_conns() {
-	local ns ifn sock out held closed answered
+# start_client: a client-role vpnd in a namespace of its own, never brought
+# up; its interface in CIF, its control socket in CSOCK.
+start_client() {
+	local ns ifn
 	make_ns ns c
 	ifn=$(ifname c)
 	mkdir -m 700 "$WORK/run" "$WORK/state"
@@ -128,26 +143,24 @@ EOF
 	# Recorded as a daemon: the cleanup stops it and removes its UAPI socket.
 	DAEMON_IFS+=("$ifn") DAEMON_PID[$ifn]=$! DAEMON_NS[$ifn]=$ns DAEMON_LOG[$ifn]=$WORK/client.log
 	DAEMON_IMPL[$ifn]=vpnd
-	sock=$WORK/run/$ifn.sock
-	wait_for "[ -S '$sock' ]" 10 || fail "the client did not listen on $sock: $(tail -5 "$WORK/client.log")"
+	CIF=$ifn CSOCK=$WORK/run/$ifn.sock
+	wait_for "[ -S '$CSOCK' ]" 10 || fail "the client did not listen on $CSOCK: $(tail -5 "$WORK/client.log")"
+}
+
+control_conns() {
+	local ifn=$CIF sock=$CSOCK
 	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count $((CONTROL_MAX + EXTRA)) \
 		--request 'status=1\n\n' >"$WORK/control.out" 2>&1 || fail "sock-hold: $(cat "$WORK/control.out")"
-	out=$(cat "$WORK/control.out")
-	held=$(sed -n 's/^held=\([0-9]*\) .*/\1/p' <<<"$out")
-	closed=$(sed -n 's/.* closed=\([0-9]*\)$/\1/p' <<<"$out")
-	answered=$(sed -n 's/^answered=//p' <<<"$out")
-	assert "control: $CONTROL_MAX of $((CONTROL_MAX + EXTRA)) connections kept ($held)" [ "${held:-0}" = $CONTROL_MAX ]
-	assert "control: the $EXTRA over the bound closed at once ($closed)" [ "${closed:-0}" = $EXTRA ]
-	assert "control: every kept connection answers status=1 ($answered)" [ "${answered:-0}" = $CONTROL_MAX ]
+	check_hold control "$WORK/control.out" $CONTROL_MAX status=1
 	assert "control: bound_control_conns counts the $EXTRA ($(vpnd_stat "$ifn" bound_control_conns))" \
 		[ "$(vpnd_stat "$ifn" bound_control_conns)" = $EXTRA ]
 	one_log_line "$WORK/client.log" "$CONTROL_MAX control connections"
-	# Their slots are free again.
-	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count 1 --request 'status=1\n\n' >"$WORK/control2.out" 2>&1
-	assert "control: a new connection is served once they closed ($(tr '\n' ' ' <"$WORK/control2.out"))" \
-		grep -qx 'answered=1' "$WORK/control2.out"
-	# A request that never ends: refused once it fills the input buffer.
-	ip netns exec "$ns" "$PYTHON" - "$sock" >"$WORK/long.out" 2>&1 <<'EOF'
+	served_again "$sock" "once they closed"
+}
+
+# A request that never ends: refused once it fills the input buffer.
+control_long() {
+	ip netns exec "${DAEMON_NS[$CIF]}" "$PYTHON" - "$CSOCK" >"$WORK/long.out" 2>&1 <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(5)
@@ -173,8 +186,12 @@ EOF
 	assert "control: a 20,000-byte request is refused as too long ($(tr '\n' ' ' <"$WORK/long.out"))" \
 		grep -q 'message=request too long' "$WORK/long.out"
 	assert "control: and its connection closed" grep -qx closed "$WORK/long.out"
-	# Slots held by saying nothing: closed after CONTROL_IDLE s, so that
-	# whoever holds them cannot keep root's vpnctl out.
+}
+
+# Slots held by saying nothing: closed after CONTROL_IDLE s, so that whoever
+# holds them cannot keep root's vpnctl out.
+control_idle() {
+	local ifn=$CIF sock=$CSOCK
 	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count $CONTROL_MAX --hold $((CONTROL_IDLE + 2)) \
 		--request 'status=1\n\n' >"$WORK/idle.out" 2>&1 || fail "sock-hold: $(cat "$WORK/idle.out")"
 	assert "control: $CONTROL_MAX silent connections were kept at first ($(head -1 "$WORK/idle.out"))" \
@@ -184,9 +201,7 @@ EOF
 	assert "control: bound_control_idle counts them ($(vpnd_stat "$ifn" bound_control_idle))" \
 		[ "$(vpnd_stat "$ifn" bound_control_idle)" = $CONTROL_MAX ]
 	one_log_line "$WORK/client.log" "$CONTROL_IDLE seconds without a byte on a control connection"
-	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count 1 --request 'status=1\n\n' >"$WORK/control3.out" 2>&1
-	assert "control: a new connection is served after them ($(tr '\n' ' ' <"$WORK/control3.out"))" \
-		grep -qx 'answered=1' "$WORK/control3.out"
+	served_again "$sock" "after them"
 	assert "the client daemon still runs" daemon_alive "$ifn"
 }
 
@@ -200,7 +215,10 @@ run() {
 	wait_ping "$NS_A" "$IN4_B" 10 || fail "no handshake within 10 s"
 	uapi_conns
 	staged
+	start_client
 	control_conns
+	control_long
+	control_idle
 	assert "vpnd A still running" daemon_alive "$IF_A"
 }
 
