@@ -7,6 +7,11 @@
 #     endpoint is a port where nothing listens) and 200 packets for each:
 #     each peer keeps at most 128 and all of them together 4096
 #     (stats=1: staged_packets, bound_peer_staged, bound_staged).
+#   - rate limiter sources: 9,000 addresses (a namespace of their own),
+#     each with the cookie A gave it, send handshake messages with a valid
+#     MAC2 while A is under load: the table peaks at 8192 (polled in
+#     stats=1), the others are refused (bound_ratelimiter), the tunnel
+#     works afterwards.
 #   - control connections (a client-role vpnd, never brought up): 26 at
 #     once; 16 are kept and answer status=1, 10 are closed; 16 that say
 #     nothing are closed after 10 s, and a new one is served.
@@ -21,6 +26,7 @@ CONTROL_MAX=16         # CLIENT_MAX_CONNS
 CONTROL_IDLE=10        # CLIENT_CONN_IDLE_MS / 1000
 STAGED_PEER_MAX=128    # PEER_MAX_STAGED
 STAGED_MAX=4096        # PEER_MAX_STAGED_TOTAL
+RL_MAX=8192            # RATELIMITER_MAX_ENTRIES
 EXTRA=10
 STAGE_PEERS=50 STAGE_EACH=200
 
@@ -112,6 +118,43 @@ EOF
 		|| fail "removing the waiting peers"
 	assert "staged: removing the peers empties the queues ($(stat_a staged_packets))" [ "$(stat_a staged_packets)" = 0 ]
 	assert "index entries: B's session alone is left ($(stat_a index_entries))" [ "$(stat_a index_entries)" -le 4 ]
+}
+
+# Rate limiter sources: 9,000 addresses in a namespace of their own (F, on a
+# second link of A's: wireguard-go in B would choke on the address events),
+# each with the cookie A gave it, send handshake messages with a valid MAC2
+# while A is under load; A tracks 8192 of them and refuses the others
+# rather than grow.
+ratelimiter() {
+	local n=$((RL_MAX + 808)) i hits entries peak=0 out pid ns
+	make_ns ns f
+	link_veth "$NS_A" o1 "$ns" o1
+	addr "$NS_A" o1 198.51.100.1/24
+	addr "$ns" o1 198.51.100.2/24
+	for ((i = 1; i <= n; i++)); do
+		printf 'address add 198.19.%d.%d/32 dev o1\n' $((i / 256)) $((i % 256))
+	done | ip -n "$ns" -batch - || fail "cannot add $n addresses in F"
+	ip -n "$NS_A" route add 198.19.0.0/16 via 198.51.100.2 || fail "route to the flood's addresses"
+	ip netns exec "$ns" "$PYTHON" "$WGTOOL" rl-fill --dst 198.51.100.1 --port "$PORT_A" \
+		--pubkey "$(pub a)" --net 198.19.0.0 --count $n --timeout 30 >"$WORK/rl.out" 2>&1 &
+	pid=$!
+	HELPER_PIDS+=("$pid")
+	# The table as the flood goes on: idle sources leave it after a
+	# second, so it is full only while the flood runs.
+	while kill -0 "$pid" 2>/dev/null; do
+		entries=$(vpnd_stat "$IF_A" ratelimiter_entries) || entries=0
+		[ "$entries" -gt "$peak" ] && peak=$entries
+		sleep 0.2
+	done
+	wait "$pid" || fail "rl-fill: $(cat "$WORK/rl.out")"
+	out=$(tr '\n' ' ' <"$WORK/rl.out")
+	hits=$(stat_a bound_ratelimiter)
+	log "figures: $out; bound_ratelimiter=$hits ratelimited=$(stat_a ratelimited) ratelimiter_entries at most $peak"
+	assert "ratelimiter: sources past $RL_MAX were refused ($hits times)" [ "$hits" -gt 0 ]
+	assert "ratelimiter: the table never held more than $RL_MAX (at most $peak seen)" [ "$peak" -le $RL_MAX ]
+	one_log_line "${DAEMON_LOG[$IF_A]}" "$RL_MAX handshake sources tracked under load"
+	wait_ping "$NS_B" "$IN4_A" 10 || fail "B cannot reach A through the tunnel after the flood"
+	assert "the tunnel works after the flood" ping_all "$NS_B" "$IN4_A" 3
 }
 
 # start_client: a client-role vpnd in a namespace of its own, never brought
@@ -215,6 +258,7 @@ run() {
 	wait_ping "$NS_A" "$IN4_B" 10 || fail "no handshake within 10 s"
 	uapi_conns
 	staged
+	ratelimiter
 	start_client
 	control_conns
 	control_long
