@@ -9,9 +9,9 @@
 #     (stats=1: staged_packets, bound_peer_staged, bound_staged).
 #   - rate limiter sources: 9,000 addresses (a namespace of their own),
 #     each with the cookie A gave it, send handshake messages with a valid
-#     MAC2 while A is under load: the table peaks at 8192 (polled in
-#     stats=1), the others are refused (bound_ratelimiter), the tunnel
-#     works afterwards.
+#     MAC2 while A is under load (A is frozen 0.1 s in every 0.4 s so that
+#     its socket backs up): the table peaks at 8192 (polled in stats=1),
+#     the others are refused (bound_ratelimiter), the tunnel works after.
 #   - control connections (a client-role vpnd, never brought up): 26 at
 #     once; 16 are kept and answer status=1, 10 are closed; a request
 #     over 16 KiB is refused; a second probe while one runs gets EBUSY;
@@ -127,7 +127,7 @@ EOF
 # while A is under load; A tracks 8192 of them and refuses the others
 # rather than grow.
 ratelimiter() {
-	local n=$((RL_MAX + 808)) i hits entries peak=0 out pid ns fastest
+	local n=$((RL_MAX + 808)) i hits entries peak=0 out pid ns fastest apid spid
 	make_ns ns f
 	link_veth "$NS_A" o1 "$ns" o1
 	addr "$NS_A" o1 198.51.100.1/24
@@ -136,6 +136,15 @@ ratelimiter() {
 		printf 'address add 198.19.%d.%d/32 dev o1\n' $((i / 256)) $((i % 256))
 	done | ip -n "$ns" -batch - || fail "cannot add $n addresses in F"
 	ip -n "$NS_A" route add 198.19.0.0/16 via 198.51.100.2 || fail "route to the flood's addresses"
+	# The limiter is consulted only under load, which vpnd judges by its
+	# socket's backlog: A is frozen for 0.1 s in every 0.4 s, so that its
+	# socket backs up as a slow CPU's would, whatever this machine's speed.
+	apid=${DAEMON_PID[$IF_A]}
+	(while pid_is "$apid" "$IF_A"; do
+		kill -STOP "$apid"; sleep 0.1; kill -CONT "$apid"; sleep 0.3
+	done) &
+	spid=$!
+	HELPER_PIDS+=("$spid")
 	# Every address must be heard from each second (the limiter forgets
 	# a source idle for one): the sender runs ahead of other work.
 	ip netns exec "$ns" nice -n -5 "$PYTHON" "$WGTOOL" rl-fill --dst 198.51.100.1 --port "$PORT_A" \
@@ -149,6 +158,8 @@ ratelimiter() {
 		[ "$entries" -gt "$peak" ] && peak=$entries
 		sleep 0.2
 	done
+	kill "$spid"; wait "$spid" 2>/dev/null
+	kill -CONT "$apid"
 	wait "$pid" || fail "rl-fill: $(cat "$WORK/rl.out")"
 	out=$(tr '\n' ' ' <"$WORK/rl.out")
 	hits=$(stat_a bound_ratelimiter)
