@@ -54,6 +54,7 @@ enum control_peer {
 
 struct control_conn {
 	ev_io w;
+	ev_timer idle_w;	/* CLIENT_CONN_IDLE_MS without a byte moved */
 	int fd;
 	struct client *c;
 	enum control_peer peer;
@@ -1820,6 +1821,7 @@ static void conn_close(struct control_conn *cn)
 		}
 	c->nconns--;
 	ev_io_stop(c->dev->loop, &cn->w);
+	ev_timer_stop(c->dev->loop, &cn->idle_w);
 	close(cn->fd);
 	free(cn->out);
 	free(cn);
@@ -1851,6 +1853,7 @@ static void conn_flush(struct control_conn *cn)
 		}
 		memmove(cn->out, cn->out + n, cn->out_len - (size_t)n);
 		cn->out_len -= (size_t)n;
+		ev_timer_again(c->dev->loop, &cn->idle_w);
 	}
 	ev_io_stop(c->dev->loop, &cn->w);
 	ev_io_set(&cn->w, cn->fd, EV_READ);
@@ -1909,6 +1912,7 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	cn->in_len += (size_t)n;
+	ev_timer_again(cn->c->dev->loop, &cn->idle_w);
 	conn_process(cn);
 	if (cn->in_len == sizeof(cn->in) - 1) {
 		out_end(cn, -EINVAL, "request too long");
@@ -1916,6 +1920,22 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (!cn->waiting_up && !cn->waiting_probe)
 		conn_flush(cn);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct control_conn *cn = (struct control_conn *)((char *)w -
+		offsetof(struct control_conn, idle_w));
+
+	(void)revents;
+	/* An up or a probe answers when it is done, with its own timeout. */
+	if (cn->waiting_up || cn->waiting_probe) {
+		ev_timer_again(loop, w);
+		return;
+	}
+	bound_hit(cn->c->dev, BOUND_CONTROL_IDLE, CLIENT_CONN_IDLE_MS / 1000,
+		  device_now());
+	conn_close(cn);
 }
 
 /*
@@ -1989,6 +2009,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	if (c->nconns >= CLIENT_MAX_CONNS) {
 		close(fd);
+		bound_hit(c->dev, BOUND_CONTROL_CONNS, CLIENT_MAX_CONNS,
+			  device_now());
 		return;
 	}
 	peer = peer_identify(fd, &uid);
@@ -2016,6 +2038,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->nconns++;
 	ev_io_init(&cn->w, conn_cb, fd, EV_READ);
 	ev_io_start(loop, &cn->w);
+	ev_init(&cn->idle_w, idle_cb);
+	cn->idle_w.repeat = CLIENT_CONN_IDLE_MS / 1000.0;
+	ev_timer_again(loop, &cn->idle_w);
 }
 
 static int socket_open(struct client *c)

@@ -44,6 +44,11 @@ enum client_values {
 	CLIENT_DEFAULT_MTU = 1420,
 	CLIENT_UP_TIMEOUT_MS = 10000,
 	CLIENT_MAX_CONNS = 16,
+	/* A connection that moves no byte either way for this long, while
+	 * no up or probe of its own is under way, is closed: vpnctl sends
+	 * its request at once and reads the reply at once, and a client
+	 * that does neither must not keep a slot from root's vpnctl. */
+	CLIENT_CONN_IDLE_MS = 10000,
 	CLIENT_FAILOVER_TICK_MS = 500,
 };
 

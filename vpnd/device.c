@@ -122,6 +122,11 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 						     housekeeping_w));
 
 	(void)revents;
+	/* The ratelimiter has no device to tell: its refusals are reported
+	 * here, a second late at most. */
+	bound_hits(dev, BOUND_RATELIMITER, RATELIMITER_MAX_ENTRIES,
+		   dev->rl.refused_full, device_now());
+	dev->rl.refused_full = 0;
 	ratelimiter_gc(&dev->rl, device_now());
 	/* Deleted, or moved where events may have been missed. */
 	if (!iface_sync(dev)) {

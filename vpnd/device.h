@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "allowedips.h"
+#include "bounds.h"
 #include "cookie.h"
 #include "iface.h"
 #include "index.h"
@@ -118,6 +119,7 @@ struct device {
 	bool log_sensitive;		/* keys and addresses in logs */
 	enum log_level log_level;
 	struct device_stats stats;
+	struct bounds bounds;		/* what the bounds refused (bounds.h) */
 
 	struct packet_batch rx, tx;
 	uint8_t *single;		/* one more, for sends outside a batch */

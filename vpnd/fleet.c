@@ -42,6 +42,9 @@
 enum fleet_tuning {
 	FLEET_PAGE = 1000,			/* users per range page */
 	FLEET_BODY_MAX = 64 << 20,		/* bytes of one page's answer */
+	/* Bytes of one watch message, which json-c holds until it ends;
+	 * etcd's own messages are far smaller (--max-request-bytes). */
+	FLEET_WATCH_MESSAGE_MAX = 64 << 20,
 	FLEET_CONNECT_MS = 1000,		/* a member that is down */
 	FLEET_RANGE_MS = 30000,			/* one page, in the loop */
 	FLEET_START_MS = 5000,			/* one page, at start */
@@ -94,6 +97,9 @@ struct fleet {
 	char *body;			/* a range page's answer */
 	size_t body_len, body_cap;
 	struct json_tokener *tok;	/* the watch stream */
+	size_t watch_partial;		/* bytes of an unfinished message */
+	size_t watch_max;		/* FLEET_WATCH_MESSAGE_MAX; tests
+					 * lower it */
 	enum fleet_phase phase;
 	enum fleet_abort abort;
 	const char *abort_why;		/* for the log, when ABORT_FAIL */
@@ -405,9 +411,18 @@ static size_t watch_write(char *data, size_t size, size_t n, void *ud)
 
 		o = json_tokener_parse_ex(f->tok, data + off, (int)(len - off));
 		err = json_tokener_get_error(f->tok);
-		if (err == json_tokener_continue)
-			break;
+		if (err == json_tokener_continue) {
+			f->watch_partial += len - off;
+			if (f->watch_partial <= f->watch_max)
+				break;
+			bound_hit(f->dev, BOUND_FLEET_MESSAGE, f->watch_max,
+				  device_now());
+			f->abort_why = "watch: a message over the size bound";
+			f->abort = ABORT_FAIL;
+			return 0;
+		}
 		off += json_tokener_get_parse_end(f->tok);
+		f->watch_partial = 0;
 		json_tokener_reset(f->tok);
 		if (err != json_tokener_success || !o) {
 			json_object_put(o);
@@ -438,6 +453,7 @@ static void transfer_end(struct fleet *f)
 	f->body_len = 0;
 	if (f->tok)
 		json_tokener_reset(f->tok);
+	f->watch_partial = 0;
 	f->abort = ABORT_NONE;
 	f->abort_why = NULL;
 }
@@ -836,6 +852,7 @@ int fleet_start(struct fleet **out, struct device *dev,
 		.check = op_check, .set = op_set, .remove = op_remove,
 	};
 	f->need_range = true;
+	f->watch_max = FLEET_WATCH_MESSAGE_MAX;
 	ev_timer_init(&f->curl_timer, curl_timer_cb, 0.0, 0.0);
 	ev_timer_init(&f->retry_timer, retry_cb, 0.0, 0.0);
 	if (fleet_table_init(&f->table) || static_keys_make(f) ||

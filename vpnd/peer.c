@@ -354,23 +354,41 @@ bool peer_keypair_can_receive(const struct keypair *kp, uint64_t now)
 	return timers_keypair_can_receive(&v, now);
 }
 
+static void staged_drop_oldest(struct peer *p)
+{
+	wg_wipe(p->staged[0]->data, p->staged[0]->len);
+	free(p->staged[0]);
+	memmove(p->staged, p->staged + 1,
+		(PEER_MAX_STAGED - 1) * sizeof(*p->staged));
+	p->nstaged--;
+	p->dev->peers.staged--;
+	p->dev->stats.tx_dropped++;
+}
+
 void peer_stage_packet(struct peer *p, const uint8_t *pkt, size_t len)
 {
+	struct device *dev = p->dev;
 	struct staged_packet *sp;
 
+	/* Full, for the peer or for all: the oldest packet is the least
+	 * useful one. */
+	if (p->nstaged == PEER_MAX_STAGED) {
+		staged_drop_oldest(p);
+		bound_hit(dev, BOUND_PEER_STAGED, PEER_MAX_STAGED,
+			  device_now());
+	} else if (dev->peers.staged >= PEER_MAX_STAGED_TOTAL) {
+		bound_hit(dev, BOUND_STAGED, PEER_MAX_STAGED_TOTAL,
+			  device_now());
+		if (!p->nstaged) {
+			dev->stats.tx_dropped++;
+			return;
+		}
+		staged_drop_oldest(p);
+	}
 	if (!p->staged) {
 		p->staged = calloc(PEER_MAX_STAGED, sizeof(*p->staged));
 		if (!p->staged)
 			return;
-	}
-	if (p->nstaged == PEER_MAX_STAGED) {
-		/* Full: the oldest packet is the least useful one. */
-		wg_wipe(p->staged[0]->data, p->staged[0]->len);
-		free(p->staged[0]);
-		memmove(p->staged, p->staged + 1,
-			(PEER_MAX_STAGED - 1) * sizeof(*p->staged));
-		p->nstaged--;
-		p->dev->stats.tx_dropped++;
 	}
 	sp = malloc(sizeof(*sp) + len);
 	if (!sp)
@@ -378,6 +396,7 @@ void peer_stage_packet(struct peer *p, const uint8_t *pkt, size_t len)
 	sp->len = (uint16_t)len;
 	memcpy(sp->data, pkt, len);
 	p->staged[p->nstaged++] = sp;
+	dev->peers.staged++;
 }
 
 void peer_staged_drop(struct peer *p)
@@ -387,5 +406,6 @@ void peer_staged_drop(struct peer *p)
 		free(p->staged[i]);
 	}
 	p->dev->stats.tx_dropped += p->nstaged;
+	p->dev->peers.staged -= p->nstaged;
 	p->nstaged = 0;
 }

@@ -64,7 +64,13 @@ struct staged_packet {
 };
 
 enum peer_limits {
+	/* Per peer, as the kernel has it: a full queue drops its oldest. */
 	PEER_MAX_STAGED = 128,
+	/* All peers together: a server with many peers offline must not
+	 * hold 128 packets for each of them because someone sends to their
+	 * addresses through the tunnel.  At the bound a peer's new packet
+	 * takes the place of its oldest, and a peer with none loses it. */
+	PEER_MAX_STAGED_TOTAL = 4096,
 };
 
 struct peer {
@@ -97,6 +103,7 @@ struct peer_table {
 	uint8_t secret[16];		/* keys the bucket hash */
 	size_t mask;
 	size_t count;
+	size_t staged;			/* packets staged, all peers */
 	struct peer *head, *tail;	/* in order of creation */
 };
 

@@ -79,8 +79,10 @@ static struct ratelimiter_entry *find_or_add(struct ratelimiter *rl,
 		struct ratelimiter_entry *e = &rl->slots[i];
 
 		if (!e->last) {
-			if (rl->count >= RATELIMITER_MAX_ENTRIES)
+			if (rl->count >= RATELIMITER_MAX_ENTRIES) {
+				rl->refused_full++;
 				return NULL;
+			}
 			memcpy(e->key, key, 9);
 			e->last = now ? now : 1;
 			e->tokens = BUCKET_MAX;

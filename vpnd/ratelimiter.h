@@ -32,6 +32,7 @@ struct ratelimiter {
 	struct ratelimiter_entry *spare;	/* same size, for the GC */
 	size_t nslots;		/* power of two, twice the entry limit */
 	size_t count;
+	uint64_t refused_full;	/* new sources refused: the table was full */
 	uint8_t secret[16];
 };
 

@@ -264,6 +264,7 @@ void send_staged(struct peer *p, uint64_t now, bool keepalive_if_empty)
 		wg_wipe(p->staged[i]->data, p->staged[i]->len);
 		free(p->staged[i]);
 	}
+	p->dev->peers.staged -= p->nstaged;
 	p->nstaged = 0;
 }
 

@@ -26,11 +26,6 @@
 
 #define UAPI_DIR "/var/run/wireguard"
 
-enum {
-	UAPISOCK_MAX_CONNS = 64,
-	UAPISOCK_READ_CHUNK = 16384,
-};
-
 struct uapisock_conn {
 	ev_io w;
 	int fd;
@@ -183,7 +178,8 @@ static int get(void *ctx, struct uapi_writer *w)
 
 static int stats(void *ctx, struct uapi_writer *w)
 {
-	const struct device_stats *st = &((struct device *)ctx)->stats;
+	const struct device *dev = ctx;
+	const struct device_stats *st = &dev->stats;
 	const struct {
 		const char *name;
 		uint64_t value;
@@ -198,13 +194,20 @@ static int stats(void *ctx, struct uapi_writer *w)
 		{ "tx_dropped", st->tx_dropped },
 		{ "cookies_sent", st->cookies_sent },
 		{ "ratelimited", st->ratelimited },
+		/* What outsiders make us hold now (docs/limits.md). */
+		{ "staged_packets", dev->peers.staged },
+		{ "ratelimiter_entries", dev->rl.count },
+		{ "index_entries", dev->index.count },
+		{ "uapi_conns", dev->uapi_nconns },
 	};
 	int ret = 0;
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines) && !ret; i++)
 		ret = uapi_write_stat(w, lines[i].name, lines[i].value);
-	if (!ret && ((struct device *)ctx)->fleet)
-		ret = fleet_stats_write(((struct device *)ctx)->fleet, w);
+	if (!ret)
+		ret = bounds_stats_write(&dev->bounds, w);
+	if (!ret && dev->fleet)
+		ret = fleet_stats_write(dev->fleet, w);
 	return ret;
 }
 
@@ -319,6 +322,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	if (dev->uapi_nconns >= UAPISOCK_MAX_CONNS) {
 		close(fd);
+		bound_hit(dev, BOUND_UAPI_CONNS, UAPISOCK_MAX_CONNS,
+			  device_now());
 		return;
 	}
 	cn = calloc(1, sizeof(*cn));

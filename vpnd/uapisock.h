@@ -10,6 +10,14 @@
 
 struct device;
 
+enum uapisock_limits {
+	/* Connections at once; more are accepted and closed at once.  Each
+	 * holds at most one line being read and one reply being written,
+	 * besides the set request it is parsing (uapi.h's limits). */
+	UAPISOCK_MAX_CONNS = 64,
+	UAPISOCK_READ_CHUNK = 16384,
+};
+
 /* Creates /var/run/wireguard if needed (rundir.h) and listens on
  * IFNAME.sock in it.  0, or -errno with one line in err saying what. */
 int uapisock_open(struct device *dev, char *err, size_t len);

@@ -13,6 +13,11 @@ their own network namespaces).
                                     cookie replies that answer them
   uapi-garbage --sock S             garbage on a UAPI socket, checks the replies
   uapi-get --sock S [--stats]       raw `get=1` reply (or vpnd's `stats=1`)
+  rl-fill --dst A --port P --pubkey K --net N --count C
+                                    initiations from C addresses, each with
+                                    the cookie the daemon gave it (MAC2)
+  sock-hold --sock S --count N      N connections at once: which the daemon
+                                    closed, and whether the others answer
 """
 
 import argparse
@@ -310,6 +315,106 @@ def cmd_flood(a):
     print("flood: sent=%d replies=%d cookie_replies_matching=%d" % (sent, replies, matched), flush=True)
 
 
+# ------------------------------------------------------------ rate limiter
+
+IP_PKTINFO = 8          # Linux; the socket module does not name it
+LABEL_COOKIE = b"cookie--"
+
+
+def xchacha_open(key, nonce, box, aad):
+    """XChaCha20-Poly1305 decryption through libsodium (the daemon's own
+    library, not its code): the standard library has no XChaCha."""
+    import ctypes
+    lib = ctypes.CDLL("libsodium.so.23")
+    out = ctypes.create_string_buffer(len(box))
+    outlen = ctypes.c_ulonglong(0)
+    r = lib.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        out, ctypes.byref(outlen), None, box, ctypes.c_ulonglong(len(box)),
+        aad, ctypes.c_ulonglong(len(aad)), nonce, key)
+    return out.raw[:outlen.value] if r == 0 else None
+
+
+def cmd_rl_fill(a):
+    """From a.count local addresses a.net + 1, + 2, ... (on the test's own
+    link; sent with IP_PKTINFO from one socket), send handshake messages
+    with a valid MAC1 until each address has been answered with a cookie
+    (the daemon must be under load for that), then for a.duration s the
+    same with the MAC2 each address's cookie makes valid: every address is
+    a source the daemon's rate limiter must track.  Bodies are random: no
+    handshake can complete."""
+    pub = base64.b64decode(a.pubkey)
+    mac1k = mac1_key(pub)
+    cookie_key = hashlib.blake2s(LABEL_COOKIE + pub).digest()
+    base = struct.unpack("!I", socket.inet_aton(a.net))[0]
+    srcs = [socket.inet_aton(socket.inet_ntoa(struct.pack("!I", base + 1 + i))) for i in range(a.count)]
+    # Handshake responses: they pass the same MAC and rate-limit checks as
+    # initiations, then name no handshake of the daemon's (a random
+    # receiver index) and are dropped before any Diffie-Hellman, so the
+    # daemon keeps up and each address stays a live source.
+    msgs = []
+    for i in range(a.count):
+        body = bytes([MSG_RESP, 0, 0, 0]) + struct.pack("<I", i + 1) + os.urandom(4 + 32 + 16)
+        msgs.append(body + hashlib.blake2s(body, digest_size=16, key=mac1k).digest())
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", a.sport))
+    s.setblocking(False)
+    cookies = {}
+    sent = 0
+
+    def send(i, m):
+        nonlocal sent
+        info = struct.pack("=i4s4s", 0, srcs[i], bytes(4))
+        try:
+            s.sendmsg([m], [(socket.IPPROTO_IP, IP_PKTINFO, info)], 0, (a.dst, a.port))
+            sent += 1
+        except BlockingIOError:
+            select.select([], [s], [], 0.01)
+        except OSError as e:
+            die("sendmsg from %s: %s" % (socket.inet_ntoa(srcs[i]), e))
+
+    def drain():
+        while True:
+            try:
+                r = s.recv(2048)
+            except (BlockingIOError, OSError):
+                return
+            if len(r) != 64 or r[0] != MSG_COOKIE:
+                continue
+            i = struct.unpack("<I", r[4:8])[0] - 1
+            if 0 <= i < a.count and i not in cookies:
+                c = xchacha_open(cookie_key, r[8:32], r[32:64], msgs[i][60:76])
+                if c:
+                    cookies[i] = c
+
+    deadline = time.monotonic() + a.timeout
+    while len(cookies) < a.count and time.monotonic() < deadline:
+        for i in range(a.count):
+            if i not in cookies:
+                send(i, msgs[i] + bytes(16))
+            if i % 256 == 255:
+                drain()
+        drain()
+    print("rl-fill: %d of %d addresses have a cookie" % (len(cookies), a.count), flush=True)
+    if len(cookies) < a.count:
+        die("no cookie for %d addresses within %.0f s" % (a.count - len(cookies), a.timeout))
+    with_mac2 = [m + hashlib.blake2s(m, digest_size=16, key=cookies[i]).digest()
+                 for i, m in enumerate(msgs)]
+    rounds = 0
+    fastest = None
+    end = time.monotonic() + a.duration
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        for i in range(a.count):
+            send(i, with_mac2[i])
+            if i % 256 == 255:
+                drain()
+        rounds += 1
+        took = time.monotonic() - t0
+        fastest = took if fastest is None else min(fastest, took)
+    print("rl-fill: %d rounds over every address, the fastest in %.2f s; %d datagrams" %
+          (rounds, fastest, sent), flush=True)
+
+
 # ---------------------------------------------------------------------- UAPI
 
 def uapi_exchange(path, data, timeout=2.0):
@@ -432,6 +537,70 @@ def cmd_uapi_garbage(a):
         die("%d UAPI replies were not what a wireguard-go user expects" % bad)
 
 
+def cmd_sock_hold(a):
+    """Open a.count connections to a UNIX stream socket and keep them. After
+    a.settle s, a connection the daemon closed reads as EOF (or a reset);
+    one it keeps reads as nothing yet. Print "held=N closed=M", touch
+    a.ready, wait a.hold s, then send a.request on every held connection
+    and count complete replies carrying errno=0 ("answered=K")."""
+    conns = []
+    for _ in range(a.count):
+        # As wg does: a full listen backlog (the daemon has not come round
+        # to accepting yet) is EAGAIN, to be tried again.
+        give_up = time.monotonic() + 3.0
+        while True:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(3.0)
+            try:
+                c.connect(a.sock)
+                break
+            except BlockingIOError as e:
+                c.close()
+                if time.monotonic() > give_up:
+                    die("connect %d failed for 3 s: %s" % (len(conns) + 1, e))
+                time.sleep(0.02)
+            except OSError as e:
+                die("connect %d failed: %s" % (len(conns) + 1, e))
+        conns.append(c)
+    time.sleep(a.settle)
+    held, closed = [], 0
+    for c in conns:
+        c.setblocking(False)
+        try:
+            data = c.recv(4096)
+            if data:
+                die("unexpected bytes on a fresh connection: %r" % data[:80])
+            closed += 1
+            c.close()
+        except BlockingIOError:
+            held.append(c)
+        except ConnectionResetError:
+            closed += 1
+            c.close()
+    print("held=%d closed=%d" % (len(held), closed), flush=True)
+    if a.ready:
+        open(a.ready, "w").close()
+    time.sleep(a.hold)
+    request = a.request.encode().decode("unicode_escape").encode()
+    answered = 0
+    for c in held:
+        c.settimeout(3.0)
+        reply = b""
+        try:
+            c.sendall(request)
+            while not reply.endswith(b"\n\n"):
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except OSError:
+            pass
+        if reply_errno(reply) == 0:
+            answered += 1
+        c.close()
+    print("answered=%d" % answered, flush=True)
+
+
 # ---------------------------------------------------------------------- main
 
 def main():
@@ -473,6 +642,24 @@ def main():
     s = sub.add_parser("uapi-get"); s.add_argument("--sock", required=True)
     s.add_argument("--stats", action="store_true", help="vpnd's stats=1 operation instead of get=1")
     s.set_defaults(fn=cmd_uapi_get)
+
+    s = sub.add_parser("rl-fill")
+    s.add_argument("--dst", required=True); s.add_argument("--port", type=int, required=True)
+    s.add_argument("--pubkey", required=True, help="responder public key, base64")
+    s.add_argument("--net", required=True, help="first address minus one, IPv4")
+    s.add_argument("--count", type=int, required=True)
+    s.add_argument("--sport", type=int, default=40000)
+    s.add_argument("--timeout", type=float, default=15.0)
+    s.add_argument("--duration", type=float, default=3.0)
+    s.set_defaults(fn=cmd_rl_fill)
+
+    s = sub.add_parser("sock-hold")
+    s.add_argument("--sock", required=True); s.add_argument("--count", type=int, required=True)
+    s.add_argument("--request", default="get=1\\n\\n", help="sent on each held connection, with \\n escapes")
+    s.add_argument("--settle", type=float, default=1.0)
+    s.add_argument("--hold", type=float, default=0.0)
+    s.add_argument("--ready", help="a file to create once the connections are counted")
+    s.set_defaults(fn=cmd_sock_hold)
 
     a = p.parse_args()
     a.fn(a)

@@ -93,6 +93,9 @@ static void test_table_bound(void **state)
 		struct sockaddr_in s = v4(0x0c000000);
 
 		assert_false(ratelimiter_allow(&rl, (struct sockaddr *)&s, MS));
+		/* Counted, for the device to report (bounds.h). */
+		assert_int_equal(rl.refused_full, 1);
+		assert_int_equal(rl.count, RATELIMITER_MAX_ENTRIES);
 	}
 	/* Once they are idle, collection makes room again. */
 	ratelimiter_gc(&rl, 2000 * MS);
