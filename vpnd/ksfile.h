@@ -69,6 +69,14 @@ const char *ksfile_dir(void);
  */
 int ksfile_load(const char *dir, struct ksfile *f, char *err, size_t len);
 
+/*
+ * What ksfile_load() does once the file is read: parses the @n bytes at
+ * @text (no NUL needed) into f, with the same strictness and results;
+ * @name is what messages call the file.
+ */
+int ksfile_parse(const char *name, const char *text, size_t n,
+		 struct ksfile *f, char *err, size_t len);
+
 /* Replaces dir/killswitch with f, creating dir (0755) if needed; mode
  * 0644, since vpnctl shows the mode to members of the vpnd group.  0 or
  * -errno; on failure the old file is left as it was.  (Once the new file
