@@ -214,13 +214,13 @@ corpus_of() {
 # What a run's log says went wrong; "" when nothing did.
 verdict() {
 	local log=$1 rc=$2
-	if grep -q 'ERROR: libFuzzer: timeout' "$log"; then
+	if grep -a -q 'ERROR: libFuzzer: timeout' "$log"; then
 		echo timeout
-	elif grep -q -E 'ERROR: libFuzzer: (out-of-memory|malloc)' "$log"; then
+	elif grep -a -q -E 'ERROR: libFuzzer: (out-of-memory|malloc)' "$log"; then
 		echo oom
-	elif grep -q 'ERROR: LeakSanitizer' "$log"; then
+	elif grep -a -q 'ERROR: LeakSanitizer' "$log"; then
 		echo leak
-	elif grep -q -E '^==[0-9]+==ERROR|runtime error:|deadly signal|ERROR: libFuzzer' "$log"; then
+	elif grep -a -q -E '^==[0-9]+==ERROR|runtime error:|deadly signal|ERROR: libFuzzer' "$log"; then
 		echo crash
 	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo hang
@@ -252,6 +252,7 @@ replay_regress() {
 fuzz_target() {
 	local t=$1 log="$LOGS/$1.log" rc=0 corpus art before dict=() v
 	local seeds="$FUZZ_DIR/corpus/$t" TIMEFORMAT='%3U %3S'
+	rm -f "$log"
 	replay_regress "$t"
 	[ -e "$RES/$t.verdict" ] && return 0
 	corpus=$(corpus_of "$t")
@@ -281,16 +282,17 @@ fuzz_target() {
 row() {
 	local t=$1 log="$LOGS/$1.log" execs eps cov ft cpu u s crashes corp
 	local v regress
+	[ -e "$log" ] || log=/dev/null
 	v=$(cat "$RES/$t.verdict" 2>/dev/null || echo missing)
 	regress=$(cat "$RES/$t.regress" 2>/dev/null || echo -)
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" 2>/dev/null | tail -n1)
-	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" 2>/dev/null | tail -n1)
-	cov=$(grep -o 'cov: [0-9]*' "$log" 2>/dev/null | tail -n1 | cut -d' ' -f2)
-	ft=$(grep -o 'ft: [0-9]*' "$log" 2>/dev/null | tail -n1 | cut -d' ' -f2)
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n1)
+	cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -n1 | cut -d' ' -f2 || true)
+	ft=$(grep -a -o 'ft: [0-9]*' "$log" | tail -n1 | cut -d' ' -f2 || true)
 	corp=$(cat "$RES/$t.corpus" 2>/dev/null || true)
 	crashes=$(cat "$RES/$t.crashes" 2>/dev/null || true)
 	cpu=
-	if read -r u s <"$RES/$t.time" 2>/dev/null; then
+	if [ -e "$RES/$t.time" ] && read -r u s <"$RES/$t.time"; then
 		cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.1f", u + s }')
 	fi
 	printf '%-10s %7s %11s %8s %6s %7s %7s %7s %8s  %s\n' "$t" "$regress" \
@@ -304,7 +306,7 @@ explain_failure() {
 	[ "$v" = pass ] && return 0
 	case $v in regress-*) log="$LOGS/$t.regress.log" ;; esac
 	echo "--- $t: $v; log: $log; inputs: $FUZZ_BUILD/artifacts/$t/" >&2
-	grep -E -A30 '^==[0-9]+==ERROR|runtime error|^fuzz_[a-z]+:|deadly signal|Test unit written|ERROR: libFuzzer' \
+	grep -a -E -A30 '^==[0-9]+==ERROR|runtime error|^fuzz_[a-z]+:|deadly signal|Test unit written|ERROR: libFuzzer' \
 		"$log" 2>/dev/null | head -n 60 | sed 's/^/    | /' >&2 || true
 }
 
