@@ -237,6 +237,31 @@ static int parse_text(const char *path, char *text, struct ksfile *f,
 	return 0;
 }
 
+/*
+ * Only what ksfile_save() writes: lines of printable ASCII.  Anything else
+ * is refused before a message could quote it: a key or value is quoted
+ * back, and the message goes to the log and to vpnctl's terminal.
+ */
+static int check_bytes(const char *name, const char *text, size_t n,
+		       char *err, size_t len)
+{
+	unsigned int lineno = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '\n') {
+			lineno++;
+		} else if (c < 0x20 || c > 0x7e) {
+			snprintf(err, len,
+				 "%s:%u: byte 0x%02x, which vpnd never writes",
+				 name, lineno, c);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
 int ksfile_parse(const char *name, const char *text, size_t n,
 		 struct ksfile *f, char *err, size_t len)
 {
@@ -254,6 +279,9 @@ int ksfile_parse(const char *name, const char *text, size_t n,
 		snprintf(err, len, "%s: contains a NUL byte", name);
 		return -EBADMSG;
 	}
+	ret = check_bytes(name, text, n, err, len);
+	if (ret)
+		return ret;
 	memcpy(buf, text, n);
 	buf[n] = '\0';
 	memset(&tmp, 0, sizeof(tmp));

@@ -24,8 +24,9 @@
  * arp_ignore       net.ipv4.conf.all.arp_ignore before we raised it, or -1:
  *                  a daemon that died leaves its old value here.
  *
- * Reading is strict: every key exactly once, nothing else, no group or
- * world write permission, owned by root (or by us), at most
+ * Reading is strict: every key exactly once, nothing else, lines of
+ * printable ASCII (a byte vpnd never writes is never quoted into a log),
+ * no group or world write permission, owned by root (or by us), at most
  * KSFILE_SIZE_MAX bytes.  Anything else is "corrupt", and a corrupt or
  * missing file makes the daemon block, never open.  Writing replaces the
  * file atomically (a temporary file, fsync, rename, fsync of the
