@@ -99,6 +99,12 @@ LOGS=$FUZZ_BUILD/logs
 RES=$FUZZ_BUILD/results
 
 mkdir -p "$FUZZ_BUILD/core" "$LOGS" "$RES"
+# Runs sharing a build directory would share objects, logs and results.
+exec 9>"$FUZZ_BUILD/lock"
+if ! flock -n 9; then
+	echo "run.sh: another run uses $FUZZ_BUILD; wait, or give this one FUZZ_BUILD=DIR" >&2
+	exit 2
+fi
 rm -f "$RES"/*
 
 say() { printf '  %-7s %s\n' "$1" "$2"; }
