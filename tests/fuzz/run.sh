@@ -244,8 +244,10 @@ replay_regress() {
 	fi
 	echo "${#files[@]}" >"$RES/$t.regress"
 	[ ${#files[@]} -gt 0 ] || return 0
+	mkdir -p "$FUZZ_BUILD/artifacts/$t"
 	timeout --kill-after=10 300 "$FUZZ_BUILD/fuzz_$t" -runs=0 \
-		-timeout=10 -rss_limit_mb=2048 "${files[@]}" \
+		-timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="$FUZZ_BUILD/artifacts/$t/regress-" "${files[@]}" \
 		>"$LOGS/$t.regress.log" 2>&1 || rc=$?
 	v=$(verdict "$LOGS/$t.regress.log" "$rc")
 	[ -z "$v" ] || echo "regress-$v" >"$RES/$t.verdict"
