@@ -7,7 +7,13 @@
 #                   unit under ASan/UBSan and valgrind, netns integration
 #   make asan       build and run the unit tests under ASan and UBSan
 #   make valgrind   run the unit tests under valgrind
-#   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
+#   make fuzz       smoke run of every libFuzzer harness (a few seconds
+#                   each, two at a time) and their regression inputs
+#   make fuzz-long FUZZ_SECONDS=N [FUZZ_JOBS=J]
+#                   each harness N seconds on its kept corpus, J at a time
+#                   (default: the cores); prints executions, exec/s,
+#                   cov, features, corpus, crashes, CPU seconds per target
+#                   (tests/fuzz/README.md)
 #   make install    install into $(DESTDIR)$(PREFIX): programs, systemd
 #                   units (UNITDIR), man pages, bash completion
 #   make man        the man pages, from docs/*.md (pandoc), in build/man
@@ -60,7 +66,7 @@ TEST_BINS  := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELP  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_HOBJS := $(TEST_HELP:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit netns pkg asan valgrind fuzz install clean demo \
+.PHONY: all deps check unit netns pkg asan valgrind fuzz fuzz-long install clean demo \
         man deb bench-aead
 .SECONDARY:
 
@@ -139,11 +145,14 @@ check: deps all
 pkg: all
 	@tests/pkg/run
 
-# libFuzzer harnesses under ASan/UBSan, FUZZ_SECONDS per target; check runs
-# them briefly as a smoke test, longer runs are for hunting.
-FUZZ_SECONDS ?= 10
+# libFuzzer harnesses under ASan/UBSan (tests/fuzz/README.md).  check runs
+# the smoke run; fuzz-long is for hunting.  FUZZ_SECONDS and FUZZ_JOBS, on
+# the command line or in the environment, reach run.sh as they are.
 fuzz:
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+	@tests/fuzz/run.sh smoke
+
+fuzz-long:
+	@tests/fuzz/run.sh long
 
 demo: deps all
 	@tests/demo/demo.sh

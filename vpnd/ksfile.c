@@ -128,15 +128,19 @@ static int find_key(const char *name)
 	return -1;
 }
 
-/* The text of the file, NUL-terminated; checks it is one we could write. */
-static int read_text(const char *path, char *buf, size_t cap, char *err,
-		     size_t len)
+/*
+ * Up to @cap bytes of the file into @buf, their count in *@got: @cap is
+ * one more than a file we write can hold, so a full buffer is too long.
+ * Checks that the file is one we could have written.
+ */
+static int read_text(const char *path, char *buf, size_t cap, size_t *got,
+		     char *err, size_t len)
 {
 	struct stat st;
 	ssize_t n;
-	size_t got = 0;
 	int fd, ret = 0;
 
+	*got = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
@@ -163,32 +167,19 @@ static int read_text(const char *path, char *buf, size_t cap, char *err,
 		goto out;
 	}
 	for (;;) {
-		n = read(fd, buf + got, cap - got);
+		n = read(fd, buf + *got, cap - *got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		got += (size_t)n;
-		if (got == cap)
+		*got += (size_t)n;
+		if (*got == cap)
 			break;
 	}
 	if (n < 0) {
 		ret = -errno;
 		snprintf(err, len, "%s: %s", path, strerror(-ret));
-		goto out;
 	}
-	if (got >= cap) {
-		snprintf(err, len, "%s: longer than %d bytes", path,
-			 KSFILE_SIZE_MAX);
-		ret = -EBADMSG;
-		goto out;
-	}
-	if (memchr(buf, '\0', got)) {
-		snprintf(err, len, "%s: contains a NUL byte", path);
-		ret = -EBADMSG;
-		goto out;
-	}
-	buf[got] = '\0';
 out:
 	close(fd);
 	return ret;
@@ -246,11 +237,65 @@ static int parse_text(const char *path, char *text, struct ksfile *f,
 	return 0;
 }
 
+/*
+ * Only what ksfile_save() writes: lines of printable ASCII.  Anything else
+ * is refused before a message could quote it: a key or value is quoted
+ * back, and the message goes to the log and to vpnctl's terminal.
+ */
+static int check_bytes(const char *name, const char *text, size_t n,
+		       char *err, size_t len)
+{
+	unsigned int lineno = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '\n') {
+			lineno++;
+		} else if (c < 0x20 || c > 0x7e) {
+			snprintf(err, len,
+				 "%s:%u: byte 0x%02x, which vpnd never writes",
+				 name, lineno, c);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+int ksfile_parse(const char *name, const char *text, size_t n,
+		 struct ksfile *f, char *err, size_t len)
+{
+	char buf[KSFILE_SIZE_MAX + 1];
+	struct ksfile tmp;
+	int ret;
+
+	err[0] = '\0';
+	if (n > KSFILE_SIZE_MAX) {
+		snprintf(err, len, "%s: longer than %d bytes", name,
+			 KSFILE_SIZE_MAX);
+		return -EBADMSG;
+	}
+	if (memchr(text, '\0', n)) {
+		snprintf(err, len, "%s: contains a NUL byte", name);
+		return -EBADMSG;
+	}
+	ret = check_bytes(name, text, n, err, len);
+	if (ret)
+		return ret;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	memset(&tmp, 0, sizeof(tmp));
+	ret = parse_text(name, buf, &tmp, err, len);
+	if (!ret)
+		*f = tmp;
+	return ret;
+}
+
 int ksfile_load(const char *dir, struct ksfile *f, char *err, size_t len)
 {
 	char path[KSFILE_PATH_MAX];
 	char text[KSFILE_SIZE_MAX + 1];
-	struct ksfile tmp;
+	size_t got;
 	int ret;
 
 	err[0] = '\0';
@@ -259,13 +304,9 @@ int ksfile_load(const char *dir, struct ksfile *f, char *err, size_t len)
 		snprintf(err, len, "%s/%s: path too long", dir, KSFILE_NAME);
 		return ret;
 	}
-	ret = read_text(path, text, sizeof(text), err, len);
-	if (ret)
-		return ret;
-	memset(&tmp, 0, sizeof(tmp));
-	ret = parse_text(path, text, &tmp, err, len);
+	ret = read_text(path, text, sizeof(text), &got, err, len);
 	if (!ret)
-		*f = tmp;
+		ret = ksfile_parse(path, text, got, f, err, len);
 	return ret;
 }
 

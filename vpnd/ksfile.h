@@ -24,8 +24,9 @@
  * arp_ignore       net.ipv4.conf.all.arp_ignore before we raised it, or -1:
  *                  a daemon that died leaves its old value here.
  *
- * Reading is strict: every key exactly once, nothing else, no group or
- * world write permission, owned by root (or by us), at most
+ * Reading is strict: every key exactly once, nothing else, lines of
+ * printable ASCII (a byte vpnd never writes is never quoted into a log),
+ * no group or world write permission, owned by root (or by us), at most
  * KSFILE_SIZE_MAX bytes.  Anything else is "corrupt", and a corrupt or
  * missing file makes the daemon block, never open.  Writing replaces the
  * file atomically (a temporary file, fsync, rename, fsync of the
@@ -68,6 +69,14 @@ const char *ksfile_dir(void);
  * only written on success.
  */
 int ksfile_load(const char *dir, struct ksfile *f, char *err, size_t len);
+
+/*
+ * What ksfile_load() does once the file is read: parses the @n bytes at
+ * @text (no NUL needed) into f, with the same strictness and results;
+ * @name is what messages call the file.
+ */
+int ksfile_parse(const char *name, const char *text, size_t n,
+		 struct ksfile *f, char *err, size_t len);
 
 /* Replaces dir/killswitch with f, creating dir (0755) if needed; mode
  * 0644, since vpnctl shows the mode to members of the vpnd group.  0 or

@@ -2,11 +2,12 @@
 /*
  * The kill switch's state file (vpnd/ksfile.c): what is written reads back
  * the same; every way a file can be other than one we wrote (an unknown or
- * repeated key, a missing one, a bad value, no final newline, a NUL byte,
- * too long, a symbolic link, writable by others) is "corrupt", with the
- * file and line in the message; a missing file is told apart; a save
- * replaces the file whole and leaves no temporary behind, also over one a
- * crash left; one lock holder at a time; directories made 0755.
+ * repeated key, a missing one, a bad value, no final newline, a byte that
+ * is not printable ASCII, too long, a symbolic link, writable by others)
+ * is "corrupt", with the file and line in the message; a missing file is
+ * told apart; a save replaces the file whole and leaves no temporary
+ * behind, also over one a crash left; one lock holder at a time;
+ * directories made 0755.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -234,6 +235,12 @@ static void test_corrupt(void **state)
 	}
 	expect_corrupt(d, "", 0, 0644, "mode missing");
 	expect_corrupt(d, good, sizeof(good), 0644, "NUL byte");
+	/* Quoted back, these would reach the log and a terminal. */
+	expect_corrupt(d, "mode=on\n\x1b[2Jhold=no\n", 20, 0644,
+		       ":2: byte 0x1b");
+	expect_corrupt(d, "mode=on\nhold=\xc3\xa9\n", 16, 0644,
+		       ":2: byte 0xc3");
+	expect_corrupt(d, "mode=on\r\n", 9, 0644, ":1: byte 0x0d");
 }
 
 static void test_too_long(void **state)
