@@ -176,7 +176,6 @@ build_core() {
 
 build_target() {
 	local t=$1 bin="$FUZZ_BUILD/fuzz_$1" src="$FUZZ_DIR/fuzz_$1.c"
-	# A harness may #include any core .c, so any of them makes it stale.
 	# A harness may #include any core .c, or vpnctl's (not in the core
 	# library: ctlreply), so any of them makes it stale.
 	if stale "$bin" "$src" "$FUZZ_BUILD/libvpncore-fuzz.a" vpnd/*.c \
