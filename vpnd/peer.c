@@ -17,6 +17,7 @@
 #include "log.h"
 #include "peer.h"
 #include "send.h"
+#include "uapisock.h"
 
 enum {
 	PEER_TABLE_MIN_BUCKETS = 16,
@@ -246,6 +247,7 @@ void peer_remove(struct peer *p)
 	peer_keys_clear(p);
 	peer_staged_drop(p);
 	free(p->staged);
+	uapisock_peer_removed(dev, p);
 	table_unlink(&dev->peers, p);
 	noise_remote_clear(&dev->noise, &p->remote);
 	wg_wipe(p, sizeof(*p));

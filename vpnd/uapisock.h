@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct device;
+struct peer;
 
 /* Creates /var/run/wireguard if needed (rundir.h) and listens on
  * IFNAME.sock in it.  0, or -errno with one line in err saying what. */
@@ -16,5 +17,8 @@ int uapisock_open(struct device *dev, char *err, size_t len);
 /* Closes every connection and the listener, and removes the socket file
  * if it is still ours. */
 void uapisock_close(struct device *dev);
+/* Before p leaves the peer list: a get reply waiting to go on at p goes on
+ * at the peer after it. */
+void uapisock_peer_removed(struct device *dev, const struct peer *p);
 
 #endif /* VPND_UAPISOCK_H */
