@@ -7,6 +7,11 @@
  * endpoint, its timers and its counters.  Keypairs are named on the wire by
  * an index in the device's index table; this file keeps that table in step
  * as keypairs are born and retired.
+ *
+ * A server may hold 100,000 peers of which few are talking: what only a
+ * handshake needs (the handshake in flight, the cookie maker) is allocated
+ * when one starts and wiped and freed when it ends, and the peer itself is
+ * kept small (480 bytes); tests/bench/README.md says where the rest goes.
  */
 #ifndef VPND_PEER_H
 #define VPND_PEER_H
