@@ -77,7 +77,12 @@ struct aip_owner {
 	struct aip_owner *hash_next;
 	struct peer *peer;
 	struct aip_node *head[AIP_FAMILIES];
-	size_t count[AIP_FAMILIES];
+	/*
+	 * 32 bits: each node costs 56 bytes or more, so no count can reach
+	 * 2^32, and the owner fits 40 bytes (a 48-byte malloc chunk, not a
+	 * 64-byte one): 1.6 MB less with 100,000 peers.
+	 */
+	uint32_t count[AIP_FAMILIES];
 };
 
 struct allowedips {

@@ -69,8 +69,7 @@ void forget_peer(struct peer *p, uint64_t now)
 	/* When it last initiated; its TAI64N timestamp must stay, or an old
 	 * initiation could be replayed. */
 	p->remote.last_initiation_consumption = 0;
-	/* A cookie it gave us, and when. */
-	cookie_maker_init(&p->cookie, p->remote.public_key);
+	/* A cookie it gave us went with its keys (peer_keys_clear()). */
 	sodium_memzero(&p->endpoint, sizeof(p->endpoint));
 	sodium_memzero(&p->src, sizeof(p->src));
 	sodium_memzero(&p->last_handshake, sizeof(p->last_handshake));

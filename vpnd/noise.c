@@ -9,6 +9,7 @@
  * and every intermediate key, are wiped at the single exit of each step.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <vpn/le.h>
@@ -218,12 +219,48 @@ void noise_remote_set_psk(struct noise_remote *r,
 		wg_wipe(r->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
 }
 
+uint32_t noise_handshake_index(const struct noise_remote *r)
+{
+	return r->hs && r->hs->state != HANDSHAKE_ZEROED ? r->hs->local_index :
+							   0;
+}
+
+bool noise_handshake_is(const struct noise_remote *r,
+			enum noise_handshake_state state)
+{
+	return r->hs && r->hs->state == state;
+}
+
+static void handshake_free(struct noise_remote *r)
+{
+	if (!r->hs)
+		return;
+	wg_wipe(r->hs, sizeof(*r->hs));
+	free(r->hs);
+	r->hs = NULL;
+}
+
+/* A fresh handshake state, unless the one in flight is to be reused. */
+static struct noise_handshake *handshake_make(struct noise_remote *r)
+{
+	return r->hs ? r->hs : calloc(1, sizeof(*r->hs));
+}
+
+/* Gives back what handshake_make() made for a step that then failed. */
+static void handshake_unmake(struct noise_remote *r,
+			     struct noise_handshake *hs)
+{
+	if (hs && hs != r->hs)
+		free(hs);
+}
+
 void noise_handshake_clear(struct noise_ctx *ctx, struct noise_remote *r)
 {
-	if (r->hs.state != HANDSHAKE_ZEROED && r->hs.local_index &&
-	    ctx->up.index_drop)
-		ctx->up.index_drop(ctx->up.ctx, r->hs.local_index);
-	wg_wipe(&r->hs, sizeof(r->hs));
+	uint32_t index = noise_handshake_index(r);
+
+	if (index && ctx->up.index_drop)
+		ctx->up.index_drop(ctx->up.ctx, index);
+	handshake_free(r);
 }
 
 void noise_remote_clear(struct noise_ctx *ctx, struct noise_remote *r)
@@ -245,8 +282,8 @@ static int handshake_take_index(struct noise_ctx *ctx, struct noise_remote *r,
 	ret = ctx->up.index_new(ctx->up.ctx, r, index);
 	if (ret)
 		return ret;
-	if (r->hs.state != HANDSHAKE_ZEROED && r->hs.local_index)
-		ctx->up.index_drop(ctx->up.ctx, r->hs.local_index);
+	if (noise_handshake_index(r))
+		ctx->up.index_drop(ctx->up.ctx, noise_handshake_index(r));
 	return 0;
 }
 
@@ -262,10 +299,15 @@ static int create_initiation(struct noise_ctx *ctx, struct noise_remote *r,
 	uint8_t ck[NOISE_HASH_LEN], hash[NOISE_HASH_LEN];
 	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t eph[NOISE_PUBLIC_KEY_LEN];
+	struct noise_handshake *hs = NULL;
 	uint32_t index;
 	int ret = -EINVAL;
 
 	if (!ctx->local.has_identity || !noise_remote_static_static(ctx, r))
+		goto out;
+	ret = -ENOMEM;
+	hs = handshake_make(r);
+	if (!hs)
 		goto out;
 
 	memset(msg, 0, MESSAGE_INITIATION_LEN);
@@ -295,16 +337,18 @@ static int create_initiation(struct noise_ctx *ctx, struct noise_remote *r,
 		goto out;
 	put_le32(msg + INITIATION_OFF_SENDER, index);
 
-	r->hs.state = HANDSHAKE_CREATED_INITIATION;
-	r->hs.local_index = index;
-	r->hs.remote_index = 0;
-	memcpy(r->hs.ephemeral_private, eph, sizeof(eph));
-	memset(r->hs.remote_ephemeral, 0, NOISE_PUBLIC_KEY_LEN);
-	memcpy(r->hs.chaining_key, ck, sizeof(ck));
-	memcpy(r->hs.hash, hash, sizeof(hash));
+	r->hs = hs;
+	r->hs->state = HANDSHAKE_CREATED_INITIATION;
+	r->hs->local_index = index;
+	r->hs->remote_index = 0;
+	memcpy(r->hs->ephemeral_private, eph, sizeof(eph));
+	memset(r->hs->remote_ephemeral, 0, NOISE_PUBLIC_KEY_LEN);
+	memcpy(r->hs->chaining_key, ck, sizeof(ck));
+	memcpy(r->hs->hash, hash, sizeof(hash));
 out:
 	if (ret)
 		memset(msg, 0, MESSAGE_INITIATION_LEN);
+	handshake_unmake(r, hs);
 	wg_wipe(ck, sizeof(ck));
 	wg_wipe(hash, sizeof(hash));
 	wg_wipe(key, sizeof(key));
@@ -351,6 +395,7 @@ int noise_handshake_consume_initiation(struct noise_ctx *ctx,
 	uint8_t spub[NOISE_PUBLIC_KEY_LEN];
 	uint8_t ts[NOISE_TIMESTAMP_LEN];
 	const uint8_t *e = msg + INITIATION_OFF_EPHEMERAL;
+	struct noise_handshake *hs;
 	struct noise_remote *r = NULL;
 	int ret = -EINVAL;
 
@@ -388,18 +433,24 @@ int noise_handshake_consume_initiation(struct noise_ctx *ctx,
 		goto out;
 	}
 
+	hs = handshake_make(r);
+	if (!hs) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	/* Accepted: only now does the peer's state change. */
-	if (r->hs.state != HANDSHAKE_ZEROED && r->hs.local_index)
-		ctx->up.index_drop(ctx->up.ctx, r->hs.local_index);
+	if (noise_handshake_index(r))
+		ctx->up.index_drop(ctx->up.ctx, noise_handshake_index(r));
+	r->hs = hs;
 	memcpy(r->latest_timestamp, ts, sizeof(ts));
 	r->last_initiation_consumption = now ? now : 1;
-	r->hs.state = HANDSHAKE_CONSUMED_INITIATION;
-	r->hs.local_index = 0;
-	r->hs.remote_index = get_le32(msg + INITIATION_OFF_SENDER);
-	memcpy(r->hs.remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
-	wg_wipe(r->hs.ephemeral_private, NOISE_PUBLIC_KEY_LEN);
-	memcpy(r->hs.chaining_key, ck, sizeof(ck));
-	memcpy(r->hs.hash, hash, sizeof(hash));
+	r->hs->state = HANDSHAKE_CONSUMED_INITIATION;
+	r->hs->local_index = 0;
+	r->hs->remote_index = get_le32(msg + INITIATION_OFF_SENDER);
+	memcpy(r->hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
+	wg_wipe(r->hs->ephemeral_private, NOISE_PUBLIC_KEY_LEN);
+	memcpy(r->hs->chaining_key, ck, sizeof(ck));
+	memcpy(r->hs->hash, hash, sizeof(hash));
 	ret = 0;
 out:
 	wg_wipe(ck, sizeof(ck));
@@ -421,14 +472,14 @@ int noise_handshake_create_response(struct noise_ctx *ctx,
 	uint32_t index;
 	int ret = -EINVAL;
 
-	if (r->hs.state != HANDSHAKE_CONSUMED_INITIATION)
+	if (!noise_handshake_is(r, HANDSHAKE_CONSUMED_INITIATION))
 		goto out;
 
 	memset(msg, 0, MESSAGE_RESPONSE_LEN);
 	put_le32(msg + RESPONSE_OFF_TYPE, MESSAGE_HANDSHAKE_RESPONSE);
-	put_le32(msg + RESPONSE_OFF_RECEIVER, r->hs.remote_index);
-	memcpy(ck, r->hs.chaining_key, sizeof(ck));
-	memcpy(hash, r->hs.hash, sizeof(hash));
+	put_le32(msg + RESPONSE_OFF_RECEIVER, r->hs->remote_index);
+	memcpy(ck, r->hs->chaining_key, sizeof(ck));
+	memcpy(hash, r->hs->hash, sizeof(hash));
 
 	/* e */
 	ret = ephemeral_generate(ctx, eph, msg + RESPONSE_OFF_EPHEMERAL, ck,
@@ -436,7 +487,7 @@ int noise_handshake_create_response(struct noise_ctx *ctx,
 	if (ret)
 		goto out;
 	/* ee */
-	ret = mix_dh(ck, NULL, eph, r->hs.remote_ephemeral);
+	ret = mix_dh(ck, NULL, eph, r->hs->remote_ephemeral);
 	if (ret)
 		goto out;
 	/* se */
@@ -453,11 +504,11 @@ int noise_handshake_create_response(struct noise_ctx *ctx,
 		goto out;
 	put_le32(msg + RESPONSE_OFF_SENDER, index);
 
-	r->hs.state = HANDSHAKE_CREATED_RESPONSE;
-	r->hs.local_index = index;
-	memcpy(r->hs.ephemeral_private, eph, sizeof(eph));
-	memcpy(r->hs.chaining_key, ck, sizeof(ck));
-	memcpy(r->hs.hash, hash, sizeof(hash));
+	r->hs->state = HANDSHAKE_CREATED_RESPONSE;
+	r->hs->local_index = index;
+	memcpy(r->hs->ephemeral_private, eph, sizeof(eph));
+	memcpy(r->hs->chaining_key, ck, sizeof(ck));
+	memcpy(r->hs->hash, hash, sizeof(hash));
 out:
 	if (ret)
 		memset(msg, 0, MESSAGE_RESPONSE_LEN);
@@ -486,19 +537,19 @@ int noise_handshake_consume_response(struct noise_ctx *ctx,
 
 	r = ctx->up.remote_by_index(ctx->up.ctx,
 				    get_le32(msg + RESPONSE_OFF_RECEIVER));
-	if (!r || r->hs.state != HANDSHAKE_CREATED_INITIATION) {
+	if (!r || !noise_handshake_is(r, HANDSHAKE_CREATED_INITIATION)) {
 		ret = -ENOENT;
 		r = NULL;
 		goto out;
 	}
-	memcpy(ck, r->hs.chaining_key, sizeof(ck));
-	memcpy(hash, r->hs.hash, sizeof(hash));
+	memcpy(ck, r->hs->chaining_key, sizeof(ck));
+	memcpy(hash, r->hs->hash, sizeof(hash));
 
 	/* e */
 	mix_key(ck, e, NOISE_PUBLIC_KEY_LEN);
 	mix_hash(hash, e, NOISE_PUBLIC_KEY_LEN);
 	/* ee */
-	if (mix_dh(ck, NULL, r->hs.ephemeral_private, e))
+	if (mix_dh(ck, NULL, r->hs->ephemeral_private, e))
 		goto out;
 	/* se */
 	if (mix_dh(ck, NULL, ctx->local.static_private, e))
@@ -510,11 +561,11 @@ int noise_handshake_consume_response(struct noise_ctx *ctx,
 	if (!decrypt_and_hash(empty, msg + RESPONSE_OFF_EMPTY, 0, key, hash))
 		goto out;
 
-	r->hs.state = HANDSHAKE_CONSUMED_RESPONSE;
-	r->hs.remote_index = get_le32(msg + RESPONSE_OFF_SENDER);
-	memcpy(r->hs.remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
-	memcpy(r->hs.chaining_key, ck, sizeof(ck));
-	memcpy(r->hs.hash, hash, sizeof(hash));
+	r->hs->state = HANDSHAKE_CONSUMED_RESPONSE;
+	r->hs->remote_index = get_le32(msg + RESPONSE_OFF_SENDER);
+	memcpy(r->hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
+	memcpy(r->hs->chaining_key, ck, sizeof(ck));
+	memcpy(r->hs->hash, hash, sizeof(hash));
 	ret = 0;
 out:
 	wg_wipe(ck, sizeof(ck));
@@ -529,8 +580,10 @@ out:
 int noise_handshake_begin_session(struct noise_remote *r,
 				  struct noise_keypair *kp, uint64_t now)
 {
-	struct noise_handshake *hs = &r->hs;
+	struct noise_handshake *hs = r->hs;
 
+	if (!hs)
+		return -EINVAL;
 	if (hs->state == HANDSHAKE_CONSUMED_RESPONSE) {
 		/* (T_send, T_recv) = KDF2(C, empty) for the initiator... */
 		wg_kdf(kp->send_key, kp->recv_key, NULL, hs->chaining_key,
@@ -547,6 +600,6 @@ int noise_handshake_begin_session(struct noise_remote *r,
 	kp->local_index = hs->local_index;
 	kp->remote_index = hs->remote_index;
 	kp->birthdate = now;
-	wg_wipe(hs, sizeof(*hs));
+	handshake_free(r);
 	return 0;
 }

@@ -62,7 +62,13 @@ struct noise_remote {
 	uint8_t static_static[NOISE_PUBLIC_KEY_LEN];
 	bool static_static_known;	/* computed since the last key change */
 	bool static_static_valid;
-	struct noise_handshake hs;
+	/*
+	 * The handshake in flight, or NULL: made when one starts (we send an
+	 * initiation or accept one), wiped and freed when it becomes a
+	 * session or is dropped, so that the many peers of a server that are
+	 * not shaking hands do not carry its 140 bytes.
+	 */
+	struct noise_handshake *hs;
 	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];
 	uint64_t last_initiation_consumption;	/* monotonic ns, 0 = never */
 	void *owner;				/* the daemon's peer */
@@ -122,6 +128,11 @@ void noise_remote_precompute(struct noise_remote *r,
  */
 bool noise_remote_static_static(const struct noise_ctx *ctx,
 				struct noise_remote *r);
+/* The index of the handshake in flight, or 0 when there is none. */
+uint32_t noise_handshake_index(const struct noise_remote *r);
+/* Whether a handshake is in flight in that state. */
+bool noise_handshake_is(const struct noise_remote *r,
+			enum noise_handshake_state state);
 /* Forgets the handshake in flight (dropping its index) and its secrets. */
 void noise_handshake_clear(struct noise_ctx *ctx, struct noise_remote *r);
 /* Forgets everything secret about the peer, as on removal. */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "peer.h"
 #include "send.h"
+#include "uapisock.h"
 
 enum {
 	PEER_TABLE_MIN_BUCKETS = 16,
@@ -189,7 +190,6 @@ int peer_create(struct device *dev,
 	p->dev = dev;
 	p->id = ++dev->next_peer_id;
 	noise_remote_init(&p->remote, &dev->noise, public_key, NULL, p);
-	cookie_maker_init(&p->cookie, public_key);
 	timers_init(&p->timers);
 	p->timers.rekey_after_time = dev->rekey_after_time;
 	p->timer_armed_at = TIMERS_NEVER;
@@ -210,6 +210,26 @@ static void keypair_drop(struct device *dev, struct keypair *kp)
 	free(kp);
 }
 
+struct cookie_maker *peer_cookie_maker(struct peer *p)
+{
+	if (!p->cookie) {
+		p->cookie = malloc(sizeof(*p->cookie));
+		if (p->cookie)
+			cookie_maker_init(p->cookie, p->remote.public_key);
+	}
+	return p->cookie;
+}
+
+/* A cookie outlives no handshake: the next one starts without. */
+static void cookie_maker_drop(struct peer *p)
+{
+	if (!p->cookie)
+		return;
+	wg_wipe(p->cookie, sizeof(*p->cookie));
+	free(p->cookie);
+	p->cookie = NULL;
+}
+
 void peer_keys_clear(struct peer *p)
 {
 	struct device *dev = p->dev;
@@ -219,6 +239,7 @@ void peer_keys_clear(struct peer *p)
 	keypair_drop(dev, p->next);
 	p->current = p->previous = p->next = NULL;
 	noise_handshake_clear(&dev->noise, &p->remote);
+	cookie_maker_drop(p);
 }
 
 void peer_sessions_expire(struct peer *p)
@@ -246,6 +267,7 @@ void peer_remove(struct peer *p)
 	peer_keys_clear(p);
 	peer_staged_drop(p);
 	free(p->staged);
+	uapisock_peer_removed(dev, p);
 	table_unlink(&dev->peers, p);
 	noise_remote_clear(&dev->noise, &p->remote);
 	wg_wipe(p, sizeof(*p));

@@ -7,6 +7,11 @@
  * endpoint, its timers and its counters.  Keypairs are named on the wire by
  * an index in the device's index table; this file keeps that table in step
  * as keypairs are born and retired.
+ *
+ * A server may hold 100,000 peers of which few are talking: what only a
+ * handshake needs (the handshake in flight, the cookie maker) is allocated
+ * when one starts and wiped and freed when it ends, and the peer itself is
+ * kept small (480 bytes); tests/bench/README.md says where the rest goes.
  */
 #ifndef VPND_PEER_H
 #define VPND_PEER_H
@@ -79,7 +84,12 @@ struct peer {
 	const char *name;		/* the server config's [peer NAME] for
 					 * logs, or NULL; owned by the config */
 	struct noise_remote remote;
-	struct cookie_maker cookie;
+	/*
+	 * MACs for what we send it and the cookie it gave us: made when we
+	 * first send it a handshake message, dropped with its keys, so that
+	 * the many peers of a server that never connect do not carry it.
+	 */
+	struct cookie_maker *cookie;
 	struct keypair *current, *previous, *next;
 	union endpoint endpoint;	/* sa_family 0: none yet */
 	struct endpoint_src src;	/* where we answer from */
@@ -133,6 +143,9 @@ bool peer_keypair_can_receive(const struct keypair *kp, uint64_t now);
 /* The rekeying rules of timers.c, applied to the current keypair. */
 bool peer_keypair_rekey_check_send(struct peer *p, uint64_t now);
 bool peer_keypair_rekey_check_receive(struct peer *p, uint64_t now);
+
+/* The peer's cookie maker, made now if need be; NULL when out of memory. */
+struct cookie_maker *peer_cookie_maker(struct peer *p);
 
 void peer_stage_packet(struct peer *p, const uint8_t *pkt, size_t len);
 void peer_staged_drop(struct peer *p);

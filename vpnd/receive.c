@@ -288,7 +288,9 @@ static void receive_cookie(struct device *dev, const uint8_t *msg, size_t len,
 	kp = p ? NULL : index_table_lookup(&dev->index, idx, INDEX_KEYPAIR);
 	if (kp)
 		p = kp->peer;
-	if (!p || cookie_maker_consume_reply(&p->cookie, msg, len, now))
+	/* No maker: we never sent it anything a cookie could answer. */
+	if (!p || !p->cookie ||
+	    cookie_maker_consume_reply(p->cookie, msg, len, now))
 		drop(dev, &dev->stats.rx_bad_mac);
 }
 

@@ -180,6 +180,7 @@ void send_handshake_initiation(struct peer *p, uint64_t now)
 {
 	struct device *dev = p->dev;
 	uint8_t msg[MESSAGE_INITIATION_LEN];
+	struct cookie_maker *cookie;
 	struct timespec wall;
 
 	/*
@@ -191,13 +192,15 @@ void send_handshake_initiation(struct peer *p, uint64_t now)
 		peer_staged_drop(p);
 		return;
 	}
+	cookie = peer_cookie_maker(p);
 	clock_gettime(CLOCK_REALTIME, &wall);
-	if (noise_handshake_create_initiation(&dev->noise, &p->remote, msg,
-					      &wall)) {
+	if (!cookie || noise_handshake_create_initiation(&dev->noise,
+							 &p->remote, msg,
+							 &wall)) {
 		peer_staged_drop(p);
 		return;
 	}
-	cookie_maker_add_macs(&p->cookie, msg, sizeof(msg), now);
+	cookie_maker_add_macs(cookie, msg, sizeof(msg), now);
 	timers_on_authenticated_packet_traversal(&p->timers, now);
 	timers_on_authenticated_packet_sent(&p->timers, now);
 	send_handshake_message(p, msg, sizeof(msg));
@@ -216,12 +219,15 @@ int send_handshake_response(struct peer *p, uint64_t now)
 {
 	struct device *dev = p->dev;
 	uint8_t msg[MESSAGE_RESPONSE_LEN];
+	struct cookie_maker *cookie = peer_cookie_maker(p);
 	int ret;
 
+	if (!cookie)
+		return -ENOMEM;
 	ret = noise_handshake_create_response(&dev->noise, &p->remote, msg);
 	if (ret)
 		return ret;
-	cookie_maker_add_macs(&p->cookie, msg, sizeof(msg), now);
+	cookie_maker_add_macs(cookie, msg, sizeof(msg), now);
 	ret = peer_keypair_install(p, now);
 	if (ret)
 		return ret;

@@ -160,8 +160,7 @@ static struct probe_target *target_by_index(struct servers_probe *p,
 					    uint32_t index)
 {
 	for (size_t i = 0; i < p->n; i++)
-		if (p->t[i].remote.hs.state != HANDSHAKE_ZEROED &&
-		    p->t[i].remote.hs.local_index == index)
+		if (index && noise_handshake_index(&p->t[i].remote) == index)
 			return &p->t[i];
 	return NULL;
 }
@@ -225,6 +224,9 @@ void servers_probe_free(struct servers_probe *p)
 	for (int i = 0; i < 2; i++)
 		if (p->fd[i] >= 0)
 			close(p->fd[i]);
+	/* Handshakes still unanswered live apart from the targets. */
+	for (size_t i = 0; i < p->n; i++)
+		noise_handshake_clear(&p->noise, &p->t[i].remote);
 	sodium_memzero(p, p->alloc);
 	sodium_free(p);
 }
@@ -370,7 +372,7 @@ static void answered(struct servers_probe *p, struct probe_target *t,
 	t->rtt = (int64_t)(now - t->sent);
 	p->answered++;
 	/* The handshake has served: its secrets go now. */
-	sodium_memzero(&t->remote.hs, sizeof(t->remote.hs));
+	noise_handshake_clear(&p->noise, &t->remote);
 }
 
 /* One datagram: a response or a cookie reply to one of our initiations,

@@ -41,20 +41,25 @@ static uint64_t jitter_clamp(uint64_t jitter_ns)
 						  TIMERS_JITTER_MAX_NS - 1;
 }
 
+/* 0 means "not armed"; no timeout is that short, but stay exact. */
 static void deadline_arm(struct timers_deadline *d, uint64_t at)
 {
-	d->at = at;
-	d->armed = true;
+	d->at = at ? at : 1;
 }
 
 static void deadline_disarm(struct timers_deadline *d)
 {
-	d->armed = false;
+	d->at = 0;
+}
+
+static bool deadline_armed(const struct timers_deadline *d)
+{
+	return d->at != 0;
 }
 
 static bool deadline_due(const struct timers_deadline *d, uint64_t now)
 {
-	return d->armed && now >= d->at;
+	return deadline_armed(d) && now >= d->at;
 }
 
 void timers_init(struct timers_state *st)
@@ -95,7 +100,7 @@ void timers_stop(struct timers_state *st)
 void timers_on_data_sent(struct timers_state *st, uint64_t now,
 			 uint64_t jitter_ns)
 {
-	if (st->new_handshake.armed)
+	if (deadline_armed(&st->new_handshake))
 		return;
 	deadline_arm(&st->new_handshake,
 		     later(now, seconds(KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) +
@@ -109,7 +114,7 @@ void timers_on_data_sent(struct timers_state *st, uint64_t now,
  */
 void timers_on_data_received(struct timers_state *st, uint64_t now)
 {
-	if (st->keepalive.armed)
+	if (deadline_armed(&st->keepalive))
 		st->keepalive_again = true;
 	else
 		deadline_arm(&st->keepalive, later(now, seconds(KEEPALIVE_TIMEOUT)));
@@ -283,7 +288,7 @@ static unsigned int expire_retransmit(struct timers_state *st, uint64_t now)
 {
 	if (st->handshake_attempts > MAX_TIMER_HANDSHAKES) {
 		deadline_disarm(&st->keepalive);
-		if (!st->zero_keys.armed)
+		if (!deadline_armed(&st->zero_keys))
 			deadline_arm(&st->zero_keys,
 				     later(now, seconds(REJECT_AFTER_TIME * 3)));
 		return TIMERS_GIVE_UP;
@@ -342,7 +347,7 @@ static uint64_t earliest_armed(const struct timers_state *st)
 	size_t i;
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (all[i]->armed && all[i]->at < best)
+		if (deadline_armed(all[i]) && all[i]->at < best)
 			best = all[i]->at;
 	return best;
 }

@@ -62,9 +62,14 @@ enum timers_action {
 	TIMERS_ZERO_KEYS = 1 << 5,
 };
 
+/*
+ * One timer: when it fires, or 0 while it is not armed (every deadline is
+ * at least a timeout after some clock value, so never 0).  One word rather
+ * than a time and a flag: every peer carries five of these, and a server
+ * may hold 100,000 peers.
+ */
 struct timers_deadline {
 	uint64_t at;
-	bool armed;
 };
 
 /*

@@ -37,6 +37,7 @@ enum conn_state {
 	CONN_STATS_END,	/* the same after vpnd's own "stats=1\n" */
 	CONN_SET,	/* reading the lines of a set request */
 	CONN_SET_SKIP,	/* a set failed: discarding up to its blank line */
+	CONN_GET_MORE,	/* a get reply is written a chunk at a time */
 	CONN_CLOSED,
 };
 
@@ -89,6 +90,14 @@ struct uapi_conn {
 	bool skip_cr;
 	struct uapi_plan plan;
 	struct uapi_buf out;
+	/*
+	 * Bytes that came after a get request whose reply is still being
+	 * written: requests are answered in order, so they wait.  Bounded by
+	 * one uapi_conn_feed() call, since the daemon feeds nothing while
+	 * uapi_conn_busy().  Wiped: they may hold keys.
+	 */
+	char *pending;
+	size_t pending_len;
 	/* Caps for one set request; fields so that tests can lower them. */
 	size_t max_peers;
 	size_t max_allowed_ips;
@@ -950,24 +959,45 @@ static int set_commit(struct uapi_conn *c)
 	return reply_errno(c, ret);
 }
 
-static int do_get(struct uapi_conn *c)
+/*
+ * One chunk of a get reply: the first has the device's lines, the others
+ * go on where the last stopped.  A failure drops what this chunk wrote
+ * (earlier chunks may be gone already; the client sees a reply cut short
+ * at a peer's start, then the errno).
+ */
+static int get_chunk(struct uapi_conn *c, enum writer_stage stage)
 {
-	struct uapi_writer w = { .out = &c->out };
-	size_t mark = c->out.len;
+	struct uapi_writer w = { .out = &c->out, .stage = stage };
+	/* Relative to start, which buf_compact() may move. */
+	size_t mark = c->out.len - c->out.start;
 	int ret;
 
-	c->state = CONN_OP;
 	ret = c->ops.get(c->ops.ctx, &w);
-	if (!ret)
+	if ((!ret || ret == UAPI_GET_MORE) && w.err)
 		ret = w.err;
+	if (ret == UAPI_GET_MORE) {
+		c->state = CONN_GET_MORE;
+		return 0;
+	}
+	c->state = CONN_OP;
 	if (ret > 0)
 		ret = -ret;
 	if (ret) {
-		buf_truncate(&c->out, mark);
+		buf_truncate(&c->out, c->out.start + mark);
 		c->line_no = 0;
 		set_reason(c, "get failed in the device");
 	}
 	return reply_errno(c, ret);
+}
+
+static int do_get(struct uapi_conn *c)
+{
+	return get_chunk(c, WRITER_START);
+}
+
+bool uapi_writer_full(const struct uapi_writer *w)
+{
+	return w->out->len - w->out->start >= UAPI_GET_CHUNK;
 }
 
 /* vpnd's counters: wg(8) refuses unknown keys in a get, so they have an
@@ -975,7 +1005,7 @@ static int do_get(struct uapi_conn *c)
 static int do_stats(struct uapi_conn *c)
 {
 	struct uapi_writer w = { .out = &c->out, .stage = WRITER_DEVICE };
-	size_t mark = c->out.len;
+	size_t mark = c->out.len - c->out.start;
 	int ret;
 
 	c->state = CONN_OP;
@@ -985,7 +1015,7 @@ static int do_stats(struct uapi_conn *c)
 	if (ret > 0)
 		ret = -ret;
 	if (ret) {
-		buf_truncate(&c->out, mark);
+		buf_truncate(&c->out, c->out.start + mark);
 		set_reason(c, "stats failed in the device");
 	}
 	return reply_errno(c, ret);
@@ -1123,14 +1153,47 @@ static size_t take_line_and_act(struct uapi_conn *c, const char *data,
 	return used;
 }
 
+static void pending_free(struct uapi_conn *c)
+{
+	if (c->pending) {
+		sodium_memzero(c->pending, c->pending_len);
+		free(c->pending);
+	}
+	c->pending = NULL;
+	c->pending_len = 0;
+}
+
+/* Keeps what follows a get request until its reply is complete. */
+static int pending_keep(struct uapi_conn *c, const char *data, size_t len)
+{
+	c->pending = malloc(len);
+	if (!c->pending)
+		return -ENOMEM;
+	memcpy(c->pending, data, len);
+	c->pending_len = len;
+	return 0;
+}
+
+/* Nothing sensible is left once not even a reply fits. */
+static int conn_fatal(struct uapi_conn *c, int err)
+{
+	plan_release(&c->plan);
+	pending_free(c);
+	c->state = CONN_CLOSED;
+	return err;
+}
+
 int uapi_conn_feed(struct uapi_conn *c, const char *data, size_t len)
 {
 	size_t used;
 	int err = 0;
 
+	if (c->state == CONN_GET_MORE)
+		return -EBUSY;
 	/* The reason speaks of this call only, so it is logged once. */
 	c->reason[0] = '\0';
-	while (len && c->state != CONN_CLOSED && !err) {
+	while (len && c->state != CONN_CLOSED && c->state != CONN_GET_MORE &&
+	       !err) {
 		switch (c->state) {
 		case CONN_GET_END:
 		case CONN_STATS_END:
@@ -1147,13 +1210,46 @@ int uapi_conn_feed(struct uapi_conn *c, const char *data, size_t len)
 		data += used;
 		len -= used;
 	}
-	if (err) {
-		/* No room even for the reply: nothing sensible is left. */
-		plan_release(&c->plan);
-		c->state = CONN_CLOSED;
-		return err;
-	}
+	if (!err && len && c->state == CONN_GET_MORE)
+		err = pending_keep(c, data, len);
+	if (err)
+		return conn_fatal(c, err);
 	return c->state == CONN_CLOSED ? UAPI_FEED_CLOSE : UAPI_FEED_OPEN;
+}
+
+bool uapi_conn_busy(const struct uapi_conn *c)
+{
+	return c->state == CONN_GET_MORE;
+}
+
+int uapi_conn_continue(struct uapi_conn *c)
+{
+	char reason[UAPI_REASON_LEN];
+	char *rest;
+	size_t len;
+	int err, ret;
+
+	if (c->state != CONN_GET_MORE)
+		return c->state == CONN_CLOSED ? UAPI_FEED_CLOSE :
+						 UAPI_FEED_OPEN;
+	c->reason[0] = '\0';
+	err = get_chunk(c, WRITER_DEVICE);
+	if (err)
+		return conn_fatal(c, err);
+	if (c->state == CONN_GET_MORE || !c->pending)
+		return UAPI_FEED_OPEN;
+	/* The reply is whole: the requests that waited go on. */
+	rest = c->pending;
+	len = c->pending_len;
+	c->pending = NULL;
+	c->pending_len = 0;
+	memcpy(reason, c->reason, sizeof(reason));
+	ret = uapi_conn_feed(c, rest, len);
+	sodium_memzero(rest, len);
+	free(rest);
+	if (!c->reason[0])
+		memcpy(c->reason, reason, sizeof(reason));
+	return ret;
 }
 
 void uapi_conn_output(const struct uapi_conn *c, const char **data,
@@ -1213,6 +1309,7 @@ void uapi_conn_free(struct uapi_conn *c)
 	if (!c)
 		return;
 	plan_release(&c->plan);
+	pending_free(c);
 	sodium_memzero(c->line, UAPI_MAX_LINE + 1);
 	sodium_free(c->line);
 	buf_free(&c->out);

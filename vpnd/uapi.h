@@ -36,7 +36,16 @@ enum uapi_limits {
 	/* Room for the longest endpoint text, "[v6%scope]:port" and NUL. */
 	UAPI_ENDPOINT_STRLEN = 72,
 	UAPI_REASON_LEN = 96,
+	/*
+	 * A get reply is written in chunks of about this size, each once
+	 * the last one is drained: with 100,000 peers the whole reply is
+	 * some 30 MB of text, which must not sit in memory at once.
+	 */
+	UAPI_GET_CHUNK = 64 * 1024,
 };
+
+/* What get() returns when it stopped at uapi_writer_full(). */
+#define UAPI_GET_MORE 1
 
 /* What uapi_conn_feed() asks of the daemon, besides draining output. */
 enum uapi_feed_result {
@@ -146,7 +155,14 @@ struct uapi_writer;
  * the request's reply.  get() calls uapi_write_device() once, then for each
  * peer uapi_write_peer() followed by that peer's uapi_write_allowed_ip()
  * calls, and returns 0 or -errno; on an error the partial reply is dropped
- * and only "errno=N" is sent.  ifindex() resolves the interface name of an
+ * and only "errno=N" is sent.  A long reply comes in chunks: get() may stop
+ * before a peer once uapi_writer_full() and return UAPI_GET_MORE; it is
+ * called again, on a fresh writer, once that much has been drained, and
+ * goes on where it stopped (without uapi_write_device()).  An error in a
+ * later chunk drops only that chunk: the client sees the reply cut short
+ * before a peer, then "errno=N".  Between chunks the daemon runs on, so a
+ * long reply describes each peer as it is when its turn comes.
+ * ifindex() resolves the interface name of an
  * endpoint's "%zone" (0: no such interface); NULL means if_nametoindex().
  */
 struct uapi_ops {
@@ -180,6 +196,15 @@ void uapi_conn_free(struct uapi_conn *c);
  * of a client that sends requests and never reads.
  */
 int uapi_conn_feed(struct uapi_conn *c, const char *data, size_t len);
+/*
+ * True while a get reply is being written in chunks: then the daemon feeds
+ * nothing (uapi_conn_feed() says -EBUSY) and, each time the output is
+ * drained, calls uapi_conn_continue() for the next chunk.  That also
+ * handles the requests that followed the get in the bytes fed, once its
+ * reply is whole, and returns as uapi_conn_feed() does.
+ */
+bool uapi_conn_busy(const struct uapi_conn *c);
+int uapi_conn_continue(struct uapi_conn *c);
 void uapi_conn_output(const struct uapi_conn *c, const char **data,
 		      size_t *len);
 /* Drops (and wipes: a get reply holds the private key) n drained bytes. */
@@ -195,6 +220,8 @@ const char *uapi_conn_last_error(const struct uapi_conn *c);
 
 int uapi_write_device(struct uapi_writer *w, const struct uapi_device_view *d);
 int uapi_write_peer(struct uapi_writer *w, const struct uapi_peer_view *p);
+/* Whether get() should stop before its next peer (UAPI_GET_MORE). */
+bool uapi_writer_full(const struct uapi_writer *w);
 /* addr is a struct in_addr or in6_addr, as family says. */
 int uapi_write_allowed_ip(struct uapi_writer *w, int family, const void *addr,
 			  uint8_t cidr);

@@ -32,6 +32,13 @@ struct uapisock_conn {
 	bool closing;
 	struct uapi_conn *c;
 	struct device *dev;
+	/*
+	 * A get reply in chunks: the peer its next chunk starts at.  Peer
+	 * removal moves it on (uapisock_peer_removed()), so it never
+	 * dangles.
+	 */
+	bool get_more;
+	struct peer *get_next;
 	struct uapisock_conn *next;
 };
 
@@ -92,7 +99,7 @@ static int apply_peer(struct device *dev, const struct uapi_peer *up,
 
 static int apply(void *ctx, const struct uapi_set *set)
 {
-	struct device *dev = ctx;
+	struct device *dev = ((struct uapisock_conn *)ctx)->dev;
 	uint64_t now = device_now();
 	int ret;
 
@@ -139,9 +146,8 @@ static int write_allowed_ip(void *ctx, int family, const uint8_t *addr,
 	return wc->ret;
 }
 
-static int get(void *ctx, struct uapi_writer *w)
+static int write_device(struct device *dev, struct uapi_writer *w)
 {
-	struct device *dev = ctx;
 	struct uapi_device_view dv = {
 		.private_key = dev->noise.local.has_identity ?
 				       dev->noise.local.static_private :
@@ -149,36 +155,68 @@ static int get(void *ctx, struct uapi_writer *w)
 		.listen_port = dev->listen_port,
 		.fwmark = dev->fwmark,
 	};
-	int ret = uapi_write_device(w, &dv);
 
-	for (struct peer *p = dev->peers.head; p && !ret; p = p->list_next) {
-		union uapi_endpoint ep;
-		struct uapi_peer_view pv = {
-			.public_key = p->remote.public_key,
-			.preshared_key = p->remote.preshared_key,
-			.endpoint = &ep,
-			.last_handshake_time_sec = p->last_handshake.tv_sec,
-			.last_handshake_time_nsec = p->last_handshake.tv_nsec,
-			.tx_bytes = p->tx_bytes,
-			.rx_bytes = p->rx_bytes,
-			.persistent_keepalive_interval =
-				p->timers.persistent_keepalive_interval,
-		};
-		struct walk_ctx wc = { .w = w };
+	return uapi_write_device(w, &dv);
+}
 
-		memset(&ep, 0, sizeof(ep));
-		memcpy(&ep, &p->endpoint, sizeof(p->endpoint));
-		ret = uapi_write_peer(w, &pv);
-		if (!ret)
-			ret = allowedips_walk_by_peer(dev->aips, p,
-						      write_allowed_ip, &wc);
+static int write_peer(struct device *dev, struct uapi_writer *w,
+		      struct peer *p)
+{
+	union uapi_endpoint ep;
+	struct uapi_peer_view pv = {
+		.public_key = p->remote.public_key,
+		.preshared_key = p->remote.preshared_key,
+		.endpoint = &ep,
+		.last_handshake_time_sec = p->last_handshake.tv_sec,
+		.last_handshake_time_nsec = p->last_handshake.tv_nsec,
+		.tx_bytes = p->tx_bytes,
+		.rx_bytes = p->rx_bytes,
+		.persistent_keepalive_interval =
+			p->timers.persistent_keepalive_interval,
+	};
+	struct walk_ctx wc = { .w = w };
+	int ret;
+
+	memset(&ep, 0, sizeof(ep));
+	memcpy(&ep, &p->endpoint, sizeof(p->endpoint));
+	ret = uapi_write_peer(w, &pv);
+	if (!ret)
+		ret = allowedips_walk_by_peer(dev->aips, p, write_allowed_ip,
+					      &wc);
+	return ret;
+}
+
+/* One chunk of the reply, from where the last one stopped. */
+static int get(void *ctx, struct uapi_writer *w)
+{
+	struct uapisock_conn *cn = ctx;
+	struct device *dev = cn->dev;
+	struct peer *p = cn->get_more ? cn->get_next : dev->peers.head;
+	int ret = cn->get_more ? 0 : write_device(dev, w);
+
+	cn->get_more = false;
+	cn->get_next = NULL;
+	for (; p && !ret; p = p->list_next) {
+		if (uapi_writer_full(w)) {
+			cn->get_more = true;
+			cn->get_next = p;
+			return UAPI_GET_MORE;
+		}
+		ret = write_peer(dev, w, p);
 	}
 	return ret;
 }
 
+void uapisock_peer_removed(struct device *dev, const struct peer *p)
+{
+	for (struct uapisock_conn *cn = dev->uapi_conns; cn; cn = cn->next)
+		if (cn->get_more && cn->get_next == p)
+			cn->get_next = p->list_next;
+}
+
 static int stats(void *ctx, struct uapi_writer *w)
 {
-	const struct device *dev = ctx;
+	struct device *dev = ((struct uapisock_conn *)ctx)->dev;
 	const struct device_stats *st = &dev->stats;
 	const struct {
 		const char *name;
@@ -213,6 +251,13 @@ static int stats(void *ctx, struct uapi_writer *w)
 
 /* Connections. */
 
+static void conn_log_error(struct uapisock_conn *cn)
+{
+	if (*uapi_conn_last_error(cn->c))
+		log_msg(cn->dev, LOG_LEVEL_ERROR, "UAPI: %s",
+			uapi_conn_last_error(cn->c));
+}
+
 static void conn_close(struct uapisock_conn *cn)
 {
 	struct device *dev = cn->dev;
@@ -246,6 +291,19 @@ static bool conn_flush(struct uapisock_conn *cn)
 
 	for (;;) {
 		uapi_conn_output(cn->c, &data, &len);
+		if (!len && uapi_conn_busy(cn->c)) {
+			/* The next chunk of a long get reply. */
+			int ret = uapi_conn_continue(cn->c);
+
+			conn_log_error(cn);
+			if (ret < 0) {
+				conn_close(cn);
+				return false;
+			}
+			if (ret == UAPI_FEED_CLOSE)
+				cn->closing = true;
+			continue;
+		}
 		if (!len)
 			break;
 		n = send(cn->fd, data, len, MSG_NOSIGNAL);
@@ -283,9 +341,7 @@ static void conn_read(struct uapisock_conn *cn)
 	}
 	ret = uapi_conn_feed(cn->c, buf, (size_t)n);
 	explicit_bzero(buf, sizeof(buf));
-	if (*uapi_conn_last_error(cn->c))
-		log_msg(cn->dev, LOG_LEVEL_ERROR, "UAPI: %s",
-			uapi_conn_last_error(cn->c));
+	conn_log_error(cn);
 	if (ret < 0) {
 		conn_close(cn);
 		return;
@@ -310,8 +366,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct device *dev = (struct device *)((char *)w -
 					       offsetof(struct device, uapi_w));
-	const struct uapi_ops ops = {
-		.ctx = dev, .apply = apply, .get = get, .stats = stats,
+	struct uapi_ops ops = {
+		.apply = apply, .get = get, .stats = stats,
 	};
 	struct uapisock_conn *cn;
 	int fd;
@@ -327,6 +383,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	cn = calloc(1, sizeof(*cn));
+	ops.ctx = cn;
 	if (!cn || !(cn->c = uapi_conn_new(&ops))) {
 		free(cn);
 		close(fd);

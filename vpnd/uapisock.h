@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct device;
+struct peer;
 
 enum uapisock_limits {
 	/* Connections at once; more are accepted and closed at once.  Each
@@ -24,5 +25,8 @@ int uapisock_open(struct device *dev, char *err, size_t len);
 /* Closes every connection and the listener, and removes the socket file
  * if it is still ours. */
 void uapisock_close(struct device *dev);
+/* Before p leaves the peer list: a get reply waiting to go on at p goes on
+ * at the peer after it. */
+void uapisock_peer_removed(struct device *dev, const struct peer *p);
 
 #endif /* VPND_UAPISOCK_H */

@@ -247,6 +247,8 @@ static void sides_reset(void)
 static void sides_free(void)
 {
 	for (int i = 0; i < SIDES; i++) {
+		/* A handshake in flight lives apart from the side. */
+		noise_handshake_clear(&sides[i].ctx, &sides[i].peer);
 		index_table_free(&sides[i].idx);
 		sodium_memzero(&sides[i], sizeof(sides[i]));
 	}
@@ -304,9 +306,29 @@ static bool flip(struct reader *r, uint8_t *msg, size_t len,
 
 /* The invariants between steps. */
 
+/* No handshake in flight reads as a zeroed one. */
+static const struct noise_handshake no_hs;
+
+static const struct noise_handshake *hs_of(const struct noise_remote *r)
+{
+	return r->hs ? r->hs : &no_hs;
+}
+
+/* A peer's state, with the handshake it points to. */
+struct snapshot {
+	struct noise_remote r;
+	struct noise_handshake hs;
+};
+
+static void snap(struct snapshot *sn, const struct noise_remote *r)
+{
+	sn->r = *r;
+	sn->hs = *hs_of(r);
+}
+
 static void check_index(const struct side *s)
 {
-	const struct noise_handshake *hs = &s->peer.hs;
+	const struct noise_handshake *hs = hs_of(&s->peer);
 	size_t want = 0;
 
 	if (hs->state != HANDSHAKE_ZEROED && hs->local_index) {
@@ -334,10 +356,11 @@ static void expect(const char *what, int ret, bool ok, int err)
 		FAIL("%s refused with %d, expected %d", what, ret, err);
 }
 
-static void unchanged(const char *what, const struct noise_remote *before,
+static void unchanged(const char *what, const struct snapshot *before,
 		      const struct noise_remote *after)
 {
-	if (memcmp(before, after, sizeof(*before)))
+	if (memcmp(&before->r, after, sizeof(*after)) ||
+	    memcmp(&before->hs, hs_of(after), sizeof(before->hs)))
 		FAIL("a refused %s changed the peer's state", what);
 }
 
@@ -349,7 +372,7 @@ static void session_begin(struct side *s, struct noise_keypair *kp)
 	if (index_table_remove(&s->idx, kp->local_index))
 		FAIL("a session's index %08x was not registered",
 		     kp->local_index);
-	if (s->peer.hs.state != HANDSHAKE_ZEROED)
+	if (hs_of(&s->peer)->state != HANDSHAKE_ZEROED)
 		FAIL("the handshake survived its session");
 }
 
@@ -413,7 +436,8 @@ static void step_init(struct reader *r, unsigned int op)
 	struct side *from = stranger ? &sides[2 + (op >> 3 & 1)] :
 				       &sides[op >> 3 & 1];
 	uint8_t msg[MESSAGE_INITIATION_LEN], ts[NOISE_TIMESTAMP_LEN];
-	struct noise_remote before, *out;
+	struct snapshot before;
+	struct noise_remote *out;
 	/* Bits 4-5: the timestamp now, a tick (2^24 ns, TAI64N's grain
 	 * here) earlier or later, or an hour ahead. */
 	static const int64_t adjusts[] = { 0, -(1 << 24), 1 << 24,
@@ -438,7 +462,7 @@ static void step_init(struct reader *r, unsigned int op)
 		/* Unknown, unless the part read before the lookup was
 		 * damaged: whether the timestamp was does not matter. */
 		tampered = flip(r, msg, sizeof(msg), before_lookup, 2);
-		before = to->peer;
+		snap(&before, &to->peer);
 		ret = noise_handshake_consume_initiation(&to->ctx, msg,
 							 sizeof(msg), now_ns,
 							 &out);
@@ -456,7 +480,7 @@ static void step_init(struct reader *r, unsigned int op)
 	ok = !tampered && fresh;
 	err = tampered ? 0 : -EALREADY;
 
-	before = to->peer;
+	snap(&before, &to->peer);
 	ret = noise_handshake_consume_initiation(&to->ctx, msg, sizeof(msg),
 						 now_ns, &out);
 	expect("initiation", ret, ok, err);
@@ -466,9 +490,9 @@ static void step_init(struct reader *r, unsigned int op)
 			FAIL("a refused initiation names a peer");
 	} else {
 		if (out != &to->peer ||
-		    to->peer.hs.state != HANDSHAKE_CONSUMED_INITIATION)
+		    hs_of(&to->peer)->state != HANDSHAKE_CONSUMED_INITIATION)
 			FAIL("an accepted initiation left the wrong state");
-		if (to->peer.hs.remote_index !=
+		if (hs_of(&to->peer)->remote_index !=
 		    (uint32_t)(msg[4] | msg[5] << 8 | msg[6] << 16 |
 			       (uint32_t)msg[7] << 24))
 			FAIL("the sender index was not taken from the message");
@@ -481,9 +505,10 @@ static void step_resp(struct reader *r, unsigned int op)
 	static const size_t auth[][2] = { { 0, 4 }, { 8, RESPONSE_OFF_MAC1 } };
 	struct side *from = &sides[op >> 3 & 1], *to = &sides[!(op >> 3 & 1)];
 	uint8_t msg[MESSAGE_RESPONSE_LEN];
-	struct noise_remote before, *out;
+	struct snapshot before;
+	struct noise_remote *out;
 	struct noise_keypair kp;
-	bool could = from->peer.hs.state == HANDSHAKE_CONSUMED_INITIATION;
+	bool could = hs_of(&from->peer)->state == HANDSHAKE_CONSUMED_INITIATION;
 	bool tampered, ok;
 	uint32_t receiver;
 	int ret;
@@ -512,10 +537,10 @@ static void step_resp(struct reader *r, unsigned int op)
 		   (uint32_t)msg[10] << 16 | (uint32_t)msg[11] << 24;
 	tampered = flip(r, msg, sizeof(msg), auth, 2);
 	ok = could && !tampered &&
-	     to->peer.hs.state == HANDSHAKE_CREATED_INITIATION &&
-	     to->peer.hs.local_index == receiver;
+	     hs_of(&to->peer)->state == HANDSHAKE_CREATED_INITIATION &&
+	     hs_of(&to->peer)->local_index == receiver;
 
-	before = to->peer;
+	snap(&before, &to->peer);
 	ret = noise_handshake_consume_response(&to->ctx, msg, sizeof(msg), &out);
 	expect("response", ret, ok, 0);
 	if (ret) {
@@ -526,7 +551,7 @@ static void step_resp(struct reader *r, unsigned int op)
 		return;
 	}
 	if (out != &to->peer ||
-	    to->peer.hs.state != HANDSHAKE_CONSUMED_RESPONSE)
+	    hs_of(&to->peer)->state != HANDSHAKE_CONSUMED_RESPONSE)
 		FAIL("an accepted response left the wrong state");
 	check_index(to);
 	session_begin(to, &kp);
@@ -600,26 +625,28 @@ static uint8_t *raw_message(struct reader *r, unsigned int op, size_t want,
 static void step_raw(struct reader *r, unsigned int op)
 {
 	struct side *s = &sides[op >> 3 & 1];
-	struct noise_remote before = s->peer, *out = NULL;
+	struct noise_remote *out = NULL;
+	struct snapshot before;
 	struct cookie_maker maker_before = s->maker;
 	size_t len;
 	uint8_t *msg;
 	int ret;
 
+	snap(&before, &s->peer);
 	switch (op & 7) {
 	case OP_RAW_INIT:
 		msg = raw_message(r, op, MESSAGE_INITIATION_LEN, &len);
 		ret = noise_handshake_consume_initiation(&s->ctx, msg, len,
 							 now_ns, &out);
 		if (!ret && (out != &s->peer ||
-			     s->peer.hs.state != HANDSHAKE_CONSUMED_INITIATION))
+			     hs_of(&s->peer)->state != HANDSHAKE_CONSUMED_INITIATION))
 			FAIL("an accepted raw initiation left the wrong state");
 		break;
 	case OP_RAW_RESP:
 		msg = raw_message(r, op, MESSAGE_RESPONSE_LEN, &len);
 		ret = noise_handshake_consume_response(&s->ctx, msg, len, &out);
 		if (!ret && (out != &s->peer ||
-			     s->peer.hs.state != HANDSHAKE_CONSUMED_RESPONSE))
+			     hs_of(&s->peer)->state != HANDSHAKE_CONSUMED_RESPONSE))
 			FAIL("an accepted raw response left the wrong state");
 		break;
 	case OP_RAW_COOKIE:

@@ -12,11 +12,52 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "noise.h"
+
+/*
+ * noise.c's allocations are all handshake states: counted, and each found
+ * wiped when it is freed.
+ */
+static struct {
+	unsigned long made, freed, dirty;
+} hs_track;
+
+static void *hs_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	assert_int_equal(n * size, sizeof(struct noise_handshake));
+	if (p)
+		hs_track.made++;
+	return p;
+}
+
+static void hs_free(void *p)
+{
+	const uint8_t *b = p;
+
+	if (!p)
+		return;
+	hs_track.freed++;
+	/* A state freed unused was never written; either way: zero. */
+	for (size_t i = 0; i < sizeof(struct noise_handshake); i++)
+		if (b[i]) {
+			hs_track.dirty++;
+			break;
+		}
+	free(p);
+}
+
+#define calloc hs_calloc
+#define free hs_free
 #include "../../vpnd/noise.c"
+#undef calloc
+#undef free
 #include "cookie.h"
 #include "index.h"
 #include "kat.h"
@@ -317,20 +358,20 @@ static void run_vector_handshake(int n)
 			 0);
 	cookie_maker_add_macs(maker_of(I, ri), init, sizeof(init), now);
 	assert_memory_equal(init, kat_get_len(b, "initiation", 148), 148);
-	assert_memory_equal(ri->hs.chaining_key,
+	assert_memory_equal(ri->hs->chaining_key,
 			    kat_get_len(b, "chaining_key_after_initiation", 32),
 			    32);
-	assert_memory_equal(ri->hs.hash,
+	assert_memory_equal(ri->hs->hash,
 			    kat_get_len(b, "hash_after_initiation", 32), 32);
 
 	assert_int_equal(receive_initiation(R, init, sizeof(init), false, now,
 					    &got),
 			 0);
 	assert_ptr_equal(got, rr);
-	assert_memory_equal(rr->hs.chaining_key,
+	assert_memory_equal(rr->hs->chaining_key,
 			    kat_get_len(b, "chaining_key_after_initiation", 32),
 			    32);
-	assert_memory_equal(rr->hs.hash,
+	assert_memory_equal(rr->hs->hash,
 			    kat_get_len(b, "hash_after_initiation", 32), 32);
 	assert_memory_equal(rr->latest_timestamp,
 			    kat_get_len(b, "timestamp", 12), 12);
@@ -341,20 +382,20 @@ static void run_vector_handshake(int n)
 	assert_int_equal(noise_handshake_create_response(&R->ctx, rr, resp), 0);
 	cookie_maker_add_macs(maker_of(R, rr), resp, sizeof(resp), now);
 	assert_memory_equal(resp, kat_get_len(b, "response", 92), 92);
-	assert_memory_equal(rr->hs.chaining_key,
+	assert_memory_equal(rr->hs->chaining_key,
 			    kat_get_len(b, "chaining_key_after_response", 32),
 			    32);
-	assert_memory_equal(rr->hs.hash,
+	assert_memory_equal(rr->hs->hash,
 			    kat_get_len(b, "hash_after_response", 32), 32);
 
 	assert_int_equal(receive_response(I, resp, sizeof(resp), false, now,
 					  &got),
 			 0);
 	assert_ptr_equal(got, ri);
-	assert_memory_equal(ri->hs.chaining_key,
+	assert_memory_equal(ri->hs->chaining_key,
 			    kat_get_len(b, "chaining_key_after_response", 32),
 			    32);
-	assert_memory_equal(ri->hs.hash,
+	assert_memory_equal(ri->hs->hash,
 			    kat_get_len(b, "hash_after_response", 32), 32);
 
 	/* Transport keys. */
@@ -373,9 +414,9 @@ static void run_vector_handshake(int n)
 	assert_int_equal(ikp.remote_index, rkp.local_index);
 	assert_int_equal(rkp.remote_index, ikp.local_index);
 	/* The handshake is wiped once the session is derived. */
-	assert_int_equal(ri->hs.state, HANDSHAKE_ZEROED);
-	assert_true(wg_is_zero(&ri->hs, sizeof(ri->hs)));
-	assert_true(wg_is_zero(&rr->hs, sizeof(rr->hs)));
+	/* Both handshakes are gone, their state freed (wiped first). */
+	assert_null(ri->hs);
+	assert_null(rr->hs);
 
 	check_transport_vectors(n, &ikp, &rkp);
 
@@ -521,6 +562,52 @@ static void test_random_handshakes_agree(void **state)
 	}
 }
 
+/*
+ * The handshake state exists only while a handshake is in flight: none for
+ * a peer that never shook hands, one per side during a handshake, none once
+ * the session began or the handshake was dropped, and each wiped when freed.
+ */
+static void test_handshake_state_lives_only_in_flight(void **state)
+{
+	struct pair *p = pair_new(true);
+	uint8_t init[148], resp[92];
+	struct noise_remote *got;
+	struct noise_keypair ikp, rkp;
+
+	(void)state;
+	memset(&hs_track, 0, sizeof(hs_track));
+	assert_null(p->ri->hs);
+	assert_null(p->rr->hs);
+	make_initiation(p, init, 1700000000, 1);
+	assert_non_null(p->ri->hs);
+	assert_null(p->rr->hs);
+	assert_int_equal(receive_initiation(&p->R, init, sizeof(init), false,
+					    1, &got),
+			 0);
+	assert_non_null(p->rr->hs);
+	make_response(p, resp, 1);
+	assert_int_equal(receive_response(&p->I, resp, sizeof(resp), false, 1,
+					  &got),
+			 0);
+	assert_int_equal(hs_track.made, 2);
+	assert_int_equal(noise_handshake_begin_session(p->ri, &ikp, 1), 0);
+	assert_int_equal(noise_handshake_begin_session(p->rr, &rkp, 1), 0);
+	assert_null(p->ri->hs);
+	assert_null(p->rr->hs);
+	assert_int_equal(hs_track.freed, 2);
+	/* Another initiation reuses nothing and is dropped unanswered. */
+	make_initiation(p, init, 1700000001, 2);
+	make_initiation(p, init, 1700000002, 3);
+	assert_int_equal(hs_track.made, 3);
+	noise_handshake_clear(&p->I.ctx, p->ri);
+	assert_null(p->ri->hs);
+	assert_int_equal(hs_track.freed, 3);
+	assert_int_equal(hs_track.dirty, 0);
+	index_table_remove(&p->I.idx, ikp.local_index);
+	index_table_remove(&p->R.idx, rkp.local_index);
+	pair_free(p);
+}
+
 static void test_psk_mismatch_fails(void **state)
 {
 	struct pair *p = pair_new(true);
@@ -538,7 +625,7 @@ static void test_psk_mismatch_fails(void **state)
 	assert_int_equal(receive_response(&p->I, resp, 92, false, 1, &got),
 			 -EBADMSG);
 	assert_null(got);
-	assert_int_equal(p->ri->hs.state, HANDSHAKE_CREATED_INITIATION);
+	assert_int_equal(p->ri->hs->state, HANDSHAKE_CREATED_INITIATION);
 	pair_free(p);
 }
 
@@ -605,7 +692,7 @@ static void test_initiation_bit_flips_rejected(void **state)
 				     0);
 	}
 	/* Nothing of it changed the responder: the original still works. */
-	assert_int_equal(p->rr->hs.state, HANDSHAKE_ZEROED);
+	assert_null(p->rr->hs);
 	assert_true(wg_is_zero(p->rr->latest_timestamp, 12));
 	assert_int_equal(receive_initiation(&p->R, init, 148, true, now, &got),
 			 0);
@@ -658,7 +745,7 @@ static void test_response_bit_flips_rejected(void **state)
 						      now, &got),
 				     0);
 	}
-	assert_int_equal(p->ri->hs.state, HANDSHAKE_CREATED_INITIATION);
+	assert_int_equal(p->ri->hs->state, HANDSHAKE_CREATED_INITIATION);
 	cookie_maker_add_macs(maker_of(&p->R, p->rr), resp, sizeof(resp), now);
 	assert_int_equal(receive_response(&p->I, resp, 92, false, now, &got),
 			 0);
@@ -720,7 +807,7 @@ static void test_response_unknown_index(void **state)
 			 0);
 	make_response(p, resp, 1);
 	idx = get_le32(resp + RESPONSE_OFF_RECEIVER);
-	assert_int_equal(idx, p->ri->hs.local_index);
+	assert_int_equal(idx, p->ri->hs->local_index);
 
 	/* An index nobody holds. */
 	put_le32(resp + RESPONSE_OFF_RECEIVER, idx ^ 0x01000000);
@@ -841,7 +928,7 @@ static void test_low_order_keys_never_make_a_session(void **state)
 								   init, &wall),
 				 -EINVAL);
 		assert_true(wg_is_zero(init, sizeof(init)));
-		assert_int_equal(lr->hs.state, HANDSHAKE_ZEROED);
+		assert_null(lr->hs);
 		side_free(s);
 		test_free(s);
 	}
@@ -856,7 +943,7 @@ static void test_low_order_keys_never_make_a_session(void **state)
 		assert_int_equal(receive_initiation(&p->R, bad, 148, false, 1,
 						    &got),
 				 -EINVAL);
-		assert_int_equal(p->rr->hs.state, HANDSHAKE_ZEROED);
+		assert_null(p->rr->hs);
 	}
 	assert_int_equal(receive_initiation(&p->R, init, 148, false, 1, &got),
 			 0);
@@ -870,7 +957,7 @@ static void test_low_order_keys_never_make_a_session(void **state)
 		assert_int_equal(receive_response(&p->I, badr, 92, false, 1,
 						  &got),
 				 -EINVAL);
-		assert_int_equal(p->ri->hs.state, HANDSHAKE_CREATED_INITIATION);
+		assert_int_equal(p->ri->hs->state, HANDSHAKE_CREATED_INITIATION);
 	}
 
 	/* An all-zero private key means "no identity": nothing is sent. */
@@ -920,21 +1007,21 @@ static void test_indices_are_replaced_and_dropped(void **state)
 
 	(void)state;
 	make_initiation(p, init, 1700000000, 1);
-	first = p->ri->hs.local_index;
+	first = p->ri->hs->local_index;
 	assert_int_not_equal(first, 0);
 	assert_int_equal(get_le32(init + INITIATION_OFF_SENDER), first);
 	assert_int_equal(p->I.idx.count, 1);
 	/* A retry takes a new index and gives the old one back. */
 	make_initiation(p, init, 1700000001, 1);
-	assert_int_not_equal(p->ri->hs.local_index, first);
+	assert_int_not_equal(p->ri->hs->local_index, first);
 	assert_int_equal(p->I.idx.count, 1);
 	assert_null(index_table_lookup(&p->I.idx, first, INDEX_HANDSHAKE));
-	assert_ptr_equal(index_table_lookup(&p->I.idx, p->ri->hs.local_index,
+	assert_ptr_equal(index_table_lookup(&p->I.idx, p->ri->hs->local_index,
 					    INDEX_HANDSHAKE),
 			 p->ri);
 	noise_handshake_clear(&p->I.ctx, p->ri);
 	assert_int_equal(p->I.idx.count, 0);
-	assert_true(wg_is_zero(&p->ri->hs, sizeof(p->ri->hs)));
+	assert_null(p->ri->hs);
 	pair_free(p);
 }
 
@@ -963,6 +1050,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial_constants),
+		cmocka_unit_test(test_handshake_state_lives_only_in_flight),
 		cmocka_unit_test(test_vector_handshake_1),
 		cmocka_unit_test(test_vector_handshake_2),
 		cmocka_unit_test(test_vector_handshake_3),

@@ -117,7 +117,7 @@ static void check_retransmit_after(uint64_t jitter, uint64_t expected_delay)
 	assert_int_equal(due(&st, at), TIMERS_RETRY_INITIATION);
 	assert_int_equal(st.handshake_attempts, 1);
 	/* Fired once; nothing more until the daemon reports the retry. */
-	assert_false(st.retransmit.armed);
+	assert_false((st.retransmit.at != 0));
 	assert_int_equal(due(&st, at + 1), 0);
 }
 
@@ -185,8 +185,8 @@ static void test_give_up_after_attempts(void **state)
 	/* Twenty intervals of REKEY_TIMEOUT: REKEY_ATTEMPT_TIME and one more. */
 	assert_true(gave_up == T0 + sec((MAX_TIMER_HANDSHAKES + 2) * REKEY_TIMEOUT));
 	assert_true(gave_up >= T0 + sec(REKEY_ATTEMPT_TIME));
-	assert_false(st.retransmit.armed);
-	assert_true(st.zero_keys.armed);
+	assert_false((st.retransmit.at != 0));
+	assert_true((st.zero_keys.at != 0));
 	assert_true(st.zero_keys.at == gave_up + sec(3 * REJECT_AFTER_TIME));
 	assert_true(next_deadline(&st) == st.zero_keys.at);
 	assert_int_equal(due(&st, st.zero_keys.at - 1), 0);
@@ -222,10 +222,10 @@ static void test_give_up_drops_keepalive(void **state)
 	timers_on_handshake_initiated(&st, T0, 0);
 	st.handshake_attempts = MAX_TIMER_HANDSHAKES + 1;
 	timers_on_data_received(&st, T0 + sec(1));
-	assert_true(st.keepalive.armed);
+	assert_true((st.keepalive.at != 0));
 	assert_int_equal(due(&st, at - 1), 0);
 	assert_int_equal(due(&st, at), TIMERS_GIVE_UP);
-	assert_false(st.keepalive.armed);
+	assert_false((st.keepalive.at != 0));
 	assert_true(next_deadline(&st) == at + sec(3 * REJECT_AFTER_TIME));
 
 	/* One attempt fewer, and it retries instead. */
@@ -262,7 +262,7 @@ static void test_handshake_complete_stops_retransmit(void **state)
 	assert_int_equal(st.handshake_attempts, 1);
 	timers_on_handshake_complete(&st, at + sec(1));
 	assert_int_equal(st.handshake_attempts, 0);
-	assert_false(st.retransmit.armed);
+	assert_false((st.retransmit.at != 0));
 	assert_int_equal(due(&st, at + sec(60)), 0);
 	assert_true(st.handshake_ever_completed);
 	assert_true(st.last_handshake_complete == at + sec(1));

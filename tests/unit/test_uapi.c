@@ -198,6 +198,12 @@ struct fake {
 	int apply_ret;
 	int get_calls;
 	int (*get_impl)(struct fake *f, struct uapi_writer *w);
+	/* A long get in chunks: peers in all, the next one, a chunk to fail. */
+	unsigned int many, many_next, many_fail_call;
+	/* The apply calls seen when the last get call began. */
+	int apply_calls_at_get;
+	/* The most output pending when a get call began. */
+	size_t most_pending;
 	/* The last plan applied. */
 	unsigned int flags;
 	uint8_t private_key[KEY_LEN];
@@ -1117,6 +1123,151 @@ static void test_writer_order(void **state)
 	expect_reply(&f, "get=1\n\n", "errno=-22\n\n");
 }
 
+/*
+ * A long get: f->many peers, written a chunk at a time as the daemon does,
+ * each peer's public key its number.  Fails on call f->many_fail_call.
+ */
+static int get_many(struct fake *f, struct uapi_writer *w)
+{
+	static const struct in_addr a = { 0x0100000a };
+	int ret = 0;
+
+	f->apply_calls_at_get = f->apply_calls;
+	if (f->get_calls == (int)f->many_fail_call)
+		return -EIO;
+	if (!f->many_next)
+		ret = fake_get_device(f, w);
+	for (; f->many_next < f->many && !ret; f->many_next++) {
+		uint8_t pub[KEY_LEN] = { 0 };
+		struct uapi_peer_view p = { .public_key = pub };
+
+		if (uapi_writer_full(w))
+			return UAPI_GET_MORE;
+		memcpy(pub, &f->many_next, sizeof(f->many_next));
+		ret = uapi_write_peer(w, &p);
+		if (!ret)
+			ret = uapi_write_allowed_ip(w, AF_INET, &a, 32);
+	}
+	return ret;
+}
+
+/* Feeds in, then drains and continues as uapisock.c does until idle. */
+static int feed_pumped(struct fake *f, struct uapi_conn *c, const char *in,
+		       struct text *out)
+{
+	int ret = feed_str(c, in, out);
+
+	while (ret == UAPI_FEED_OPEN && uapi_conn_busy(c)) {
+		const char *p;
+		size_t n;
+
+		assert_int_equal(uapi_conn_feed(c, "get=1\n\n", 7), -EBUSY);
+		ret = uapi_conn_continue(c);
+		uapi_conn_output(c, &p, &n);
+		if (n > f->most_pending)
+			f->most_pending = n;
+		drain_into(c, out);
+	}
+	return ret;
+}
+
+static size_t count_lines(const char *s, const char *prefix)
+{
+	size_t n = 0, len = strlen(prefix);
+
+	for (const char *l = s; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (!strncmp(l, prefix, len))
+			n++;
+	return n;
+}
+
+/*
+ * 3,000 peers make some 900 KB of reply: it comes in chunks of about
+ * UAPI_GET_CHUNK, never all of it at once, every peer exactly once and in
+ * order, and the set pipelined behind the get waits for the get's end.
+ */
+static void test_get_in_chunks(void **state)
+{
+	struct fake f = { .get_impl = get_many, .many = 3000 };
+	struct uapi_conn *c = conn_new(&f);
+	struct text out = { 0 };
+	char expect[128];
+
+	(void)state;
+	assert_int_equal(feed_pumped(&f, c,
+				     "get=1\n\nset=1\nlisten_port=7\n\n"
+				     "get=1\n\n", &out),
+			 UAPI_FEED_OPEN);
+	assert_false(uapi_conn_busy(c));
+	assert_true(f.get_calls > 10);
+	assert_true(f.most_pending < UAPI_GET_CHUNK + 1024);
+	assert_int_equal(f.apply_calls, 1);
+	/* The second get began after the set, the first before it. */
+	assert_int_equal(f.apply_calls_at_get, 1);
+	assert_int_equal(count_lines(out.s, "public_key="), 3000);
+	assert_int_equal(count_lines(out.s, "errno=0"), 3);
+	assert_int_equal(count_lines(out.s, "listen_port=7"), 0);
+	/* The last peer is number 2999 (0x0bb7), then the replies. */
+	snprintf(expect, sizeof(expect),
+		 "public_key=b70b%060d\n", 0);
+	assert_non_null(strstr(out.s, expect));
+	assert_non_null(strstr(out.s, "allowed_ip=10.0.0.1/32\n"
+				      "errno=0\n\nerrno=0\n\nerrno=0\n\n"));
+	free(out.s);
+	uapi_conn_free(c);
+}
+
+/*
+ * A chunk that fails: what went before is out already, so the reply is
+ * cut short before a peer and ends with the errno; the connection goes on.
+ */
+static void test_get_chunk_fails(void **state)
+{
+	struct fake f = { .get_impl = get_many, .many = 3000,
+			  .many_fail_call = 3 };
+	struct uapi_conn *c = conn_new(&f);
+	struct text out = { 0 };
+	size_t n;
+
+	(void)state;
+	assert_int_equal(feed_pumped(&f, c, "get=1\n\n", &out),
+			 UAPI_FEED_OPEN);
+	n = strlen(out.s);
+	assert_true(n > UAPI_GET_CHUNK);
+	assert_string_equal(out.s + n - 11, "\nerrno=-5\n\n");
+	assert_int_equal(count_lines(out.s, "errno=0"), 0);
+	/* Cut before a peer: the last peer's lines are all there. */
+	assert_int_equal(count_lines(out.s, "public_key="),
+			 count_lines(out.s, "allowed_ip="));
+	free(out.s);
+	out = (struct text){ 0 };
+	f.many_next = 0;
+	f.many_fail_call = 0;
+	f.many = 1;
+	assert_int_equal(feed_pumped(&f, c, "get=1\n\n", &out),
+			 UAPI_FEED_OPEN);
+	assert_int_equal(count_lines(out.s, "public_key="), 1);
+	free(out.s);
+	uapi_conn_free(c);
+}
+
+/* Freed in the middle of a chunked get, with requests waiting: no leak. */
+static void test_get_chunked_free_midway(void **state)
+{
+	struct fake f = { .get_impl = get_many, .many = 3000 };
+	struct uapi_conn *c = conn_new(&f);
+	struct text out = { 0 };
+
+	(void)state;
+	assert_int_equal(feed_str(c, "get=1\n\nset=1\nprivate_key=" K11
+				  "\n\n", &out),
+			 UAPI_FEED_OPEN);
+	assert_true(uapi_conn_busy(c));
+	assert_int_equal(f.apply_calls, 0);
+	free(out.s);
+	uapi_conn_free(c);
+}
+
 /* Framing: operations, closing, over-long lines. */
 
 static void test_invalid_operation_closes(void **state)
@@ -1606,6 +1757,9 @@ int main(void)
 		T(test_get_formats_observed),
 		T(test_get_counters),
 		T(test_get_error_drops_partial),
+		T(test_get_in_chunks),
+		T(test_get_chunk_fails),
+		T(test_get_chunked_free_midway),
 		T(test_writer_order),
 		T(test_invalid_operation_closes),
 		T(test_get_trailing_char),
