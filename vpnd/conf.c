@@ -2337,18 +2337,21 @@ static int fleet_endpoint_item(const struct conf_file *f,
 			       const char *item, size_t len, void *ctx)
 {
 	struct conf_fleet *fl = ctx;
+	size_t scheme = len > 8 && !strncmp(item, "https://", 8) ? 8 : 7;
 
 	if (fl->n_etcd == CONF_FLEET_ETCD_MAX)
 		return bad(f, s, k, "more than %d endpoints",
 			   CONF_FLEET_ETCD_MAX);
-	if (!fleet_text_valid(item, len) ||
-	    (strncmp(item, "http://", 7) && strncmp(item, "https://", 8)))
+	/* "/v3/..." is appended to it, so a trailing slash is dropped; what
+	 * is left must still name a host after the scheme. */
+	while (len > scheme && item[len - 1] == '/')
+		len--;
+	if (!fleet_text_valid(item, len) || len <= scheme ||
+	    (strncmp(item, "http://", 7) && strncmp(item, "https://", 8)) ||
+	    item[scheme] == '/')
 		return bad(f, s, k,
 			   "entry %u: an etcd endpoint is a URL of at most %d characters without blanks, http://HOST:PORT or https://HOST:PORT",
 			   n, CONF_FLEET_TEXT_MAX);
-	/* "/v3/..." is appended to it, so a trailing slash is dropped. */
-	while (len && item[len - 1] == '/')
-		len--;
 	fl->etcd[fl->n_etcd] = strndup(item, len);
 	if (!fl->etcd[fl->n_etcd])
 		return no_memory(f);

@@ -469,6 +469,10 @@ static const struct bad_case bad_cases[] = {
 	{ SERVER, S_OK "[fleet]\nprefix = /u/\n", -EINVAL, 5, "[fleet] etcd", "missing" },
 	{ SERVER, S_OK "[fleet]\netcd = 10.0.0.5:2379\nprefix = /u/\n", -EINVAL, 6, "[fleet] etcd", "entry 1: an etcd endpoint is a URL" },
 	{ SERVER, S_OK "[fleet]\netcd = http://10.0.0.5:2379, ftp://x\nprefix = /u/\n", -EINVAL, 6, "[fleet] etcd", "entry 2" },
+	/* A scheme and slashes, no host (found by fuzz_server). */
+	{ SERVER, S_OK "[fleet]\netcd = http://\nprefix = /u/\n", -EINVAL, 6, "[fleet] etcd", "entry 1: an etcd endpoint is a URL" },
+	{ SERVER, S_OK "[fleet]\netcd = http://a:1, https:///\nprefix = /u/\n", -EINVAL, 6, "[fleet] etcd", "entry 2" },
+	{ SERVER, S_OK "[fleet]\netcd = https:////x\nprefix = /u/\n", -EINVAL, 6, "[fleet] etcd", "entry 1" },
 	{ SERVER, S_OK "[fleet]\netcd = http://a:1\n", -EINVAL, 5, "[fleet] prefix", "missing" },
 	{ SERVER, S_OK "[fleet]\netcd = http://a:1\nprefix = \"/u/ x\"\n", -EINVAL, 7, "[fleet] prefix", "without blanks" },
 	{ SERVER, S_OK "[fleet]\netcd = http://a:1\nprefix = /u/\ncert = c.pem\n", -EINVAL, 5, "[fleet] key", "go together" },
