@@ -238,39 +238,31 @@ static void pass(struct relay *r, struct direction *d, int fd,
 	flush_held(d, fd, to);
 }
 
-static void from_client(struct relay *r, uint8_t *buf)
+/*
+ * Up to a batch of datagrams from one socket: from the client on the front
+ * socket (whose source becomes where replies go), or from the server on the
+ * back socket (only the server's, and only once a client has spoken).
+ */
+static void drain(struct relay *r, bool from_client, uint8_t *buf)
 {
 	struct sockaddr_in src;
-	socklen_t sl = sizeof(src);
+	socklen_t sl;
 	ssize_t n;
 
 	for (int i = 0; i < 64; i++) {
-		n = recvfrom(r->front, buf, RELAY_DGRAM_MAX, 0,
-			     (struct sockaddr *)&src, &sl);
+		sl = sizeof(src);
+		n = recvfrom(from_client ? r->front : r->back, buf,
+			     RELAY_DGRAM_MAX, 0, (struct sockaddr *)&src, &sl);
 		if (n < 0)
 			return;
-		r->client = src;
-		r->client_known = true;
-		pass(r, &r->cs, r->back, &r->server, buf, (size_t)n);
-	}
-}
-
-static void from_server(struct relay *r, uint8_t *buf)
-{
-	struct sockaddr_in src;
-	socklen_t sl = sizeof(src);
-	ssize_t n;
-
-	for (int i = 0; i < 64; i++) {
-		n = recvfrom(r->back, buf, RELAY_DGRAM_MAX, 0,
-			     (struct sockaddr *)&src, &sl);
-		if (n < 0)
-			return;
-		/* Only the server's replies, and only once a client spoke. */
-		if (src.sin_addr.s_addr != r->server.sin_addr.s_addr ||
-		    src.sin_port != r->server.sin_port || !r->client_known)
-			continue;
-		pass(r, &r->sc, r->front, &r->client, buf, (size_t)n);
+		if (from_client) {
+			r->client = src;
+			r->client_known = true;
+			pass(r, &r->cs, r->back, &r->server, buf, (size_t)n);
+		} else if (src.sin_addr.s_addr == r->server.sin_addr.s_addr &&
+			   src.sin_port == r->server.sin_port && r->client_known) {
+			pass(r, &r->sc, r->front, &r->client, buf, (size_t)n);
+		}
 	}
 }
 
@@ -406,9 +398,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (p[0].revents & POLLIN)
-			from_client(&r, buf);
+			drain(&r, true, buf);
 		if (p[1].revents & POLLIN)
-			from_server(&r, buf);
+			drain(&r, false, buf);
 		now = now_ms();
 		expire_held(&r, now);
 		if (now - last_stats >= 1000) {

@@ -135,10 +135,11 @@ one_minute() {
 	mbps=$(awk -v b=$((rx - LAST_RX)) 'BEGIN { printf "%.1f", b * 8 / 60 / 1e6 }')
 	LAST_RX=$rx
 	echo "$m $rss_a $rss_b $fd_a $fd_b $mbps $HS_MINUTE $follow" >>"$WORK/minutes"
-	printf '  %3d  %7s %7s  %4s %4s  %8s  %3s  %9s %6s %5s %9s %6s %5s  %-21s %s\n' \
+	printf '  %3d  %7s %7s  %4s %4s  %8s  %3s  %9s %6s %5s %9s %6s %5s  %-21s %-3s  %s\n' \
 		"$m" "$rss_a" "$rss_b" "$fd_a" "$fd_b" "$mbps" "$HS_MINUTE" \
 		"$(relay_field 1)" "$(relay_field 2)" "$(relay_field 3)" \
-		"$(relay_field 4)" "$(relay_field 5)" "$(relay_field 6)" "$ep" "$follow"
+		"$(relay_field 4)" "$(relay_field 5)" "$(relay_field 6)" "$ep" "$follow" \
+		"$(cut -d' ' -f1 /proc/loadavg)"
 	HS_MINUTE=0
 	kill -USR1 "$RELAY_PID" || fail "cannot signal the relay"
 	ROAM_AT=$SECONDS FOLLOWED=0
@@ -165,9 +166,10 @@ poll_handshake() {
 # judge: met/gap lines from $WORK/minutes, the ping log and the iperf3 log.
 judge() {
 	"$PYTHON" - "$WORK/minutes" "$WORK/ping.out" "$WORK/iperf.out" "$WORK/follow" "$REKEY_SECONDS" \
-		"$RSS_TOL_PCT" "$TPUT_TOL_PCT" "$HS_TOTAL" "$SOAK_MINUTES" "$SERVER_IMPL" <<'EOF'
+		"$RSS_TOL_PCT" "$TPUT_TOL_PCT" "$HS_TOTAL" "$SOAK_MINUTES" "$SERVER_IMPL" \
+		"$WORK/relay.stats" "$LOSS" "$REORDER" <<'EOF'
 import re, statistics, sys
-mfile, pfile, ifile, ffile, rekey, rss_tol, tput_tol, hs, minutes, server = sys.argv[1:]
+mfile, pfile, ifile, ffile, rekey, rss_tol, tput_tol, hs, minutes, server, rfile, loss, reorder = sys.argv[1:]
 rekey, rss_tol, tput_tol, hs, minutes = float(rekey), float(rss_tol), float(tput_tol), int(hs), int(minutes)
 rows = [l.split() for l in open(mfile) if l.strip()]
 third = max(1, len(rows) // 3)
@@ -227,6 +229,13 @@ line(nf == 0, "the server followed the roaming client: at %d of %d minute ends (
      % (len(rows) - nf, len(rows), len(rows) - 1, max(lat) if lat else "-"))
 line(hs >= minutes * 60 / (2 * rekey),
      "rekeys happened: %d handshakes seen by the client in %d minutes (one per %.1f s)" % (hs, minutes, minutes * 60 / hs if hs else float("inf")))
+# The path really was lossy and reordering: the relay's own counts, both ways.
+r = [int(x) for x in open(rfile).read().split()[:6]]
+seen = r[0] + r[1] + r[3] + r[4]
+lp, rp = 100 * (r[1] + r[4]) / max(seen, 1), 100 * (r[2] + r[5]) / max(seen, 1)
+line(seen > 0 and float(loss) / 2 <= lp <= float(loss) * 2 + 0.1 and float(reorder) / 2 <= rp <= float(reorder) * 2 + 0.1,
+     "the relay applied loss %.2f %% (asked %s) and reordering %.2f %% (asked %s) to %d datagrams"
+     % (lp, loss, rp, reorder, seen))
 print("soak: %s" % ("all met" if all(verdicts) else "%d gap(s)" % verdicts.count(False)))
 sys.exit(0 if all(verdicts) else 1)
 EOF
@@ -243,7 +252,7 @@ soak() {
 		-t $((SOAK_MINUTES * 60)) -i 1 -b "$SOAK_RATE" --forceflush >"$WORK/iperf.out" 2>&1
 	LAST_RX=$(tun_rx_bytes) HS_MINUTE=0 HS_TOTAL=0
 	LAST_HS=$(latest_hs "$NS_A" "$IF_A" "$(pub b)")
-	echo "  min  RSS KiB         fds        Mbit/s   hs   relay c->s: fwd   drop  reord   s->c: fwd   drop  reord  server's endpoint     follows"
+	echo "  min  RSS KiB         fds        Mbit/s   hs   relay c->s: fwd   drop  reord   s->c: fwd   drop  reord  server's endpoint     follows  load"
 	echo "       client  server  cli  srv"
 	start=$SECONDS
 	while [ $m -lt "$SOAK_MINUTES" ]; do
@@ -261,6 +270,18 @@ soak() {
 	sleep 0.5
 	echo "  relay totals: $(cat "$WORK/relay.stats") (c->s fwd drop reord, s->c fwd drop reord, roams, back)"
 	grep -E 'sender|receiver' "$WORK/iperf.out" | sed 's/^/  iperf3: /'
+	# Losses the relay did not choose: full socket buffers, full TUN queues.
+	local ns
+	for ns in "$NS_A" "$NS_R" "$NS_B"; do
+		echo "  kernel drops in ${ns##*-}: $(ip netns exec "$ns" cat /proc/net/snmp | awk '
+			/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) n[i] = $i; h = 1 } else
+				for (i = 2; i <= NF; i++) if (n[i] ~ /Errors$/) printf "Udp%s=%s ", n[i], $i }')"
+	done
+	echo "  TUN drops: client tx $(ip netns exec "$NS_A" cat "/sys/class/net/$IF_A/statistics/tx_dropped")" \
+		"rx $(ip netns exec "$NS_A" cat "/sys/class/net/$IF_A/statistics/rx_dropped")," \
+		"server tx $(ip netns exec "$NS_B" cat "/sys/class/net/$IF_B/statistics/tx_dropped")" \
+		"rx $(ip netns exec "$NS_B" cat "/sys/class/net/$IF_B/statistics/rx_dropped");" \
+		"ping: $(grep -E 'packets transmitted' "$WORK/ping.out")"
 	[ "$SERVER_IMPL" = vpnd ] && echo "  server vpnd counters: $("$PYTHON" "$WGTOOL" uapi-get --stats --sock "$RUN_DIR/$IF_B.sock" | grep -vE '^(errno=0)?$' | tr '\n' ' ')"
 	judge
 }
