@@ -148,6 +148,43 @@ static void test_not_cut(void **state)
 	assert_int_equal(offload_segments(pkt, len, &h, &hdrlen), 0);
 }
 
+/*
+ * A super-packet is cut into at most OFFLOAD_MAX_SEGMENTS segments: the
+ * send path holds that many encrypted copies at once.  One byte more than
+ * 128 full segments is refused whole (the caller drops and counts it),
+ * never cut short.
+ */
+static void test_cut_bound(void **state)
+{
+	static uint8_t pkt[65536], seg[200];
+	struct offload_hdr h = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+				 .gso_size = 100,
+				 .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM };
+	size_t payload = (size_t)OFFLOAD_MAX_SEGMENTS * 100, hdrlen = 0, len;
+
+	(void)state;
+	len = super(pkt, false, payload, 0x10);
+	assert_int_equal(offload_segments(pkt, len, &h, &hdrlen),
+			 OFFLOAD_MAX_SEGMENTS);
+	assert_int_equal(hdrlen, 40);
+	assert_int_equal(offload_segment(seg, pkt, len, &h, hdrlen,
+					 OFFLOAD_MAX_SEGMENTS - 1), 140);
+
+	hdrlen = 0;
+	len = super(pkt, false, payload + 1, 0x10);
+	assert_int_equal(offload_segments(pkt, len, &h, &hdrlen), 0);
+	assert_int_equal(hdrlen, 0);
+	/* The same over IPv6, and the smallest segment size with the
+	 * largest packet: 65,495 one-byte segments. */
+	len = super(pkt, true, payload + 1, 0x10);
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	assert_int_equal(offload_segments(pkt, len, &h, &hdrlen), 0);
+	h.gso_size = 1;
+	len = super(pkt, false, 65535 - 40, 0x10);
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	assert_int_equal(offload_segments(pkt, len, &h, &hdrlen), 0);
+}
+
 static void test_csum_complete(void **state)
 {
 	static uint8_t pkt[200];
@@ -881,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_cut_v4),
 		cmocka_unit_test(test_cut_v6),
 		cmocka_unit_test(test_not_cut),
+		cmocka_unit_test(test_cut_bound),
 		cmocka_unit_test(test_csum_complete),
 		cmocka_unit_test(test_gro_merge_v4),
 		cmocka_unit_test(test_gro_merge_v6),
