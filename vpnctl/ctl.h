@@ -14,6 +14,8 @@
 #include <sys/un.h>
 #include <net/if.h>
 
+#include "ctlproto.h"
+
 #define CTL_RUNDIR_DEFAULT "/run/vpnd"
 #define CTL_IFNAME_DEFAULT "vpnd0"
 #define CTL_PROFILE_DEFAULT "/etc/vpnd/client.conf"
@@ -31,7 +33,8 @@ enum ctl_exit {
 
 enum ctl_limits {
 	CTL_LINE_MAX = 4096,		/* bytes of a reply line, without \n */
-	CTL_LINES_MAX = 16384,		/* lines of one reply */
+	/* lines of one reply: as many as vpnd may send */
+	CTL_LINES_MAX = CONTROL_REPLY_LINES_MAX,
 	CTL_SERVER_ID_MAX = 63,		/* as a section name of servers.conf */
 	CTL_PATH_MAX = sizeof(((struct sockaddr_un *)0)->sun_path),
 	CTL_TIMEOUT_MS = 5000,		/* status, servers */

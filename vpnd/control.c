@@ -41,7 +41,9 @@
 enum {
 	CONTROL_LINE_MAX = 4096,
 	CONTROL_IN_MAX = 16384,
-	CONTROL_OUT_MAX = 65536,
+	/* A reply buffer grown past this is freed once it is sent, so that
+	 * an idle connection does not keep a server list's worth. */
+	CONTROL_OUT_KEEP = 65536,
 	CONTROL_POLL_MS = 50,
 };
 
@@ -66,6 +68,7 @@ struct control_conn {
 	bool waiting_up;	/* an up=1 whose reply waits for a handshake */
 	bool waiting_probe;	/* a probe=1 whose reply waits for answers */
 	bool closing;
+	int out_err;		/* a line of this reply was left out: why */
 	struct ucred cred;	/* the peer, as it connected (SO_PEERCRED) */
 	struct control_conn *next;
 };
@@ -86,45 +89,94 @@ static const char *state_name(enum client_state s)
 
 /* Replies. */
 
-static void out_add(struct control_conn *cn, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void out_add(struct control_conn *cn, const char *fmt, ...)
+/*
+ * Appends to the reply.  Past CONTROL_REPLY_MAX, or without memory, the
+ * line is left out and the reply marked, so that out_end() says so
+ * instead of ending a reply that lacks lines; the closing lines
+ * themselves may go past the bound.
+ */
+static void out_append(struct control_conn *cn, const char *line, size_t n,
+		       bool closing)
 {
-	char line[CONTROL_LINE_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	if (!closing && cn->out_len + n > CONTROL_REPLY_MAX) {
+		cn->out_err = -EMSGSIZE;
 		return;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
-	if (cn->out_len + (size_t)n > CONTROL_OUT_MAX)
-		return;
-	if (cn->out_len + (size_t)n > cn->out_cap) {
+	}
+	if (cn->out_len + n > cn->out_cap) {
 		size_t cap = cn->out_cap ? cn->out_cap * 2 : 1024;
 		char *o;
 
 		while (cap < cn->out_len + (size_t)n)
 			cap *= 2;
 		o = realloc(cn->out, cap);
-		if (!o)
+		if (!o) {
+			cn->out_err = -ENOMEM;
 			return;
+		}
 		cn->out = o;
 		cn->out_cap = cap;
 	}
-	memcpy(cn->out + cn->out_len, line, (size_t)n);
-	cn->out_len += (size_t)n;
+	memcpy(cn->out + cn->out_len, line, n);
+	cn->out_len += n;
 }
 
+static void out_vformat(struct control_conn *cn, bool closing,
+			const char *fmt, va_list ap)
+{
+	char line[CONTROL_LINE_MAX];
+	int n;
+
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	out_append(cn, line, (size_t)n, closing);
+}
+
+static void out_add(struct control_conn *cn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void out_add(struct control_conn *cn, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	out_vformat(cn, false, fmt, ap);
+	va_end(ap);
+}
+
+static void out_close(struct control_conn *cn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void out_close(struct control_conn *cn, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	out_vformat(cn, true, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Ends the reply: its message and errno.  A reply that outgrew
+ * CONTROL_REPLY_MAX ends as an error, whatever it was to say, so that no
+ * client takes the lines it holds for all of them.
+ */
 static void out_end(struct control_conn *cn, int err, const char *message)
 {
-	if (message && *message)
-		out_add(cn, "message=%s\n", message);
-	out_add(cn, "errno=%d\n\n", err);
+	if (cn->out_err == -EMSGSIZE)
+		out_close(cn, "message=the reply would be longer than %d bytes\n",
+			  CONTROL_REPLY_MAX);
+	else if (cn->out_err)
+		out_close(cn, "message=out of memory for the reply\n");
+	if (cn->out_err) {
+		err = cn->out_err;
+		cn->out_err = 0;
+	} else if (message && *message) {
+		out_close(cn, "message=%s\n", message);
+	}
+	out_close(cn, "errno=%d\n\n", err);
 }
 
 static void format_endpoint(char *buf, size_t len, const union conf_endpoint *e)
@@ -1854,6 +1906,11 @@ static void conn_flush(struct control_conn *cn)
 		memmove(cn->out, cn->out + n, cn->out_len - (size_t)n);
 		cn->out_len -= (size_t)n;
 		ev_timer_again(c->dev->loop, &cn->idle_w);
+	}
+	if (cn->out_cap > CONTROL_OUT_KEEP) {
+		free(cn->out);
+		cn->out = NULL;
+		cn->out_cap = 0;
 	}
 	ev_io_stop(c->dev->loop, &cn->w);
 	ev_io_set(&cn->w, cn->fd, EV_READ);

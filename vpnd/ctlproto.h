@@ -20,6 +20,21 @@
 /* Members of this group may drive the connection (docs/control.md). */
 #define CONTROL_GROUP "vpnd"
 
+enum control_proto_limits {
+	/*
+	 * The most a reply may hold, in bytes.  The longest replies list the
+	 * servers (servers=1, probe=1), and each server's lines take fewer
+	 * bytes than its entry in the list file, which CONF_FILE_MAX bounds:
+	 * the entry's public key line alone outweighs the rtt_us= and
+	 * connected= lines the file does not have.  So every reply to an
+	 * accepted list fits, with room for the rest.  A reply that would
+	 * not fit anyway ends with errno=-EMSGSIZE instead of being cut.
+	 */
+	CONTROL_REPLY_MAX = CONF_FILE_MAX + 65536,
+	/* A reply line is at least "k=v\n": the most lines a reply holds. */
+	CONTROL_REPLY_LINES_MAX = CONTROL_REPLY_MAX / 4,
+};
+
 struct control_request {
 	char op[32];
 	char server[CONF_NAME_MAX + 1];

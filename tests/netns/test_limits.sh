@@ -15,12 +15,15 @@
 #   - control connections (a client-role vpnd, never brought up): 26 at
 #     once; 16 are kept and answer status=1, 10 are closed; a request
 #     over 16 KiB is refused; a second probe while one runs gets EBUSY;
-#     16 that say nothing are closed after 10 s, and a new one is served.
+#     16 that say nothing are closed after 10 s, and a new one is served;
+#     a list of 8,128 servers (a 1 MiB list file) is listed whole, by
+#     servers=1 and by vpnctl servers.
 # The counts come from vpnd's stats=1 and from the connections themselves;
 # wireguard-go is the other end of the tunnel.  Only end A is pushed, and
 # only when it is vpnd.
 PAIRINGS=${PAIRINGS:-vpnd:wireguard-go}
 . "$(dirname "$0")/lib.sh"
+VPNCTL=${VPNCTL:-$REPO/vpnctl/vpnctl}
 
 UAPI_MAX=64            # UAPISOCK_MAX_CONNS
 CONTROL_MAX=16         # CLIENT_MAX_CONNS
@@ -177,37 +180,39 @@ ratelimiter() {
 	assert "the tunnel works after the flood" ping_all "$NS_B" "$IN4_A" 3
 }
 
-# start_client: a client-role vpnd in a namespace of its own, never brought
-# up; its interface in CIF, its control socket in CSOCK.
+# start_client NAME: a client-role vpnd in a namespace of its own, never
+# brought up, with the server list $WORK/NAME/servers.conf (one server
+# when the file is not there yet); its interface in CIF, its control
+# socket in CSOCK, its run directory in CRUN, its log in CLOG.
 start_client() {
-	local ns ifn
-	make_ns ns c
-	ifn=$(ifname c)
-	mkdir -m 700 "$WORK/run" "$WORK/state"
-	cat >"$WORK/servers.conf" <<EOF
+	local ns ifn dir=$WORK/$1
+	make_ns ns "$1"
+	ifn=$(ifname "$1")
+	mkdir -p -m 700 "$dir" "$dir/run" "$dir/state"
+	[ -e "$dir/servers.conf" ] || cat >"$dir/servers.conf" <<EOF
 [se-test-01]
 endpoint = 127.0.0.1:9
 public_key = $(pub b)
 country = se
 city = Stockholm
 EOF
-	cat >"$WORK/client.conf" <<EOF
+	cat >"$dir/client.conf" <<EOF
 [interface]
 private_key = $(cat "$WORK/a.key")
 address = 198.18.0.9/32
 dns = 198.18.0.1
-servers = $WORK/servers.conf
-server = se-test-01
+servers = $dir/servers.conf
+server = $(sed -n '1s/^\[\(.*\)\]$/\1/p' "$dir/servers.conf")
 kill_switch = off
 EOF
-	env VPND_RUNDIR="$WORK/run" VPND_STATEDIR="$WORK/state" LOG_LEVEL=debug \
-		ip netns exec "$ns" "$VPND" -f --client -c "$WORK/client.conf" "$ifn" \
-		>"$WORK/client.log" 2>&1 </dev/null &
+	env VPND_RUNDIR="$dir/run" VPND_STATEDIR="$dir/state" LOG_LEVEL=debug \
+		ip netns exec "$ns" "$VPND" -f --client -c "$dir/client.conf" "$ifn" \
+		>"$dir/client.log" 2>&1 </dev/null &
 	# Recorded as a daemon: the cleanup stops it and removes its UAPI socket.
-	DAEMON_IFS+=("$ifn") DAEMON_PID[$ifn]=$! DAEMON_NS[$ifn]=$ns DAEMON_LOG[$ifn]=$WORK/client.log
+	DAEMON_IFS+=("$ifn") DAEMON_PID[$ifn]=$! DAEMON_NS[$ifn]=$ns DAEMON_LOG[$ifn]=$dir/client.log
 	DAEMON_IMPL[$ifn]=vpnd
-	CIF=$ifn CSOCK=$WORK/run/$ifn.sock
-	wait_for "[ -S '$CSOCK' ]" 10 || fail "the client did not listen on $CSOCK: $(tail -5 "$WORK/client.log")"
+	CIF=$ifn CSOCK=$dir/run/$ifn.sock CLOG=$dir/client.log CRUN=$dir/run
+	wait_for "[ -S '$CSOCK' ]" 30 || fail "the client did not listen on $CSOCK: $(tail -5 "$CLOG")"
 }
 
 control_conns() {
@@ -217,7 +222,7 @@ control_conns() {
 	check_hold control "$WORK/control.out" $CONTROL_MAX status=1
 	assert "control: bound_control_conns counts the $EXTRA ($(vpnd_stat "$ifn" bound_control_conns))" \
 		[ "$(vpnd_stat "$ifn" bound_control_conns)" = $EXTRA ]
-	one_log_line "$WORK/client.log" "$CONTROL_MAX control connections"
+	one_log_line "$CLOG" "$CONTROL_MAX control connections"
 	served_again "$sock" "once they closed"
 }
 
@@ -293,9 +298,67 @@ control_idle() {
 		grep -qx 'answered=0' "$WORK/idle.out"
 	assert "control: bound_control_idle counts them ($(vpnd_stat "$ifn" bound_control_idle))" \
 		[ "$(vpnd_stat "$ifn" bound_control_idle)" = $CONTROL_MAX ]
-	one_log_line "$WORK/client.log" "$CONTROL_IDLE seconds without a byte on a control connection"
+	one_log_line "$CLOG" "$CONTROL_IDLE seconds without a byte on a control connection"
 	served_again "$sock" "after them"
 	assert "the client daemon still runs" daemon_alive "$ifn"
+}
+
+# The longest replies list the servers.  A list as large as a list file may
+# be (CONF_FILE_MAX, 1 MiB: 8,128 servers) gives a servers=1 reply of some
+# 500 KB and 32,513 lines, far past the 64 KiB and 16,384 lines the
+# daemon and vpnctl once stopped at; vpnctl must list every server, and
+# the reply must end as the protocol says.
+control_big_reply() {
+	local dir=$WORK/big n got
+	mkdir -m 700 "$dir"
+	"$PYTHON" - "$(pub b)" "$dir/servers.conf" >"$dir/count" <<'PY' || fail "could not write the list"
+import sys
+key, path = sys.argv[1], sys.argv[2]
+out, size, i = [], 0, 0
+while True:
+    e = (f"[se-big-{i:05d}]\nendpoint = 127.0.0.1:{1000 + i}\n"
+         f"public_key = {key}\ncountry = se\ncity = Stockholm\n")
+    if size + len(e) > 1 << 20:
+        break
+    out.append(e)
+    size += len(e)
+    i += 1
+open(path, "w").write("".join(out))
+print(i)
+PY
+	n=$(cat "$dir/count")
+	start_client big
+	ip netns exec "${DAEMON_NS[$CIF]}" "$PYTHON" - "$CSOCK" >"$dir/raw.out" 2>&1 <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"servers=1\n\n")
+r = b""
+while not r.endswith(b"\n\n"):
+    c = s.recv(65536)
+    if not c:
+        break
+    r += c
+lines = r.decode().split("\n")
+print("bytes", len(r))
+print("lines", len(lines) - 2)
+print("servers", sum(1 for l in lines if l.startswith("server=")))
+print("last", lines[-3] if len(lines) >= 3 else "")
+PY
+	assert "control: the servers=1 reply of $n servers is over 64 KiB ($(tr '\n' ' ' <"$dir/raw.out"))" \
+		[ "$(sed -n 's/^bytes //p' "$dir/raw.out")" -gt 65536 ]
+	assert "control: it lists all $n servers" grep -qx "servers $n" "$dir/raw.out"
+	assert "control: and ends with errno=0" grep -qx "last errno=0" "$dir/raw.out"
+	VPND_RUNDIR=$CRUN ip netns exec "${DAEMON_NS[$CIF]}" "$VPNCTL" servers -i "$CIF" \
+		>"$dir/vpnctl.out" 2>"$dir/vpnctl.err"
+	got=$?
+	assert "vpnctl servers: exits 0 on a list of $n servers (got $got: $(head -c 300 "$dir/vpnctl.err"))" [ $got = 0 ]
+	assert "vpnctl servers: prints a header and $n rows (got $(wc -l <"$dir/vpnctl.out"))" \
+		[ "$(wc -l <"$dir/vpnctl.out")" = $((n + 1)) ]
+	assert "vpnctl servers: the last server is there" \
+		grep -q "^se-big-$(printf %05d $((n - 1))) " "$dir/vpnctl.out"
+	assert "the big-list client daemon still runs" daemon_alive "$CIF"
 }
 
 run() {
@@ -309,11 +372,12 @@ run() {
 	uapi_conns
 	staged
 	ratelimiter
-	start_client
+	start_client c
 	control_conns
 	control_long
 	control_probe
 	control_idle
+	control_big_reply
 	assert "vpnd A still running" daemon_alive "$IF_A"
 }
 
