@@ -21,6 +21,7 @@ enum bound_kind {
 	BOUND_STAGED,		/* all peers' staged packets: new dropped */
 	BOUND_RATELIMITER,	/* sources the ratelimiter tracks */
 	BOUND_UAPI_CONNS,	/* connections to the UAPI socket */
+	BOUND_UAPI_IDLE,	/* seconds a UAPI connection may idle */
 	BOUND_CONTROL_CONNS,	/* connections to the control socket */
 	BOUND_CONTROL_IDLE,	/* seconds a control connection may idle */
 	BOUND_FLEET_MESSAGE,	/* bytes of one etcd watch message */

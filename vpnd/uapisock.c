@@ -28,6 +28,7 @@
 
 struct uapisock_conn {
 	ev_io w;
+	ev_timer idle_w;	/* UAPISOCK_IDLE_MS without a byte moved */
 	int fd;
 	bool closing;
 	struct uapi_conn *c;
@@ -270,6 +271,7 @@ static void conn_close(struct uapisock_conn *cn)
 		}
 	dev->uapi_nconns--;
 	ev_io_stop(dev->loop, &cn->w);
+	ev_timer_stop(dev->loop, &cn->idle_w);
 	close(cn->fd);
 	uapi_conn_free(cn->c);
 	free(cn);
@@ -316,6 +318,7 @@ static bool conn_flush(struct uapisock_conn *cn)
 			return false;
 		}
 		uapi_conn_consume_output(cn->c, (size_t)n);
+		ev_timer_again(cn->dev->loop, &cn->idle_w);
 	}
 	if (cn->closing) {
 		conn_close(cn);
@@ -339,6 +342,7 @@ static void conn_read(struct uapisock_conn *cn)
 		conn_flush(cn);
 		return;
 	}
+	ev_timer_again(cn->dev->loop, &cn->idle_w);
 	ret = uapi_conn_feed(cn->c, buf, (size_t)n);
 	explicit_bzero(buf, sizeof(buf));
 	conn_log_error(cn);
@@ -360,6 +364,18 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_flush(cn);
 	else if (revents & EV_READ)
 		conn_read(cn);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct uapisock_conn *cn = (struct uapisock_conn *)((char *)w -
+		offsetof(struct uapisock_conn, idle_w));
+
+	(void)loop;
+	(void)revents;
+	bound_hit(cn->dev, BOUND_UAPI_IDLE, UAPISOCK_IDLE_MS / 1000,
+		  device_now());
+	conn_close(cn);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -396,6 +412,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	dev->uapi_nconns++;
 	ev_io_init(&cn->w, conn_cb, fd, EV_READ);
 	ev_io_start(loop, &cn->w);
+	ev_init(&cn->idle_w, idle_cb);
+	cn->idle_w.repeat = UAPISOCK_IDLE_MS / 1000.0;
+	ev_timer_again(loop, &cn->idle_w);
 }
 
 /* Whether a daemon already answers on path. */

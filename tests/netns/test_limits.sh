@@ -2,7 +2,8 @@
 # The bounds on what outsiders can make vpnd hold (docs/limits.md), each
 # pushed past its limit while the tunnel A<->B carries traffic:
 #   - UAPI connections: 74 at once; 64 are kept and answer get=1, 10 are
-#     closed at once; one log line says so; the tunnel keeps working.
+#     closed at once; one log line says so; the tunnel keeps working;
+#     64 that say nothing are closed after 10 s, and wg is served again.
 #   - staged packets: 50 peers whose handshakes never complete (their
 #     endpoint is a port where nothing listens) and 200 packets for each:
 #     each peer keeps at most 128 and all of them together 4096
@@ -26,6 +27,7 @@ PAIRINGS=${PAIRINGS:-vpnd:wireguard-go}
 VPNCTL=${VPNCTL:-$REPO/vpnctl/vpnctl}
 
 UAPI_MAX=64            # UAPISOCK_MAX_CONNS
+UAPI_IDLE=10           # UAPISOCK_IDLE_MS / 1000
 CONTROL_MAX=16         # CLIENT_MAX_CONNS
 CONTROL_IDLE=10        # CLIENT_CONN_IDLE_MS / 1000
 STAGED_PEER_MAX=128    # PEER_MAX_STAGED
@@ -78,6 +80,22 @@ uapi_conns() {
 	# The stats connection itself is the only one left.
 	assert "UAPI: uapi_conns is back to 1 ($(stat_a uapi_conns))" [ "$(stat_a uapi_conns)" = 1 ]
 	one_log_line "${DAEMON_LOG[$IF_A]}" "$UAPI_MAX UAPI connections"
+}
+
+# Slots held by saying nothing: closed after UAPI_IDLE s, so that whoever
+# holds them cannot keep wg out for good.
+uapi_idle() {
+	"$PYTHON" "$WGTOOL" sock-hold --sock "$RUN_DIR/$IF_A.sock" --count $UAPI_MAX \
+		--hold $((UAPI_IDLE + 2)) >"$WORK/uapi_idle.out" 2>&1 || fail "sock-hold: $(cat "$WORK/uapi_idle.out")"
+	assert "UAPI: $UAPI_MAX silent connections were kept at first ($(head -1 "$WORK/uapi_idle.out"))" \
+		grep -qx "held=$UAPI_MAX closed=0" "$WORK/uapi_idle.out"
+	assert "UAPI: none of them is served after $((UAPI_IDLE + 2)) s of silence ($(tail -1 "$WORK/uapi_idle.out"))" \
+		grep -qx 'answered=0' "$WORK/uapi_idle.out"
+	assert "UAPI: bound_uapi_idle counts them ($(stat_a bound_uapi_idle))" \
+		[ "$(stat_a bound_uapi_idle)" = $UAPI_MAX ]
+	assert "UAPI: uapi_conns is back to 1 ($(stat_a uapi_conns))" [ "$(stat_a uapi_conns)" = 1 ]
+	one_log_line "${DAEMON_LOG[$IF_A]}" "$UAPI_IDLE seconds without a byte on a UAPI connection"
+	assert "wg show answers after them" ip netns exec "$NS_A" wg show "$IF_A" public-key
 }
 
 staged() {
@@ -370,6 +388,7 @@ run() {
 	peer_pair 4 0
 	wait_ping "$NS_A" "$IN4_B" 10 || fail "no handshake within 10 s"
 	uapi_conns
+	uapi_idle
 	staged
 	ratelimiter
 	start_client c
