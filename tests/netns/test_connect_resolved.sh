@@ -28,7 +28,11 @@ cleanup_extra() {
 
 prereqs tcpdump dig apt-get dpkg-deb dbus-daemon unshare nsenter
 [ -r "$LAB" ] || die "the resolved lab ($LAB) is missing"
+# The lab gives RESOLVED_ROOT a default when it is sourced: only a root the
+# caller named is used as it is, never one an earlier run left in /tmp.
+CALLER_RESOLVED_ROOT=${RESOLVED_ROOT:-}
 . "$LAB"
+RESOLVED_ROOT=$CALLER_RESOLVED_ROOT
 
 # resolved drops to its own uid and must reach its files under WORK.
 chmod 711 "$WORK"
