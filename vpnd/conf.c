@@ -811,7 +811,8 @@ static int sig_read(const struct conf_file *f, uint8_t sig[CONF_SIG_LEN])
 	text[len] = '\0';
 	while (len && (text[len - 1] == '\n' || is_blank(text[len - 1])))
 		text[--len] = '\0';
-	if (sodium_base642bin(sig, CONF_SIG_LEN, text, len, NULL, &bin, &end,
+	if (!base64_text_valid(text, len) ||
+	    sodium_base642bin(sig, CONF_SIG_LEN, text, len, NULL, &bin, &end,
 			      sodium_base64_VARIANT_ORIGINAL) ||
 	    bin != CONF_SIG_LEN || *end)
 		return report(f, 0, NULL, NULL, -EPERM,

@@ -67,6 +67,18 @@ void key_to_base64(char out[KEY_BASE64_LEN + 1], const uint8_t key[KEY_LEN])
 	out[o] = '\0';
 }
 
+bool base64_text_valid(const char *s, size_t len)
+{
+	unsigned int bad = 0;
+	size_t pad = 0;
+
+	while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
+		pad++;
+	for (size_t i = 0; i < len - pad; i++)
+		bad |= base64_value((unsigned char)s[i]) >> 6;
+	return !bad;
+}
+
 int key_from_base64(uint8_t key[KEY_LEN], const char *s)
 {
 	uint8_t tmp[KEY_LEN];

@@ -1343,6 +1343,41 @@ static void test_signed_list(void **state)
 	assert_contains(fx->err, "servers.conf.sig cannot be opened");
 }
 
+/*
+ * libsodium's decoder reads any byte above 0x7f as '/': a signature file
+ * with such a byte in place of a '/' decoded to the same signature and was
+ * accepted (found by fuzz_signed).  Only base64 is a signature.
+ */
+static void test_signature_text_strict(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t sig[crypto_sign_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES,
+					   sodium_base64_VARIANT_ORIGINAL) + 1];
+	const char *path;
+	char *slash = NULL;
+
+	assert_true(sodium_init() >= 0);
+	/* A key whose signature's text has a '/': 3 in 4 do. */
+	for (int i = 0; i < 100 && !slash; i++) {
+		crypto_sign_keypair(pk, sk);
+		crypto_sign_detached(sig, NULL, (const unsigned char *)signed_list,
+				     strlen(signed_list), sk);
+		sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig),
+				  sodium_base64_VARIANT_ORIGINAL);
+		slash = strchr(b64, '/');
+	}
+	assert_non_null(slash);
+	path = put(fx, "servers.conf", signed_list, 0644);
+	put(fx, "servers.conf.sig", b64, 0644);
+	assert_int_equal(load_signed(fx, path, pk), 0);
+	*slash = (char)0xd6;
+	put(fx, "servers.conf.sig", b64, 0644);
+	assert_int_equal(load_signed(fx, path, pk), -EPERM);
+	assert_contains(fx->err, "is not a signature");
+}
+
 static void test_list_expires(void **state)
 {
 	struct fixture *fx = *state;
@@ -1530,6 +1565,7 @@ int main(void)
 		T(test_bind),
 		T(test_prefix_helpers),
 		T(test_signed_list),
+		T(test_signature_text_strict),
 		T(test_list_expires),
 		T(test_client_choice_keys),
 #undef T

@@ -96,6 +96,34 @@ static void test_base64_rejects_malformed(void **state)
 	}
 }
 
+/* base64_text_valid(): the standard alphabet, '=' only at the end, at most
+ * two; every other byte, above 0x7f included, anywhere, refused. */
+static void test_base64_text_valid(void **state)
+{
+	char s[9];
+
+	(void)state;
+	assert_true(base64_text_valid("", 0));
+	assert_true(base64_text_valid("AZaz09+/", 8));
+	assert_true(base64_text_valid("QUI=", 4));
+	assert_true(base64_text_valid("QQ==", 4));
+	assert_false(base64_text_valid("Q===", 4));
+	assert_false(base64_text_valid("Q=Q=", 4));
+	assert_false(base64_text_valid("QUI=\n", 5));
+	/* Only the bytes given are looked at. */
+	assert_true(base64_text_valid("QUI=!!", 4));
+	for (int c = 1; c < 256; c++) {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/')
+			continue;
+		for (int pos = 0; pos < 6; pos++) {
+			memcpy(s, "QUJDREVG", 9);
+			s[pos] = (char)c;
+			assert_false(base64_text_valid(s, 8));
+		}
+	}
+}
+
 static void test_hex_roundtrip_and_rejects(void **state)
 {
 	uint8_t key[32], back[32], orig[32];
@@ -145,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_base64_roundtrip_against_libsodium),
 		cmocka_unit_test(test_base64_known),
 		cmocka_unit_test(test_base64_rejects_malformed),
+		cmocka_unit_test(test_base64_text_valid),
 		cmocka_unit_test(test_hex_roundtrip_and_rejects),
 	};
 
