@@ -228,7 +228,7 @@ static bool bool_member(struct json_object *o, const char *name)
 static int b64_decode(const char *b64, size_t b64len, uint8_t *out, size_t cap,
 		      size_t *len)
 {
-	if (b64len / 4 * 3 > cap + 2)
+	if (b64len / 4 * 3 > cap + 2 || !base64_text_valid(b64, b64len))
 		return -1;
 	return sodium_base642bin(out, cap, b64, b64len, NULL, len, NULL,
 				 sodium_base64_VARIANT_ORIGINAL);
@@ -265,7 +265,7 @@ static int kv_walk(struct json_object *kvo, const char *prefix, bool deleted,
 	if (b64_decode(json_object_get_string(k),
 		       (size_t)json_object_get_string_len(k), raw, cap,
 		       raw_len)) {
-		kv.why = "the key is longer than the prefix and a name of 63 characters";
+		kv.why = "the key is not base64, or is longer than the prefix and a name of 63 characters";
 		snprintf(kv.key, sizeof(kv.key), "%s...", prefix);
 		*raw_len = 0;
 		return cb(ctx, &kv);
@@ -337,7 +337,10 @@ static int walk_array(struct json_object *parent, const char *member,
 				ret = -EPROTO;
 				break;
 			}
+			/* A "type" that is not a string (null, say) is not
+			 * a deletion. */
 			deleted = json_object_object_get_ex(e, "type", &type) &&
+				  json_object_is_type(type, json_type_string) &&
 				  !strcmp(json_object_get_string(type),
 					  "DELETE");
 		}
@@ -363,7 +366,8 @@ static int last_key(struct json_object *o, struct fleet_range_info *info)
 	info->last_key = malloc(b64len + 1);
 	if (!info->last_key)
 		return -ENOMEM;
-	if (sodium_base642bin((uint8_t *)info->last_key, b64len,
+	if (!base64_text_valid(json_object_get_string(k), b64len) ||
+	    sodium_base642bin((uint8_t *)info->last_key, b64len,
 			      json_object_get_string(k), b64len, NULL,
 			      &info->last_key_len, NULL,
 			      sodium_base64_VARIANT_ORIGINAL))

@@ -722,6 +722,40 @@ static void test_json_watch(void **state)
 	assert_int_equal(fleet_json_watch(o, "/u/", &info, collect, &s), -EPROTO);
 	json_object_put(o);
 	free(text);
+
+	/* A "type" that is not a string is no deletion (found by fuzz_fleet:
+	 * null had strcmp() read through a NULL). */
+	s.n = 0;
+	assert_true(asprintf(&text,
+			     "{\"result\":{\"header\":{\"revision\":\"8\"},\"events\":["
+			     "{\"type\":null,\"kv\":{\"key\":\"%s\",\"value\":\"%s\",\"mod_revision\":\"8\"}},"
+			     "{\"type\":7,\"kv\":{\"key\":\"%s\",\"value\":\"%s\",\"mod_revision\":\"8\"}}]}}",
+			     k1, v, k2, v) > 0);
+	o = json_tokener_parse(text);
+	assert_int_equal(fleet_json_watch(o, "/u/", &info, collect, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_false(s.deleted[0]);
+	assert_false(s.deleted[1]);
+	json_object_put(o);
+	free(text);
+
+	/* A key whose base64 has a byte above 0x7f, which libsodium would
+	 * read as '/': not base64, so the entry is passed on as one to skip,
+	 * with why. */
+	s.n = 0;
+	assert_true(asprintf(&text,
+			     "{\"result\":{\"header\":{\"revision\":\"9\"},\"events\":["
+			     "{\"kv\":{\"key\":\"%s\",\"value\":\"%s\",\"mod_revision\":\"9\"}}]}}",
+			     k1, v) > 0);
+	text[strstr(text, k1) - text + 1] = (char)0xd6;
+	o = json_tokener_parse(text);
+	assert_non_null(o);
+	assert_int_equal(fleet_json_watch(o, "/u/", &info, collect, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_true(s.why[0]);
+	assert_string_equal(s.names[0], "");
+	json_object_put(o);
+	free(text);
 	free(k1);
 	free(k2);
 	free(v);
