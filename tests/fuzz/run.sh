@@ -34,7 +34,8 @@
 #                       after a change to such a harness's message layout
 #   FUZZ_COVERAGE=1     after the runs, replay each corpus through a build
 #                       with clang's source coverage and print the line
-#                       coverage of each vpnd/ file the target reaches
+#                       coverage of each vpnd/ and vpnctl/ file the
+#                       target reaches
 #   FUZZ_BUILD=DIR      objects, binaries, logs, artifacts (build/fuzz)
 #   CLANG=clang         the compiler; Debian's package is "clang"
 #
@@ -122,9 +123,28 @@ pool_drain() {
 	wait || true
 }
 
+# What every harness links against, built with coverage: the core
+# (vpnd/*.c but main.c) and the part of vpnctl that its subcommands share
+# (ctl.c, json.c), which a harness that #includes a subcommand's .c needs,
+# as the Makefile links test_leaktest.  They go into one archive, so an
+# object is linked only when a harness uses it: one that #includes ctl.c
+# itself (fuzz_ctlreply) does not get a second copy.
+lib_sources() {
+	local src
+	for src in vpnd/*.c vpnctl/ctl.c vpnctl/json.c; do
+		[ "$src" = vpnd/main.c ] || echo "$src"
+	done
+}
+
+# An object's name: its path, flattened (vpnd/conf.c: vpnd-conf.o).
+object_of() {
+	local src=${2//\//-}
+	echo "$1/${src%.c}.o"
+}
+
 # The newest header: a change to any of them rebuilds every object.
 newest_header=
-for h in include/vpn/*.h vpnd/*.h; do
+for h in include/vpn/*.h vpnd/*.h vpnctl/*.h; do
 	if [ -z "$newest_header" ] || [ "$h" -nt "$newest_header" ]; then
 		newest_header=$h
 	fi
@@ -154,9 +174,8 @@ core_object() {
 
 build_core() {
 	local src obj objs=()
-	for src in vpnd/*.c; do
-		[ "$src" = vpnd/main.c ] && continue
-		obj="$FUZZ_BUILD/core/$(basename "${src%.c}").o"
+	for src in $(lib_sources); do
+		obj=$(object_of "$FUZZ_BUILD/core" "$src")
 		objs+=("$obj")
 		if stale "$obj" "$src" "$newest_header"; then
 			pool_start core_object "$src" "$obj"
@@ -176,8 +195,8 @@ build_core() {
 
 build_target() {
 	local t=$1 bin="$FUZZ_BUILD/fuzz_$1" src="$FUZZ_DIR/fuzz_$1.c"
-	# A harness may #include any core .c, or vpnctl's (not in the core
-	# library: ctlreply), so any of them makes it stale.
+	# A harness may #include any core .c, or any of vpnctl's, so any of
+	# them makes it stale.
 	if stale "$bin" "$src" "$FUZZ_BUILD/libvpncore-fuzz.a" vpnd/*.c \
 		vpnctl/*.c vpnctl/*.h "$newest_header" "$FUZZ_DIR"/*.h; then
 		say LD "$bin"
@@ -324,9 +343,8 @@ explain_failure() {
 coverage_report() {
 	local t=$1 dir="$FUZZ_BUILD/cov" src obj objs=() files=() corpus
 	mkdir -p "$dir/core"
-	for src in vpnd/*.c; do
-		[ "$src" = vpnd/main.c ] && continue
-		obj="$dir/core/$(basename "${src%.c}").o"
+	for src in $(lib_sources); do
+		obj=$(object_of "$dir/core" "$src")
 		objs+=("$obj")
 		if stale "$obj" "$src" "$newest_header"; then
 			# shellcheck disable=SC2086
@@ -346,9 +364,8 @@ coverage_report() {
 	LLVM_PROFILE_FILE="$dir/$t.%p.profraw" "$dir/fuzz_$t" -runs=0 \
 		"$corpus" "$FUZZ_DIR/corpus/$t" >"$LOGS/cov-$t.log" 2>&1
 	llvm-profdata merge -sparse -o "$dir/$t.profdata" "$dir/$t".*.profraw
-	for src in vpnd/*.c; do
-		[ "$src" = vpnd/main.c ] || files+=("$src")
-	done
+	# vpnctl's other files are reached by harnesses that #include them.
+	mapfile -t files < <({ lib_sources; ls vpnctl/*.c; } | sort -u)
 	say COV "$t: line coverage of the files it reaches"
 	llvm-cov report "$dir/fuzz_$t" -instr-profile="$dir/$t.profdata" \
 		"${files[@]}" 2>/dev/null |
