@@ -715,7 +715,8 @@ static bool parse_ipv4(const uint8_t *b, size_t len, struct packet *pk)
 }
 
 /* Skips hop-by-hop, routing, fragment (first only) and destination
- * options headers to the transport header. */
+ * options headers to the transport header.  Hop-by-hop options anywhere
+ * but first make no IPv6 packet (RFC 8200, 4.3: a receiver drops it). */
 static bool parse_ipv6(const uint8_t *b, size_t len, struct packet *pk)
 {
 	uint8_t next, cur;
@@ -727,6 +728,8 @@ static bool parse_ipv6(const uint8_t *b, size_t len, struct packet *pk)
 	for (int i = 0; i < 8; i++) {
 		if (next != 0 && next != 43 && next != 44 && next != 60)
 			break;
+		if (next == 0 && i > 0)
+			return false;
 		if (off + 8 > len)
 			return false;
 		if (next == 44 && ((b[off + 2] << 8 | b[off + 3]) & 0xfff8))

@@ -392,6 +392,21 @@ static void test_ipv6_header(void **state)
 	frag_header(b + 48, IPPROTO_TCP, 0, false);
 	assert_true(parse_ipv6(b, n, &pk));
 
+	/* Hop-by-hop options after another header: no IPv6 packet (RFC
+	 * 8200, 4.3), whatever follows; first, they are skipped.  (Found by
+	 * fuzz_leaktest: a routing header, then hop-by-hop, then a SYN.) */
+	n = ip6_header(b, 43, TARGET6, 0);
+	n += ext_header(b + n, 0, 8, 0);
+	n += ext_header(b + n, IPPROTO_TCP, 16, 0);
+	n += tcp_syn(b + n, SPORT, 443);
+	assert_false(parse_ipv6(b, n, &pk));
+	b[6] = 0;			/* hop-by-hop, hop-by-hop */
+	assert_false(parse_ipv6(b, n, &pk));
+	b[40] = 60;			/* hop-by-hop, destination options */
+	assert_true(parse_ipv6(b, n, &pk));
+	assert_int_equal(pk.proto, IPPROTO_TCP);
+	assert_ptr_equal(pk.l4, b + 64);
+
 	/* A header the judge does not skip (AH) is taken for the transport:
 	 * no probe has that protocol, so none matches it. */
 	n = ip6_header(b, 51, TARGET6, 0);
