@@ -23,6 +23,9 @@
 # Environment:
 #   FUZZ_SECONDS=N      run time of each target (libFuzzer -max_total_time);
 #                       smoke: 5, long: 600
+#   FUZZ_TIMEOUT=S      libFuzzer's -timeout for one input (10): wall time,
+#                       so a campaign beside other work takes 30 or more,
+#                       lest a starved process count as a hang
 #   FUZZ_JOBS=N         targets fuzzed (and harnesses built) at once;
 #                       smoke: 2, long: the number of cores
 #   FUZZ_CORPUS_DIR=D   where long runs keep their working corpora, one
@@ -56,6 +59,7 @@ else
 	FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 	FUZZ_JOBS=${FUZZ_JOBS:-2}
 fi
+FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
 FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 FUZZ_CORPUS_DIR=${FUZZ_CORPUS_DIR:-$FUZZ_BUILD/corpus}
 CLANG=${CLANG:-clang}
@@ -266,7 +270,7 @@ replay_regress() {
 	[ ${#files[@]} -gt 0 ] || return 0
 	mkdir -p "$FUZZ_BUILD/artifacts/$t"
 	timeout --kill-after=10 300 "$FUZZ_BUILD/fuzz_$t" -runs=0 \
-		-timeout=10 -rss_limit_mb=2048 \
+		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 \
 		-artifact_prefix="$FUZZ_BUILD/artifacts/$t/regress-" "${files[@]}" \
 		>"$LOGS/$t.regress.log" 2>&1 || rc=$?
 	v=$(verdict "$LOGS/$t.regress.log" "$rc")
@@ -296,7 +300,7 @@ fuzz_target() {
 	# the harness itself hang past it.
 	{ time timeout --kill-after=10 $((FUZZ_SECONDS + 120)) \
 		"$FUZZ_BUILD/fuzz_$t" -max_total_time="$FUZZ_SECONDS" \
-		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 -print_final_stats=1 \
 		"${dict[@]}" -artifact_prefix="$art/" \
 		"$corpus" ${seeds:+"$seeds"} >"$log" 2>&1 || rc=$?; } \
 		2>"$RES/$t.time"
