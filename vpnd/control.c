@@ -69,6 +69,7 @@ struct control_conn {
 	bool waiting_probe;	/* a probe=1 whose reply waits for answers */
 	bool closing;
 	int out_err;		/* a line of this reply was left out: why */
+	size_t reply_start;	/* where in out the reply being made begins */
 	struct ucred cred;	/* the peer, as it connected (SO_PEERCRED) */
 	struct control_conn *next;
 };
@@ -91,15 +92,19 @@ static const char *state_name(enum client_state s)
 
 /*
  * Appends to the reply.  Past CONTROL_REPLY_MAX, or without memory, the
- * line is left out and the reply marked, so that out_end() says so
- * instead of ending a reply that lacks lines; the closing lines
- * themselves may go past the bound.
+ * reply's lines so far are dropped, and so are the ones after, so that
+ * out_end() ends it with only why and errno, never as a reply that lacks
+ * lines; the closing lines themselves may go past the bound.
  */
 static void out_append(struct control_conn *cn, const char *line, size_t n,
 		       bool closing)
 {
+	if (!closing && cn->out_err)
+		return;
 	if (!closing && cn->out_len + n > CONTROL_REPLY_MAX) {
+		/* None of its lines, then: only why, and errno. */
 		cn->out_err = -EMSGSIZE;
+		cn->out_len = cn->reply_start;
 		return;
 	}
 	if (cn->out_len + n > cn->out_cap) {
@@ -111,6 +116,7 @@ static void out_append(struct control_conn *cn, const char *line, size_t n,
 		o = realloc(cn->out, cap);
 		if (!o) {
 			cn->out_err = -ENOMEM;
+			cn->out_len = cn->reply_start;
 			return;
 		}
 		cn->out = o;
@@ -177,6 +183,7 @@ static void out_end(struct control_conn *cn, int err, const char *message)
 		out_close(cn, "message=%s\n", message);
 	}
 	out_close(cn, "errno=%d\n\n", err);
+	cn->reply_start = cn->out_len;
 }
 
 static void format_endpoint(char *buf, size_t len, const union conf_endpoint *e)
@@ -855,7 +862,7 @@ static int client_up(struct client *c, const char *id, char *msg, size_t len)
 
 /* Probing. */
 
-static void conn_flush(struct control_conn *cn);
+static int conn_flush(struct control_conn *cn);
 static void answer_waiting(struct client *c, int err, const char *message);
 
 static void probe_stop(struct client *c)
@@ -1380,7 +1387,7 @@ static void handle_splitapp(struct client *c, struct control_conn *cn,
 	out_end(cn, 0, NULL);
 }
 
-static void conn_flush(struct control_conn *cn);
+static int conn_flush(struct control_conn *cn);
 
 /* What the kill switch protects, in words, for people (docs/control.md). */
 static const char *split_scope(const struct client *c)
@@ -1885,7 +1892,14 @@ static void after_reply(struct client *c)
 		ev_break(c->dev->loop, EVBREAK_ALL);
 }
 
-static void conn_flush(struct control_conn *cn)
+enum conn_flushed {
+	CONN_CLOSED = -1,	/* and freed */
+	CONN_PENDING = 0,	/* the rest goes when the socket takes it */
+	CONN_SENT = 1,
+};
+
+/* Sends what it can: enum conn_flushed. */
+static int conn_flush(struct control_conn *cn)
 {
 	struct client *c = cn->c;
 	ssize_t n;
@@ -1896,15 +1910,17 @@ static void conn_flush(struct control_conn *cn)
 			ev_io_stop(c->dev->loop, &cn->w);
 			ev_io_set(&cn->w, cn->fd, EV_WRITE);
 			ev_io_start(c->dev->loop, &cn->w);
-			return;
+			return CONN_PENDING;
 		}
 		if (n <= 0) {
 			conn_close(cn);
 			after_reply(c);
-			return;
+			return CONN_CLOSED;
 		}
 		memmove(cn->out, cn->out + n, cn->out_len - (size_t)n);
 		cn->out_len -= (size_t)n;
+		cn->reply_start = cn->reply_start > (size_t)n ?
+				  cn->reply_start - (size_t)n : 0;
 		ev_timer_again(c->dev->loop, &cn->idle_w);
 	}
 	if (cn->out_cap > CONTROL_OUT_KEEP) {
@@ -1915,38 +1931,69 @@ static void conn_flush(struct control_conn *cn)
 	ev_io_stop(c->dev->loop, &cn->w);
 	ev_io_set(&cn->w, cn->fd, EV_READ);
 	ev_io_start(c->dev->loop, &cn->w);
-	if (cn->closing)
+	if (cn->closing) {
 		conn_close(cn);
+		after_reply(c);
+		return CONN_CLOSED;
+	}
 	after_reply(c);
+	return CONN_SENT;
 }
 
-/* Handles every complete request in the input buffer. */
-static void conn_process(struct control_conn *cn)
+static bool conn_waiting(const struct control_conn *cn)
+{
+	return cn->waiting_up || cn->waiting_probe;
+}
+
+/* Handles the first complete request in the input buffer, if there is
+ * one and no reply is waiting to be sent; whether it did. */
+static bool conn_process_one(struct control_conn *cn)
 {
 	struct control_request r;
 	char msg[256];
 	size_t used;
 	int ret;
 
-	while (!cn->waiting_up && !cn->waiting_probe &&
-	       (used = control_request_end(cn->in, cn->in_len))) {
-		cn->in[used - 2] = '\0';
-		if (control_request_parse(cn->in, used - 2, &r, msg,
-					  sizeof(msg))) {
-			out_end(cn, -EINVAL, msg);
-		} else if ((ret = control_request_access(&r,
-				cn->peer == CONTROL_PEER_ROOT, msg,
-				sizeof(msg)))) {
-			log_msg(cn->c->dev, LOG_LEVEL_VERBOSE,
-				"refused %s from uid %ld: needs root", r.op,
-				(long)cn->uid);
-			out_end(cn, ret, msg);
-		} else {
-			handle_request(cn->c, cn, &r);
-		}
-		memmove(cn->in, cn->in + used, cn->in_len - used);
-		cn->in_len -= used;
+	if (conn_waiting(cn) || cn->out_len ||
+	    !(used = control_request_end(cn->in, cn->in_len)))
+		return false;
+	cn->in[used - 2] = '\0';
+	if (control_request_parse(cn->in, used - 2, &r, msg,
+				  sizeof(msg))) {
+		out_end(cn, -EINVAL, msg);
+	} else if ((ret = control_request_access(&r,
+			cn->peer == CONTROL_PEER_ROOT, msg,
+			sizeof(msg)))) {
+		log_msg(cn->c->dev, LOG_LEVEL_VERBOSE,
+			"refused %s from uid %ld: needs root", r.op,
+			(long)cn->uid);
+		out_end(cn, ret, msg);
+	} else {
+		handle_request(cn->c, cn, &r);
 	}
+	memmove(cn->in, cn->in + used, cn->in_len - used);
+	cn->in_len -= used;
+	return true;
+}
+
+/*
+ * Answers the complete requests in the input one at a time, each reply
+ * sent before the next request is handled, so that CONTROL_REPLY_MAX
+ * bounds each reply and a connection holds one.  False when the
+ * connection is gone.
+ */
+static bool conn_serve(struct control_conn *cn)
+{
+	int f;
+
+	while (conn_process_one(cn)) {
+		if (conn_waiting(cn))
+			break;
+		f = conn_flush(cn);
+		if (f != CONN_SENT)
+			return f != CONN_CLOSED;
+	}
+	return true;
 }
 
 static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1956,7 +2003,8 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	if (revents & EV_WRITE) {
-		conn_flush(cn);
+		if (conn_flush(cn) == CONN_SENT)
+			conn_serve(cn);
 		return;
 	}
 	n = recv(cn->fd, cn->in + cn->in_len, sizeof(cn->in) - cn->in_len - 1,
@@ -1970,8 +2018,11 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	cn->in_len += (size_t)n;
 	ev_timer_again(cn->c->dev->loop, &cn->idle_w);
-	conn_process(cn);
-	if (cn->in_len == sizeof(cn->in) - 1) {
+	if (!conn_serve(cn))
+		return;
+	/* Full, and not with requests waiting their turn. */
+	if (cn->in_len == sizeof(cn->in) - 1 &&
+	    !control_request_end(cn->in, cn->in_len)) {
 		out_end(cn, -EINVAL, "request too long");
 		cn->closing = true;
 	}

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,6 +31,7 @@
 struct uapisock_conn {
 	ev_io w;
 	ev_timer idle_w;	/* UAPISOCK_IDLE_MS without a byte moved */
+	int idle_outq;		/* unread reply bytes at the last idle check */
 	int fd;
 	bool closing;
 	struct uapi_conn *c;
@@ -318,6 +321,8 @@ static bool conn_flush(struct uapisock_conn *cn)
 			return false;
 		}
 		uapi_conn_consume_output(cn->c, (size_t)n);
+		/* Timed from now, not from before a long chunk was made. */
+		ev_now_update(cn->dev->loop);
 		ev_timer_again(cn->dev->loop, &cn->idle_w);
 	}
 	if (cn->closing) {
@@ -342,9 +347,11 @@ static void conn_read(struct uapisock_conn *cn)
 		conn_flush(cn);
 		return;
 	}
-	ev_timer_again(cn->dev->loop, &cn->idle_w);
 	ret = uapi_conn_feed(cn->c, buf, (size_t)n);
 	explicit_bzero(buf, sizeof(buf));
+	/* From now: applying a large set may have taken a while. */
+	ev_now_update(cn->dev->loop);
+	ev_timer_again(cn->dev->loop, &cn->idle_w);
 	conn_log_error(cn);
 	if (ret < 0) {
 		conn_close(cn);
@@ -366,13 +373,35 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_read(cn);
 }
 
+/*
+ * Whether the client moved a byte since the last look, though the daemon
+ * did not: it sent something not read yet (the daemon may have been busy
+ * with another connection), or it read some of a reply that fills the
+ * socket (a slow reader, whose socket turns writable again only once it
+ * has drained most of it).
+ */
+static bool conn_client_moved(struct uapisock_conn *cn)
+{
+	int inq = 0, outq = 0;
+
+	if (!ioctl(cn->fd, SIOCINQ, &inq) && inq > 0)
+		return true;
+	if (ioctl(cn->fd, SIOCOUTQ, &outq) || !outq || outq == cn->idle_outq)
+		return false;
+	cn->idle_outq = outq;
+	return true;
+}
+
 static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct uapisock_conn *cn = (struct uapisock_conn *)((char *)w -
 		offsetof(struct uapisock_conn, idle_w));
 
-	(void)loop;
 	(void)revents;
+	if (conn_client_moved(cn)) {
+		ev_timer_again(loop, &cn->idle_w);
+		return;
+	}
 	bound_hit(cn->dev, BOUND_UAPI_IDLE, UAPISOCK_IDLE_MS / 1000,
 		  device_now());
 	conn_close(cn);

@@ -16,11 +16,13 @@ enum uapisock_limits {
 	 * holds at most one line being read and one reply being written,
 	 * besides the set request it is parsing (uapi.h's limits). */
 	UAPISOCK_MAX_CONNS = 64,
-	/* A connection that moves no byte either way for this long is
-	 * closed: wg writes its request at once and reads its reply to the
-	 * end, so only a client that holds a slot, or a half-sent set
-	 * request and what it has parsed, waits this long.  Without it, 64
-	 * silent connections would keep every wg command out. */
+	/* A connection whose client neither sends nor reads a byte for
+	 * this long is closed (a slow reader of a long reply is not idle,
+	 * nor is a client whose bytes wait while the daemon was busy): wg
+	 * writes its request at once and reads its reply to the end, so
+	 * only a client that holds a slot, or a half-sent set request and
+	 * what it has parsed, waits this long.  Without it, 64 silent
+	 * connections would keep every wg command out. */
 	UAPISOCK_IDLE_MS = 10000,
 	UAPISOCK_READ_CHUNK = 16384,
 };

@@ -3,7 +3,8 @@
 # pushed past its limit while the tunnel A<->B carries traffic:
 #   - UAPI connections: 74 at once; 64 are kept and answer get=1, 10 are
 #     closed at once; one log line says so; the tunnel keeps working;
-#     64 that say nothing are closed after 10 s, and wg is served again.
+#     64 that say nothing are closed after 10 s, and wg is served again;
+#     one that reads a 1 MB get reply at 8 KiB/s for 25 s is not.
 #   - staged packets: 50 peers whose handshakes never complete (their
 #     endpoint is a port where nothing listens) and 200 packets for each:
 #     each peer keeps at most 128 and all of them together 4096
@@ -96,6 +97,59 @@ uapi_idle() {
 	assert "UAPI: uapi_conns is back to 1 ($(stat_a uapi_conns))" [ "$(stat_a uapi_conns)" = 1 ]
 	one_log_line "${DAEMON_LOG[$IF_A]}" "$UAPI_IDLE seconds without a byte on a UAPI connection"
 	assert "wg show answers after them" ip netns exec "$NS_A" wg show "$IF_A" public-key
+	uapi_slow_reader
+}
+
+# A client that reads a long get reply slowly is not idle, though the
+# daemon's writes wait on it for longer than UAPI_IDLE: a peer with 40,000
+# allowed IPs makes a reply of about 1 MB, read 8 KiB a second for 25 s.
+uapi_slow_reader() {
+	ip netns exec "$NS_A" "$PYTHON" - "$RUN_DIR/$IF_A.sock" >"$WORK/slow.out" 2>&1 <<'PY'
+import os, socket, sys, time
+path = sys.argv[1]
+def ask(data):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(path)
+    s.sendall(data)
+    return s
+def reply(s):
+    r = b""
+    while not r.endswith(b"\n\n"):
+        c = s.recv(65536)
+        if not c:
+            break
+        r += c
+    return r
+key = os.urandom(32).hex()
+ips = "".join("allowed_ip=10.%d.%d.%d/32\n" % (128 + (i >> 16), i >> 8 & 255, i & 255)
+              for i in range(40000))
+r = reply(ask(("set=1\npublic_key=%s\n%s\n" % (key, ips)).encode()))
+print("set", r.decode().strip())
+g = ask(b"get=1\n\n")
+got, t0, closed = 0, time.time(), False
+while time.time() - t0 < 25:
+    c = g.recv(8192)
+    if not c:
+        closed = True
+        print("closed after %.1f s and %d bytes" % (time.time() - t0, got))
+        break
+    got += len(c)
+    time.sleep(1)
+rest = b"" if closed else reply(g)
+print("slow", got, "total", got + len(rest))
+print("last", rest.decode("latin-1").strip().split("\n")[-1] if rest else "")
+r = reply(ask(("set=1\npublic_key=%s\nremove=true\n\n" % key).encode()))
+print("remove", r.decode().strip())
+PY
+	assert "UAPI: 40,000 allowed IPs set ($(head -1 "$WORK/slow.out"))" grep -qx 'set errno=0' "$WORK/slow.out"
+	assert_not "UAPI: a slow reader of a long get is not closed ($(grep closed "$WORK/slow.out"))" \
+		grep -q '^closed' "$WORK/slow.out"
+	assert "UAPI: it gets the whole reply, to errno=0 ($(grep -E '^(slow|last)' "$WORK/slow.out" | tr '\n' ' '))" \
+		grep -qx 'last errno=0' "$WORK/slow.out"
+	assert "UAPI: the peer is removed after" grep -qx 'remove errno=0' "$WORK/slow.out"
+	assert "UAPI: bound_uapi_idle counts no more ($(stat_a bound_uapi_idle))" \
+		[ "$(stat_a bound_uapi_idle)" = $UAPI_MAX ]
 }
 
 staged() {
@@ -351,23 +405,28 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(10)
 s.connect(sys.argv[1])
-s.sendall(b"servers=1\n\n")
+# Two requests in one write: each reply is whole, and bounded on its own.
+s.sendall(b"servers=1\n\n" * 2)
 r = b""
-while not r.endswith(b"\n\n"):
+while r.count(b"\n\n") < 2:
     c = s.recv(65536)
     if not c:
         break
     r += c
-lines = r.decode().split("\n")
-print("bytes", len(r))
-print("lines", len(lines) - 2)
-print("servers", sum(1 for l in lines if l.startswith("server=")))
-print("last", lines[-3] if len(lines) >= 3 else "")
+for name, reply in zip(("", "second "), r.split(b"\n\n")[:2]):
+    lines = reply.decode().split("\n")
+    print(name + "bytes", len(reply) + 2)
+    print(name + "lines", len(lines))
+    print(name + "servers", sum(1 for l in lines if l.startswith("server=")))
+    print(name + "last", lines[-1])
 PY
 	assert "control: the servers=1 reply of $n servers is over 64 KiB ($(tr '\n' ' ' <"$dir/raw.out"))" \
 		[ "$(sed -n 's/^bytes //p' "$dir/raw.out")" -gt 65536 ]
 	assert "control: it lists all $n servers" grep -qx "servers $n" "$dir/raw.out"
 	assert "control: and ends with errno=0" grep -qx "last errno=0" "$dir/raw.out"
+	assert "control: a second servers=1 in the same write lists all $n too" \
+		grep -qx "second servers $n" "$dir/raw.out"
+	assert "control: and ends with errno=0 too" grep -qx "second last errno=0" "$dir/raw.out"
 	VPND_RUNDIR=$CRUN ip netns exec "${DAEMON_NS[$CIF]}" "$VPNCTL" servers -i "$CIF" \
 		>"$dir/vpnctl.out" 2>"$dir/vpnctl.err"
 	got=$?
