@@ -248,6 +248,17 @@ static void key_printable(struct fleet_kv *kv, const uint8_t *raw, size_t len)
  * paging); a bad key or value is passed on with kv.why set, so that the
  * caller counts and logs it.
  */
+/* The value's base64 may hold a preshared key: wiped whatever the key. */
+static void value_wipe(struct json_object *kvo)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(kvo, "value", &v) &&
+	    json_object_is_type(v, json_type_string))
+		sodium_memzero((void *)json_object_get_string(v),
+			       (size_t)json_object_get_string_len(v));
+}
+
 static int kv_walk(struct json_object *kvo, const char *prefix, bool deleted,
 		   uint8_t *raw, size_t *raw_len, fleet_kv_fn cb, void *ctx)
 {
@@ -259,8 +270,10 @@ static int kv_walk(struct json_object *kvo, const char *prefix, bool deleted,
 
 	*raw_len = 0;
 	if (!json_object_object_get_ex(kvo, "key", &k) ||
-	    !json_object_is_type(k, json_type_string))
+	    !json_object_is_type(k, json_type_string)) {
+		value_wipe(kvo);
 		return -EPROTO;
+	}
 	kv.mod_revision = int_member(kvo, "mod_revision");
 	if (b64_decode(json_object_get_string(k),
 		       (size_t)json_object_get_string_len(k), raw, cap,
@@ -268,11 +281,14 @@ static int kv_walk(struct json_object *kvo, const char *prefix, bool deleted,
 		kv.why = "the key is not base64, or is longer than the prefix and a name of 63 characters";
 		snprintf(kv.key, sizeof(kv.key), "%s...", prefix);
 		*raw_len = 0;
+		value_wipe(kvo);
 		return cb(ctx, &kv);
 	}
 	key_printable(&kv, raw, *raw_len);
-	if (*raw_len < plen || memcmp(raw, prefix, plen))
+	if (*raw_len < plen || memcmp(raw, prefix, plen)) {
+		value_wipe(kvo);
 		return -EPROTO;
+	}
 	raw[*raw_len] = '\0';
 	kv.name = (const char *)raw + plen;
 	if (strlen(kv.name) != *raw_len - plen ||

@@ -754,6 +754,20 @@ static void test_json_watch(void **state)
 	assert_int_equal(s.n, 1);
 	assert_true(s.why[0]);
 	assert_string_equal(s.names[0], "");
+	/* Skipped, its value (which may hold a preshared key) still wiped. */
+	{
+		struct json_object *r, *ev, *kv, *val;
+		const char *t;
+
+		assert_true(json_object_object_get_ex(o, "result", &r));
+		assert_true(json_object_object_get_ex(r, "events", &ev));
+		assert_true(json_object_object_get_ex(
+			json_object_array_get_idx(ev, 0), "kv", &kv));
+		assert_true(json_object_object_get_ex(kv, "value", &val));
+		t = json_object_get_string(val);
+		for (int i = 0; i < json_object_get_string_len(val); i++)
+			assert_int_equal(t[i], 0);
+	}
 	json_object_put(o);
 	free(text);
 	free(k1);
