@@ -194,11 +194,19 @@ static int read_reply(struct reader *rd, struct ctl_reply *r)
 {
 	char line[CTL_LINE_MAX + 1];
 	bool seen_errno = false, done = false;
+	size_t bytes = 0;
 	int ret;
 
-	/* ctl_reply_add() bounds the lines: only "errno" and "" are not kept. */
+	/* ctl_reply_add() bounds the lines: only "errno" and "" are not kept;
+	 * and the bytes, as vpnd's CONTROL_REPLY_MAX does with its closing
+	 * lines. */
 	while (!done) {
 		ret = reader_line(rd, line);
+		if (!ret) {
+			bytes += strlen(line) + 1;
+			if (bytes > CTL_REPLY_BYTES_MAX)
+				return -E2BIG;
+		}
 		if (!ret)
 			ret = reply_line(r, line, &seen_errno, &done);
 		if (ret)
@@ -372,8 +380,9 @@ int ctl_report_call(const struct ctl_conn *c, int err)
 			CTL_LINE_MAX);
 		return CTL_EXIT_FAILED;
 	case -E2BIG:
-		fprintf(stderr, "vpnctl: vpnd sent more than %d lines\n",
-			CTL_LINES_MAX);
+		fprintf(stderr, "vpnctl: vpnd sent more than %d lines or %d "
+				"bytes\n",
+			CTL_LINES_MAX, CTL_REPLY_BYTES_MAX);
 		return CTL_EXIT_FAILED;
 	case -EPROTO:
 		fprintf(stderr, "vpnctl: vpnd's reply is not in the control "

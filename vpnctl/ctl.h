@@ -35,6 +35,8 @@ enum ctl_limits {
 	CTL_LINE_MAX = 4096,		/* bytes of a reply line, without \n */
 	/* lines of one reply: as many as vpnd may send */
 	CTL_LINES_MAX = CONTROL_REPLY_LINES_MAX,
+	/* bytes of one reply: vpnd's bound, and its message and errno */
+	CTL_REPLY_BYTES_MAX = CONTROL_REPLY_MAX + 2 * (CTL_LINE_MAX + 1),
 	CTL_SERVER_ID_MAX = 63,		/* as a section name of servers.conf */
 	CTL_PATH_MAX = sizeof(((struct sockaddr_un *)0)->sun_path),
 	CTL_TIMEOUT_MS = 5000,		/* status, servers */
@@ -82,8 +84,9 @@ bool ctl_not_running(int err);
  * result.  Returns 0 when a well-formed reply arrived (its own errno is in
  * r->err), or a negative errno: -ETIMEDOUT (nothing within @timeout_ms),
  * -ECONNRESET (closed before the reply ended), -EMSGSIZE (a line over
- * CTL_LINE_MAX), -E2BIG (over CTL_LINES_MAX lines), -EPROTO (not the
- * protocol), -ENOMEM, or what send() or poll() said.
+ * CTL_LINE_MAX), -E2BIG (over CTL_LINES_MAX lines or CTL_REPLY_BYTES_MAX
+ * bytes), -EPROTO (not the protocol), -ENOMEM, or what send() or poll()
+ * said.
  */
 int ctl_call(struct ctl_conn *c, const char *request, int timeout_ms,
 	     struct ctl_reply *r);

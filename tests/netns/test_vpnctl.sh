@@ -243,6 +243,12 @@ import json, sys
 json.dump({"status": {"keys": [["address", "10.0.0.1/32"]] * (int(sys.argv[2]) + 1)}}, open(sys.argv[1], "w"))' \
 	"$CONFIG" $CTL_LINES_MAX
 run status; expect 1 "too many lines"; err_has "more than $CTL_LINES_MAX lines"
+# Few lines but long ones: 300 of 4,000 bytes is over the 1 MiB + 72 KiB
+# a reply may hold (CTL_REPLY_BYTES_MAX).
+"$PYTHON" -c '
+import json, sys
+json.dump({"status": {"keys": [["address", "x" * 4000]] * 300}}, open(sys.argv[1], "w"))' "$CONFIG"
+run status; expect 1 "too many bytes"; err_has "bytes"
 : >"$LOG"
 ok "malformed replies: exit 1 (3 when cut short); 4096-byte lines accepted, longer refused"
 
