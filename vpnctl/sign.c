@@ -180,7 +180,7 @@ static int secret_read(const char *path, uint8_t *sk, char *text)
 	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
 		       text[len - 1] == ' '))
 		text[--len] = '\0';
-	if (!base64_text_valid(text, len) ||
+	if (!key_base64_text_valid(text, len) ||
 	    sodium_base642bin(sk, SK_LEN, text, len, NULL, &bin, &end,
 			      sodium_base64_VARIANT_ORIGINAL) ||
 	    bin != SK_LEN || *end) {

@@ -811,7 +811,7 @@ static int sig_read(const struct conf_file *f, uint8_t sig[CONF_SIG_LEN])
 	text[len] = '\0';
 	while (len && (text[len - 1] == '\n' || is_blank(text[len - 1])))
 		text[--len] = '\0';
-	if (!base64_text_valid(text, len) ||
+	if (!key_base64_text_valid(text, len) ||
 	    sodium_base642bin(sig, CONF_SIG_LEN, text, len, NULL, &bin, &end,
 			      sodium_base64_VARIANT_ORIGINAL) ||
 	    bin != CONF_SIG_LEN || *end)

@@ -228,7 +228,7 @@ static bool bool_member(struct json_object *o, const char *name)
 static int b64_decode(const char *b64, size_t b64len, uint8_t *out, size_t cap,
 		      size_t *len)
 {
-	if (b64len / 4 * 3 > cap + 2 || !base64_text_valid(b64, b64len))
+	if (b64len / 4 * 3 > cap + 2 || !key_base64_text_valid(b64, b64len))
 		return -1;
 	return sodium_base642bin(out, cap, b64, b64len, NULL, len, NULL,
 				 sodium_base64_VARIANT_ORIGINAL);
@@ -382,7 +382,7 @@ static int last_key(struct json_object *o, struct fleet_range_info *info)
 	info->last_key = malloc(b64len + 1);
 	if (!info->last_key)
 		return -ENOMEM;
-	if (!base64_text_valid(json_object_get_string(k), b64len) ||
+	if (!key_base64_text_valid(json_object_get_string(k), b64len) ||
 	    sodium_base642bin((uint8_t *)info->last_key, b64len,
 			      json_object_get_string(k), b64len, NULL,
 			      &info->last_key_len, NULL,

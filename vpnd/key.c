@@ -67,7 +67,7 @@ void key_to_base64(char out[KEY_BASE64_LEN + 1], const uint8_t key[KEY_LEN])
 	out[o] = '\0';
 }
 
-bool base64_text_valid(const char *s, size_t len)
+bool key_base64_text_valid(const char *s, size_t len)
 {
 	unsigned int bad = 0;
 	size_t pad = 0;

@@ -28,7 +28,7 @@ int key_from_base64(uint8_t key[KEY_LEN], const char *s);
  * which (1.0.18) reads any byte above 0x7f as '/': checked first, a value
  * keeps one spelling, as a key does.  Constant time in the characters.
  */
-bool base64_text_valid(const char *s, size_t len);
+bool key_base64_text_valid(const char *s, size_t len);
 
 void key_to_hex(char out[KEY_HEX_LEN + 1], const uint8_t key[KEY_LEN]);
 int key_from_hex(uint8_t key[KEY_LEN], const char *s);

@@ -96,30 +96,39 @@ static void test_base64_rejects_malformed(void **state)
 	}
 }
 
-/* base64_text_valid(): the standard alphabet, '=' only at the end, at most
+/* key_base64_text_valid(): the standard alphabet, '=' only at the end, at most
  * two; every other byte, above 0x7f included, anywhere, refused. */
 static void test_base64_text_valid(void **state)
 {
 	char s[9];
 
 	(void)state;
-	assert_true(base64_text_valid("", 0));
-	assert_true(base64_text_valid("AZaz09+/", 8));
-	assert_true(base64_text_valid("QUI=", 4));
-	assert_true(base64_text_valid("QQ==", 4));
-	assert_false(base64_text_valid("Q===", 4));
-	assert_false(base64_text_valid("Q=Q=", 4));
-	assert_false(base64_text_valid("QUI=\n", 5));
+	assert_true(key_base64_text_valid("", 0));
+	assert_true(key_base64_text_valid("AZaz09+/", 8));
+	assert_true(key_base64_text_valid("QUI=", 4));
+	assert_true(key_base64_text_valid("QQ==", 4));
+	assert_false(key_base64_text_valid("Q===", 4));
+	assert_false(key_base64_text_valid("Q=Q=", 4));
+	assert_false(key_base64_text_valid("QUI=\n", 5));
 	/* Only the bytes given are looked at. */
-	assert_true(base64_text_valid("QUI=!!", 4));
-	for (int c = 1; c < 256; c++) {
+	assert_true(key_base64_text_valid("QUI=!!", 4));
+	/* Padding alone passes here; the decoder refuses its length. */
+	assert_true(key_base64_text_valid("==", 2));
+	for (int c = 0; c < 256; c++) {
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		    (c >= '0' && c <= '9') || c == '+' || c == '/')
 			continue;
-		for (int pos = 0; pos < 6; pos++) {
+		/* Every position, the padding's two included ('=' is padding
+		 * only at the end). */
+		for (int pos = 0; pos < 8; pos++) {
+			if (c == '=' && pos >= 6)
+				continue;
 			memcpy(s, "QUJDREVG", 9);
 			s[pos] = (char)c;
-			assert_false(base64_text_valid(s, 8));
+			assert_false(key_base64_text_valid(s, 8));
+			memcpy(s, "QUJDRE==", 9);
+			s[pos] = (char)c;
+			assert_false(key_base64_text_valid(s, 8));
 		}
 	}
 }
