@@ -298,7 +298,7 @@ fuzz_target() {
 	before=$(find "$art" -type f | wc -l)
 	# -max_total_time bounds the run; timeout(1) is the backstop should
 	# the harness itself hang past it.
-	{ time timeout --kill-after=10 $((FUZZ_SECONDS + 120)) \
+	{ time timeout --kill-after=10 $((FUZZ_SECONDS + FUZZ_TIMEOUT + 120)) \
 		"$FUZZ_BUILD/fuzz_$t" -max_total_time="$FUZZ_SECONDS" \
 		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 -print_final_stats=1 \
 		"${dict[@]}" -artifact_prefix="$art/" \
@@ -375,7 +375,8 @@ coverage_report() {
 		"${files[@]}" 2>/dev/null |
 		awk 'NR > 2 && $1 ~ /\.c$/ && $8 != "-" && $10 != "0.00%" {
 			n = split($1, part, "/")
-			printf "    %-22s lines %6s of %5s\n", part[n], $10, $8
+			# vpnd/ and vpnctl/ share some names: both parts.
+			printf "    %-30s lines %6s of %5s\n", part[n - 1] "/" part[n], $10, $8
 		}'
 }
 
