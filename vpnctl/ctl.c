@@ -204,11 +204,9 @@ static int read_reply(struct reader *rd, struct ctl_reply *r)
 		ret = reader_line(rd, line);
 		if (!ret) {
 			bytes += strlen(line) + 1;
-			if (bytes > CTL_REPLY_BYTES_MAX)
-				return -E2BIG;
+			ret = bytes > CTL_REPLY_BYTES_MAX ? -E2BIG :
+			      reply_line(r, line, &seen_errno, &done);
 		}
-		if (!ret)
-			ret = reply_line(r, line, &seen_errno, &done);
 		if (ret)
 			return ret;
 	}

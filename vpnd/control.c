@@ -1902,6 +1902,7 @@ enum conn_flushed {
 static int conn_flush(struct control_conn *cn)
 {
 	struct client *c = cn->c;
+	bool closing;
 	ssize_t n;
 
 	while (cn->out_len) {
@@ -1931,13 +1932,11 @@ static int conn_flush(struct control_conn *cn)
 	ev_io_stop(c->dev->loop, &cn->w);
 	ev_io_set(&cn->w, cn->fd, EV_READ);
 	ev_io_start(c->dev->loop, &cn->w);
-	if (cn->closing) {
+	closing = cn->closing;
+	if (closing)
 		conn_close(cn);
-		after_reply(c);
-		return CONN_CLOSED;
-	}
 	after_reply(c);
-	return CONN_SENT;
+	return closing ? CONN_CLOSED : CONN_SENT;
 }
 
 static bool conn_waiting(const struct control_conn *cn)

@@ -243,11 +243,6 @@ static void key_printable(struct fleet_kv *kv, const uint8_t *raw, size_t len)
 	kv->key[n] = '\0';
 }
 
-/*
- * Decodes one "kv" object and calls @cb.  @raw receives the raw key (for
- * paging); a bad key or value is passed on with kv.why set, so that the
- * caller counts and logs it.
- */
 /* The value's base64 may hold a preshared key: wiped whatever the key. */
 static void value_wipe(struct json_object *kvo)
 {
@@ -259,6 +254,11 @@ static void value_wipe(struct json_object *kvo)
 			       (size_t)json_object_get_string_len(v));
 }
 
+/*
+ * Decodes one "kv" object and calls @cb.  @raw receives the raw key (for
+ * paging); a bad key or value is passed on with kv.why set, so that the
+ * caller counts and logs it.
+ */
 static int kv_walk(struct json_object *kvo, const char *prefix, bool deleted,
 		   uint8_t *raw, size_t *raw_len, fleet_kv_fn cb, void *ctx)
 {

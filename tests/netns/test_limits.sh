@@ -61,6 +61,19 @@ check_hold() {
 	assert "$1: every kept connection answers $4 ($answered)" [ "${answered:-0}" = "$3" ]
 }
 
+# hold_silent LABEL SOCK COUNT IDLE [REQUEST]: COUNT connections to SOCK
+# say nothing for IDLE + 2 s, then send REQUEST: all were kept at first,
+# and none is answered (the daemon closed them).
+hold_silent() {
+	local out=$WORK/$1-silent.out
+	"$PYTHON" "$WGTOOL" sock-hold --sock "$2" --count "$3" --hold $(($4 + 2)) \
+		${5:+--request "$5"} >"$out" 2>&1 || fail "sock-hold: $(cat "$out")"
+	assert "$1: $3 silent connections were kept at first ($(head -1 "$out"))" \
+		grep -qx "held=$3 closed=0" "$out"
+	assert "$1: none of them is served after $(($4 + 2)) s of silence ($(tail -1 "$out"))" \
+		grep -qx 'answered=0' "$out"
+}
+
 # served_again SOCK WHEN: a new control connection gets its status=1.
 served_again() {
 	"$PYTHON" "$WGTOOL" sock-hold --sock "$1" --count 1 --request 'status=1\n\n' >"$WORK/again.out" 2>&1
@@ -86,12 +99,7 @@ uapi_conns() {
 # Slots held by saying nothing: closed after UAPI_IDLE s, so that whoever
 # holds them cannot keep wg out for good.
 uapi_idle() {
-	"$PYTHON" "$WGTOOL" sock-hold --sock "$RUN_DIR/$IF_A.sock" --count $UAPI_MAX \
-		--hold $((UAPI_IDLE + 2)) >"$WORK/uapi_idle.out" 2>&1 || fail "sock-hold: $(cat "$WORK/uapi_idle.out")"
-	assert "UAPI: $UAPI_MAX silent connections were kept at first ($(head -1 "$WORK/uapi_idle.out"))" \
-		grep -qx "held=$UAPI_MAX closed=0" "$WORK/uapi_idle.out"
-	assert "UAPI: none of them is served after $((UAPI_IDLE + 2)) s of silence ($(tail -1 "$WORK/uapi_idle.out"))" \
-		grep -qx 'answered=0' "$WORK/uapi_idle.out"
+	hold_silent UAPI "$RUN_DIR/$IF_A.sock" $UAPI_MAX $UAPI_IDLE
 	assert "UAPI: bound_uapi_idle counts them ($(stat_a bound_uapi_idle))" \
 		[ "$(stat_a bound_uapi_idle)" = $UAPI_MAX ]
 	assert "UAPI: uapi_conns is back to 1 ($(stat_a uapi_conns))" [ "$(stat_a uapi_conns)" = 1 ]
@@ -362,12 +370,7 @@ EOF
 # holds them cannot keep root's vpnctl out.
 control_idle() {
 	local ifn=$CIF sock=$CSOCK
-	"$PYTHON" "$WGTOOL" sock-hold --sock "$sock" --count $CONTROL_MAX --hold $((CONTROL_IDLE + 2)) \
-		--request 'status=1\n\n' >"$WORK/idle.out" 2>&1 || fail "sock-hold: $(cat "$WORK/idle.out")"
-	assert "control: $CONTROL_MAX silent connections were kept at first ($(head -1 "$WORK/idle.out"))" \
-		grep -qx "held=$CONTROL_MAX closed=0" "$WORK/idle.out"
-	assert "control: none of them is served after $((CONTROL_IDLE + 2)) s of silence ($(tail -1 "$WORK/idle.out"))" \
-		grep -qx 'answered=0' "$WORK/idle.out"
+	hold_silent control "$sock" $CONTROL_MAX $CONTROL_IDLE 'status=1\n\n'
 	assert "control: bound_control_idle counts them ($(vpnd_stat "$ifn" bound_control_idle))" \
 		[ "$(vpnd_stat "$ifn" bound_control_idle)" = $CONTROL_MAX ]
 	one_log_line "$CLOG" "$CONTROL_IDLE seconds without a byte on a control connection"
