@@ -570,13 +570,17 @@ static int add_server_peer(struct client *c,
 	ret = peer_create(dev, s->public_key, &p);
 	if (ret)
 		return ret;
+	/* The client's one peer talks from the start. */
+	ret = peer_activate(p);
+	if (ret)
+		return ret;
 	noise_remote_set_psk(&p->remote, s->preshared_key);
-	memset(&p->endpoint, 0, sizeof(p->endpoint));
-	memcpy(&p->endpoint, &s->endpoint,
+	memset(&p->st->endpoint, 0, sizeof(p->st->endpoint));
+	memcpy(&p->st->endpoint, &s->endpoint,
 	       s->endpoint.sa.sa_family == AF_INET6 ?
 		       sizeof(struct sockaddr_in6) :
 		       sizeof(struct sockaddr_in));
-	p->endpoint_pinned = true;
+	p->st->endpoint_pinned = true;
 	ret = allowedips_insert(dev->aips, AF_INET, any, 0, p);
 	if (!ret)
 		ret = allowedips_insert(dev->aips, AF_INET6, any, 0, p);
@@ -692,7 +696,8 @@ static bool handshake_done(const struct client *c)
 {
 	struct peer *p = server_peer(c);
 
-	return p && (p->last_handshake.tv_sec || p->last_handshake.tv_nsec);
+	return p && p->st && (p->st->last_handshake.tv_sec ||
+			      p->st->last_handshake.tv_nsec);
 }
 
 static void answer_waiting(struct client *c, int err, const char *message);
@@ -815,7 +820,7 @@ static int connect_server(struct client *c, const struct conf_server_entry *s,
 	 * already forgotten: five seconds lost.  So a retry sends now only
 	 * when the last initiation is well apart.
 	 */
-	if (!retry || now - p->timers.last_handshake_sent >=
+	if (!retry || now - p->st->timers.last_handshake_sent >=
 			      CLIENT_REINITIATE_GAP_NS)
 		send_handshake_initiation(p, now);
 	ev_timer_set(&c->poll_w, CONTROL_POLL_MS / 1000.0,
@@ -1163,7 +1168,7 @@ static void failover_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		c->failover.waiting_since = 0;
 		return;
 	}
-	t = &p->timers;
+	t = &p->st->timers;
 	heard = t->last_authenticated_received > t->last_handshake_complete ?
 			t->last_authenticated_received :
 			t->last_handshake_complete;
@@ -1442,14 +1447,15 @@ static void add_killswitch_lines(struct client *c, struct control_conn *cn)
 static void reply_status(struct client *c, struct control_conn *cn)
 {
 	struct peer *p = server_peer(c);
+	const struct peer_state *st = p ? p->st : NULL;
 
 	add_connection_lines(c, cn);
 	out_add(cn, "latest_handshake=%lld\n",
-		p ? (long long)p->last_handshake.tv_sec : 0LL);
+		st ? (long long)st->last_handshake.tv_sec : 0LL);
 	out_add(cn, "rx_bytes=%llu\n",
-		p ? (unsigned long long)p->rx_bytes : 0ULL);
+		st ? (unsigned long long)st->rx_bytes : 0ULL);
 	out_add(cn, "tx_bytes=%llu\n",
-		p ? (unsigned long long)p->tx_bytes : 0ULL);
+		st ? (unsigned long long)st->tx_bytes : 0ULL);
 	add_killswitch_lines(c, cn);
 	if (c->state == CLIENT_ERROR)
 		out_add(cn, "error=%s\n", c->error);

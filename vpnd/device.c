@@ -155,13 +155,16 @@ void device_set_up(struct device *dev, bool up)
 	dev->up = up;
 	log_msg(dev, LOG_LEVEL_VERBOSE, "interface %s", up ? "up" : "down");
 	for (p = dev->peers.head; p; p = p->list_next) {
+		/* A peer that never talked has nothing to stop or send. */
+		if (!p->st)
+			continue;
 		if (!up) {
-			ev_timer_stop(dev->loop, &p->timer);
-			p->timer_armed_at = TIMERS_NEVER;
-			timers_stop(&p->timers);
+			ev_timer_stop(dev->loop, &p->st->timer);
+			p->st->timer_armed_at = TIMERS_NEVER;
+			timers_stop(&p->st->timers);
 			peer_keys_clear(p);
 			peer_staged_drop(p);
-		} else if (p->timers.persistent_keepalive_interval) {
+		} else if (p->st->timers.persistent_keepalive_interval) {
 			send_keepalive(p, now);
 		}
 	}

@@ -42,43 +42,60 @@ static void newest(struct forget_times *t, const struct keypair *kp)
 
 struct forget_times forget_times_of(const struct peer *p)
 {
-	struct forget_times t = {
-		.had_packet = p->timers.authenticated_ever_received,
-		.last_received = p->timers.last_authenticated_received,
-	};
+	const struct peer_state *st = p->st;
+	struct forget_times t = { 0 };
 
+	/* Never talked, or forgotten already: nothing to forget. */
+	if (!st)
+		return t;
+	t.had_packet = st->timers.authenticated_ever_received;
+	t.last_received = st->timers.last_authenticated_received;
 	/* Keypairs are wiped 540 s after the last one was made; the time of
 	 * the last completed handshake outlives them. */
-	if (p->timers.handshake_ever_completed) {
+	if (st->timers.handshake_ever_completed) {
 		t.had_session = true;
-		t.session_start = p->timers.last_handshake_complete;
+		t.session_start = st->timers.last_handshake_complete;
 	}
-	newest(&t, p->current);
-	newest(&t, p->previous);
-	newest(&t, p->next);
+	newest(&t, st->current);
+	newest(&t, st->previous);
+	newest(&t, st->next);
 	return t;
 }
 
 void forget_peer(struct peer *p, uint64_t now)
 {
-	uint16_t keepalive = p->timers.persistent_keepalive_interval;
-	uint64_t rekey_after_time = p->timers.rekey_after_time;
+	struct peer_state *st = p->st;
+	uint16_t keepalive;
+	uint64_t rekey_after_time;
 
-	peer_keys_clear(p);
-	peer_staged_drop(p);
 	/* When it last initiated; its TAI64N timestamp must stay, or an old
 	 * initiation could be replayed. */
 	p->remote.last_initiation_consumption = 0;
+	if (!st) {
+		peer_keys_clear(p);
+		return;
+	}
+	keepalive = st->timers.persistent_keepalive_interval;
+	if (!keepalive) {
+		/* No setting to keep: all of its state goes, keys, cookie,
+		 * endpoint, counters and staged packets with it, and it
+		 * costs what a peer that never talked does. */
+		peer_deactivate(p);
+		return;
+	}
+	rekey_after_time = st->timers.rekey_after_time;
+	peer_keys_clear(p);
+	peer_staged_drop(p);
 	/* A cookie it gave us went with its keys (peer_keys_clear()). */
-	sodium_memzero(&p->endpoint, sizeof(p->endpoint));
-	sodium_memzero(&p->src, sizeof(p->src));
-	sodium_memzero(&p->last_handshake, sizeof(p->last_handshake));
-	p->rx_bytes = p->tx_bytes = 0;
+	sodium_memzero(&st->endpoint, sizeof(st->endpoint));
+	sodium_memzero(&st->src, sizeof(st->src));
+	sodium_memzero(&st->last_handshake, sizeof(st->last_handshake));
+	st->rx_bytes = st->tx_bytes = 0;
 	/* The timers' record of when things happened goes too; only the
 	 * settings are kept. */
-	timers_stop(&p->timers);
-	timers_init(&p->timers);
-	p->timers.rekey_after_time = rekey_after_time;
-	p->timers.persistent_keepalive_interval = keepalive;
+	timers_stop(&st->timers);
+	timers_init(&st->timers);
+	st->timers.rekey_after_time = rekey_after_time;
+	st->timers.persistent_keepalive_interval = keepalive;
 	peer_timer_update(p, now);
 }

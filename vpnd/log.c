@@ -53,6 +53,8 @@ const char *log_peer(const struct peer *p, char *buf, size_t len)
 	char name[32];
 	unsigned int port = 0;
 	const char *who = p->name;
+	static const union endpoint none;
+	const union endpoint *ep;
 
 	if (!who) {
 		snprintf(name, sizeof(name), "peer %llu",
@@ -64,18 +66,19 @@ const char *log_peer(const struct peer *p, char *buf, size_t len)
 		return buf;
 	}
 	key_to_base64(key, p->remote.public_key);
-	if (p->endpoint.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &p->endpoint.sin.sin_addr, addr,
+	ep = p->st ? &p->st->endpoint : &none;
+	if (ep->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &ep->sin.sin_addr, addr,
 			  sizeof(addr));
-		port = ntohs(p->endpoint.sin.sin_port);
-	} else if (p->endpoint.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &p->endpoint.sin6.sin6_addr, addr,
+		port = ntohs(ep->sin.sin_port);
+	} else if (ep->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &ep->sin6.sin6_addr, addr,
 			  sizeof(addr));
-		port = ntohs(p->endpoint.sin6.sin6_port);
+		port = ntohs(ep->sin6.sin6_port);
 	}
 	if (!port)
 		snprintf(buf, len, "%s (%s, no endpoint)", who, key);
-	else if (p->endpoint.sa.sa_family == AF_INET6)
+	else if (ep->sa.sa_family == AF_INET6)
 		snprintf(buf, len, "%s (%s, [%s]:%u)", who, key, addr, port);
 	else
 		snprintf(buf, len, "%s (%s, %s:%u)", who, key, addr, port);

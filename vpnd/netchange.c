@@ -79,11 +79,11 @@ static void reinitiate(struct client *c)
 	uint64_t now = device_now(), since;
 
 	/* Whatever source the old way taught us is wrong on the new one. */
-	memset(&p->src, 0, sizeof(p->src));
+	memset(&p->st->src, 0, sizeof(p->st->src));
 	nc->moves++;
-	since = now - p->timers.last_handshake_sent;
+	since = now - p->st->timers.last_handshake_sent;
 	ev_timer_stop(c->dev->loop, &nc->resend_w);
-	if (p->timers.last_handshake_sent && since < CLIENT_REINITIATE_GAP_NS) {
+	if (p->st->timers.last_handshake_sent && since < CLIENT_REINITIATE_GAP_NS) {
 		ev_timer_set(&nc->resend_w,
 			     (double)(CLIENT_REINITIATE_GAP_NS - since) / 1e9,
 			     0.);

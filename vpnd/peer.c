@@ -136,15 +136,14 @@ static void table_unlink(struct peer_table *t, struct peer *p)
 
 static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct peer *p = (struct peer *)((char *)w - offsetof(struct peer,
-							       timer));
+	struct peer *p = w->data;
 	uint64_t now = device_now();
 	unsigned int acts;
 
 	(void)loop;
 	(void)revents;
-	p->timer_armed_at = TIMERS_NEVER;
-	acts = timers_expire(&p->timers, now, NULL);
+	p->st->timer_armed_at = TIMERS_NEVER;
+	acts = timers_expire(&p->st->timers, now, NULL);
 	if (acts & TIMERS_GIVE_UP)
 		peer_staged_drop(p);
 	if (acts & TIMERS_ZERO_KEYS)
@@ -152,7 +151,7 @@ static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (acts & (TIMERS_SEND_INITIATION | TIMERS_RETRY_INITIATION)) {
 		/* Unanswered: perhaps our address is not the way back any
 		 * more; let the kernel choose the source again. */
-		memset(&p->src, 0, sizeof(p->src));
+		memset(&p->st->src, 0, sizeof(p->st->src));
 		send_handshake_initiation(p, now);
 	}
 	if (acts & (TIMERS_SEND_KEEPALIVE | TIMERS_SEND_PERSISTENT_KEEPALIVE))
@@ -162,18 +161,22 @@ static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void peer_timer_update(struct peer *p, uint64_t now)
 {
+	struct peer_state *st = p->st;
 	uint64_t deadline;
 
-	timers_next(&p->timers, now, &deadline);
-	if (deadline == p->timer_armed_at)
+	/* A peer that never talked has nothing to time. */
+	if (!st)
 		return;
-	ev_timer_stop(p->dev->loop, &p->timer);
-	p->timer_armed_at = deadline;
+	timers_next(&st->timers, now, &deadline);
+	if (deadline == st->timer_armed_at)
+		return;
+	ev_timer_stop(p->dev->loop, &st->timer);
+	st->timer_armed_at = deadline;
 	if (deadline == TIMERS_NEVER)
 		return;
-	ev_timer_set(&p->timer,
+	ev_timer_set(&st->timer,
 		     deadline > now ? (double)(deadline - now) / 1e9 : 0.0, 0.0);
-	ev_timer_start(p->dev->loop, &p->timer);
+	ev_timer_start(p->dev->loop, &st->timer);
 }
 
 int peer_create(struct device *dev,
@@ -190,12 +193,26 @@ int peer_create(struct device *dev,
 	p->dev = dev;
 	p->id = ++dev->next_peer_id;
 	noise_remote_init(&p->remote, &dev->noise, public_key, NULL, p);
-	timers_init(&p->timers);
-	p->timers.rekey_after_time = dev->rekey_after_time;
-	p->timer_armed_at = TIMERS_NEVER;
-	ev_timer_init(&p->timer, peer_timer_cb, 0.0, 0.0);
 	table_insert(&dev->peers, p);
 	*out = p;
+	return 0;
+}
+
+int peer_activate(struct peer *p)
+{
+	struct peer_state *st;
+
+	if (p->st)
+		return 0;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	timers_init(&st->timers);
+	st->timers.rekey_after_time = p->dev->rekey_after_time;
+	st->timer_armed_at = TIMERS_NEVER;
+	ev_timer_init(&st->timer, peer_timer_cb, 0.0, 0.0);
+	st->timer.data = p;
+	p->st = st;
 	return 0;
 }
 
@@ -212,34 +229,39 @@ static void keypair_drop(struct device *dev, struct keypair *kp)
 
 struct cookie_maker *peer_cookie_maker(struct peer *p)
 {
-	if (!p->cookie) {
-		p->cookie = malloc(sizeof(*p->cookie));
-		if (p->cookie)
-			cookie_maker_init(p->cookie, p->remote.public_key);
+	struct peer_state *st = p->st;
+
+	if (!st->cookie) {
+		st->cookie = malloc(sizeof(*st->cookie));
+		if (st->cookie)
+			cookie_maker_init(st->cookie, p->remote.public_key);
 	}
-	return p->cookie;
+	return st->cookie;
 }
 
 /* A cookie outlives no handshake: the next one starts without. */
-static void cookie_maker_drop(struct peer *p)
+static void cookie_maker_drop(struct peer_state *st)
 {
-	if (!p->cookie)
+	if (!st->cookie)
 		return;
-	wg_wipe(p->cookie, sizeof(*p->cookie));
-	free(p->cookie);
-	p->cookie = NULL;
+	wg_wipe(st->cookie, sizeof(*st->cookie));
+	free(st->cookie);
+	st->cookie = NULL;
 }
 
 void peer_keys_clear(struct peer *p)
 {
 	struct device *dev = p->dev;
+	struct peer_state *st = p->st;
 
-	keypair_drop(dev, p->current);
-	keypair_drop(dev, p->previous);
-	keypair_drop(dev, p->next);
-	p->current = p->previous = p->next = NULL;
 	noise_handshake_clear(&dev->noise, &p->remote);
-	cookie_maker_drop(p);
+	if (!st)
+		return;
+	keypair_drop(dev, st->current);
+	keypair_drop(dev, st->previous);
+	keypair_drop(dev, st->next);
+	st->current = st->previous = st->next = NULL;
+	cookie_maker_drop(st);
 }
 
 void peer_sessions_expire(struct peer *p)
@@ -249,24 +271,40 @@ void peer_sessions_expire(struct peer *p)
 	 * but what is already in flight on them may still arrive and is
 	 * accepted.  The next packet starts a handshake at once.
 	 */
+	struct peer_state *st = p->st;
+
 	noise_handshake_clear(&p->dev->noise, &p->remote);
-	if (p->current)
-		p->current->send_counter = REJECT_AFTER_MESSAGES;
-	if (p->next)
-		p->next->send_counter = REJECT_AFTER_MESSAGES;
-	timers_reset_rate_limit(&p->timers);
+	if (!st)
+		return;
+	if (st->current)
+		st->current->send_counter = REJECT_AFTER_MESSAGES;
+	if (st->next)
+		st->next->send_counter = REJECT_AFTER_MESSAGES;
+	timers_reset_rate_limit(&st->timers);
+}
+
+void peer_deactivate(struct peer *p)
+{
+	struct peer_state *st = p->st;
+
+	peer_keys_clear(p);
+	if (!st)
+		return;
+	ev_timer_stop(p->dev->loop, &st->timer);
+	timers_stop(&st->timers);
+	peer_staged_drop(p);
+	free(st->staged);
+	wg_wipe(st, sizeof(*st));
+	free(st);
+	p->st = NULL;
 }
 
 void peer_remove(struct peer *p)
 {
 	struct device *dev = p->dev;
 
-	ev_timer_stop(dev->loop, &p->timer);
-	timers_stop(&p->timers);
 	allowedips_remove_by_peer(dev->aips, p);
-	peer_keys_clear(p);
-	peer_staged_drop(p);
-	free(p->staged);
+	peer_deactivate(p);
 	uapisock_peer_removed(dev, p);
 	table_unlink(&dev->peers, p);
 	noise_remote_clear(&dev->noise, &p->remote);
@@ -276,6 +314,7 @@ void peer_remove(struct peer *p)
 
 int peer_keypair_install(struct peer *p, uint64_t now)
 {
+	struct peer_state *st = p->st;
 	struct device *dev = p->dev;
 	struct keypair *kp = calloc(1, sizeof(*kp));
 	int ret;
@@ -300,33 +339,35 @@ int peer_keypair_install(struct peer *p, uint64_t now)
 		 * peer gave us meanwhile is older than this one; keep it as
 		 * previous so late packets on it still decrypt.
 		 */
-		if (p->next) {
-			keypair_drop(dev, p->previous);
-			p->previous = p->next;
-			p->next = NULL;
-			keypair_drop(dev, p->current);
+		if (st->next) {
+			keypair_drop(dev, st->previous);
+			st->previous = st->next;
+			st->next = NULL;
+			keypair_drop(dev, st->current);
 		} else {
-			keypair_drop(dev, p->previous);
-			p->previous = p->current;
+			keypair_drop(dev, st->previous);
+			st->previous = st->current;
 		}
-		p->current = kp;
+		st->current = kp;
 	} else {
-		keypair_drop(dev, p->next);
-		p->next = kp;
-		keypair_drop(dev, p->previous);
-		p->previous = NULL;
+		keypair_drop(dev, st->next);
+		st->next = kp;
+		keypair_drop(dev, st->previous);
+		st->previous = NULL;
 	}
 	return 0;
 }
 
 bool peer_keypair_confirm(struct peer *p, struct keypair *kp)
 {
-	if (kp != p->next)
+	struct peer_state *st = p->st;
+
+	if (kp != st->next)
 		return false;
-	keypair_drop(p->dev, p->previous);
-	p->previous = p->current;
-	p->current = kp;
-	p->next = NULL;
+	keypair_drop(p->dev, st->previous);
+	st->previous = st->current;
+	st->current = kp;
+	st->next = NULL;
 	return true;
 }
 
@@ -341,32 +382,35 @@ static struct timers_keypair timers_view(const struct keypair *kp)
 
 struct keypair *peer_keypair_for_sending(struct peer *p, uint64_t now)
 {
+	struct peer_state *st = p->st;
 	struct timers_keypair v;
 
-	if (!p->current)
+	if (!st->current)
 		return NULL;
-	v = timers_view(p->current);
-	return timers_keypair_can_send(&v, now) ? p->current : NULL;
+	v = timers_view(st->current);
+	return timers_keypair_can_send(&v, now) ? st->current : NULL;
 }
 
 bool peer_keypair_rekey_check_send(struct peer *p, uint64_t now)
 {
+	struct peer_state *st = p->st;
 	struct timers_keypair v;
 
-	if (!p->current)
+	if (!st->current)
 		return false;
-	v = timers_view(p->current);
-	return timers_rekey_check_send(&p->timers, now, &v);
+	v = timers_view(st->current);
+	return timers_rekey_check_send(&st->timers, now, &v);
 }
 
 bool peer_keypair_rekey_check_receive(struct peer *p, uint64_t now)
 {
+	struct peer_state *st = p->st;
 	struct timers_keypair v;
 
-	if (!p->current)
+	if (!st->current)
 		return false;
-	v = timers_view(p->current);
-	return timers_rekey_check_receive(&p->timers, now, &v);
+	v = timers_view(st->current);
+	return timers_rekey_check_receive(&st->timers, now, &v);
 }
 
 bool peer_keypair_can_receive(const struct keypair *kp, uint64_t now)
@@ -378,38 +422,41 @@ bool peer_keypair_can_receive(const struct keypair *kp, uint64_t now)
 
 static void staged_drop_oldest(struct peer *p)
 {
-	wg_wipe(p->staged[0]->data, p->staged[0]->len);
-	free(p->staged[0]);
-	memmove(p->staged, p->staged + 1,
-		(PEER_MAX_STAGED - 1) * sizeof(*p->staged));
-	p->nstaged--;
+	struct peer_state *st = p->st;
+
+	wg_wipe(st->staged[0]->data, st->staged[0]->len);
+	free(st->staged[0]);
+	memmove(st->staged, st->staged + 1,
+		(PEER_MAX_STAGED - 1) * sizeof(*st->staged));
+	st->nstaged--;
 	p->dev->peers.staged--;
 	p->dev->stats.tx_dropped++;
 }
 
 void peer_stage_packet(struct peer *p, const uint8_t *pkt, size_t len)
 {
+	struct peer_state *st = p->st;
 	struct device *dev = p->dev;
 	struct staged_packet *sp;
 
 	/* Full, for the peer or for all: the oldest packet is the least
 	 * useful one. */
-	if (p->nstaged == PEER_MAX_STAGED) {
+	if (st->nstaged == PEER_MAX_STAGED) {
 		staged_drop_oldest(p);
 		bound_hit(dev, BOUND_PEER_STAGED, PEER_MAX_STAGED,
 			  device_now());
 	} else if (dev->peers.staged >= PEER_MAX_STAGED_TOTAL) {
 		bound_hit(dev, BOUND_STAGED, PEER_MAX_STAGED_TOTAL,
 			  device_now());
-		if (!p->nstaged) {
+		if (!st->nstaged) {
 			dev->stats.tx_dropped++;
 			return;
 		}
 		staged_drop_oldest(p);
 	}
-	if (!p->staged) {
-		p->staged = calloc(PEER_MAX_STAGED, sizeof(*p->staged));
-		if (!p->staged)
+	if (!st->staged) {
+		st->staged = calloc(PEER_MAX_STAGED, sizeof(*st->staged));
+		if (!st->staged)
 			return;
 	}
 	sp = malloc(sizeof(*sp) + len);
@@ -417,17 +464,21 @@ void peer_stage_packet(struct peer *p, const uint8_t *pkt, size_t len)
 		return;
 	sp->len = (uint16_t)len;
 	memcpy(sp->data, pkt, len);
-	p->staged[p->nstaged++] = sp;
+	st->staged[st->nstaged++] = sp;
 	dev->peers.staged++;
 }
 
 void peer_staged_drop(struct peer *p)
 {
-	for (unsigned int i = 0; i < p->nstaged; i++) {
-		wg_wipe(p->staged[i]->data, p->staged[i]->len);
-		free(p->staged[i]);
+	struct peer_state *st = p->st;
+
+	if (!st)
+		return;
+	for (unsigned int i = 0; i < st->nstaged; i++) {
+		wg_wipe(st->staged[i]->data, st->staged[i]->len);
+		free(st->staged[i]);
 	}
-	p->dev->stats.tx_dropped += p->nstaged;
-	p->dev->peers.staged -= p->nstaged;
-	p->nstaged = 0;
+	p->dev->stats.tx_dropped += st->nstaged;
+	p->dev->peers.staged -= st->nstaged;
+	st->nstaged = 0;
 }

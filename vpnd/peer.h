@@ -10,8 +10,10 @@
  *
  * A server may hold 100,000 peers of which few are talking: what only a
  * handshake needs (the handshake in flight, the cookie maker) is allocated
- * when one starts and wiped and freed when it ends, and the peer itself is
- * kept small (480 bytes); tests/bench/README.md says where the rest goes.
+ * when one starts and wiped and freed when it ends, and what only a peer
+ * that talks needs is in struct peer_state, made when it first does; a peer
+ * that never connects costs struct peer alone.  tests/bench/README.md says
+ * where the rest goes.
  */
 #ifndef VPND_PEER_H
 #define VPND_PEER_H
@@ -78,16 +80,18 @@ enum peer_limits {
 	PEER_MAX_STAGED_TOTAL = 4096,
 };
 
-struct peer {
-	struct device *dev;
-	uint64_t id;			/* for logs, instead of keys */
-	const char *name;		/* the server config's [peer NAME] for
-					 * logs, or NULL; owned by the config */
-	struct noise_remote remote;
+/*
+ * What a peer holds once it talks: its sessions, where it is, its timers,
+ * its counters, the packets waiting for a handshake.  Made by
+ * peer_activate() when the peer is first given an endpoint or a
+ * keepalive, has a packet routed to it, or shakes hands; kept until the
+ * peer is removed.  A server's peers that never connect are only a
+ * struct peer: with 100,000 of them this is most of the daemon's memory.
+ */
+struct peer_state {
 	/*
 	 * MACs for what we send it and the cookie it gave us: made when we
-	 * first send it a handshake message, dropped with its keys, so that
-	 * the many peers of a server that never connect do not carry it.
+	 * first send it a handshake message, dropped with its keys.
 	 */
 	struct cookie_maker *cookie;
 	struct keypair *current, *previous, *next;
@@ -98,12 +102,21 @@ struct peer {
 	 * it (our packets would go where the firewall drops them). */
 	bool endpoint_pinned;
 	struct timers_state timers;
-	ev_timer timer;
+	ev_timer timer;			/* data: the peer */
 	uint64_t timer_armed_at;	/* TIMERS_NEVER: not armed */
 	uint64_t rx_bytes, tx_bytes;
 	struct timespec last_handshake;	/* wall clock, for the UAPI */
 	struct staged_packet **staged;
 	unsigned int nstaged;
+};
+
+struct peer {
+	struct device *dev;
+	uint64_t id;			/* for logs, instead of keys */
+	const char *name;		/* the server config's [peer NAME] for
+					 * logs, or NULL; owned by the config */
+	struct noise_remote remote;
+	struct peer_state *st;		/* NULL until peer_activate() */
 	struct peer *hash_next;
 	struct peer *list_prev, *list_next;
 };
@@ -126,6 +139,17 @@ struct peer *peer_lookup(const struct peer_table *t,
 int peer_create(struct device *dev,
 		const uint8_t public_key[NOISE_PUBLIC_KEY_LEN],
 		struct peer **out);
+/*
+ * Gives the peer its peer_state if it has none yet.  Returns 0 or -ENOMEM;
+ * everything that reads or writes p->st calls it first or knows the peer
+ * is active (it has a session, a handshake, or an armed timer).
+ */
+int peer_activate(struct peer *p);
+/*
+ * Clears its keys and handshake, drops its staged packets, and wipes and
+ * frees its peer_state: the peer is as if it had never talked.
+ */
+void peer_deactivate(struct peer *p);
 /* Removes the peer, its allowed IPs, indices and keys, and frees it. */
 void peer_remove(struct peer *p);
 

@@ -43,15 +43,15 @@ static bool endpoint_equal(const union endpoint *a, const union endpoint *b)
 	       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
 }
 
-static void roam(struct peer *p, const union endpoint *src,
+static void roam(struct peer_state *st, const union endpoint *src,
 		 const struct endpoint_src *local)
 {
-	if (p->endpoint_pinned && !endpoint_equal(&p->endpoint, src))
+	if (st->endpoint_pinned && !endpoint_equal(&st->endpoint, src))
 		return;
-	if (!endpoint_equal(&p->endpoint, src))
-		p->endpoint = *src;
+	if (!endpoint_equal(&st->endpoint, src))
+		st->endpoint = *src;
 	if (local)
-		p->src = *local;
+		st->src = *local;
 }
 
 static void drop(struct device *dev, uint64_t *why)
@@ -151,16 +151,16 @@ static void receive_data(struct device *dev, struct offload_gro *gro,
 		return drop(dev, &dev->stats.rx_replayed);
 
 	p = kp->peer;
-	roam(p, src, local);
-	p->rx_bytes += len;
+	roam(p->st, src, local);
+	p->st->rx_bytes += len;
 	if (peer_keypair_confirm(p, kp)) {
 		/* The initiator used the session we answered: it is ours. */
-		clock_gettime(CLOCK_REALTIME, &p->last_handshake);
-		timers_on_handshake_complete(&p->timers, now);
+		clock_gettime(CLOCK_REALTIME, &p->st->last_handshake);
+		timers_on_handshake_complete(&p->st->timers, now);
 		send_staged(p, now, false);
 	}
-	timers_on_authenticated_packet_received(&p->timers, now);
-	timers_on_authenticated_packet_traversal(&p->timers, now);
+	timers_on_authenticated_packet_received(&p->st->timers, now);
+	timers_on_authenticated_packet_traversal(&p->st->timers, now);
 	if (peer_keypair_rekey_check_receive(p, now))
 		send_handshake_initiation(p, now);
 	if (!plen) {
@@ -168,7 +168,7 @@ static void receive_data(struct device *dev, struct offload_gro *gro,
 		peer_timer_update(p, now);
 		return;
 	}
-	timers_on_data_received(&p->timers, now);
+	timers_on_data_received(&p->st->timers, now);
 	peer_timer_update(p, now);
 
 	inner = receive_inner_length(pkt, plen);
@@ -238,10 +238,15 @@ static void receive_initiation(struct device *dev, const uint8_t *msg,
 	if (noise_handshake_consume_initiation(&dev->noise, msg, len, now, &r))
 		return drop(dev, &dev->stats.rx_bad_handshake);
 	p = r->owner;
-	roam(p, src, local);
-	p->rx_bytes += len;
-	timers_on_authenticated_packet_received(&p->timers, now);
-	timers_on_authenticated_packet_traversal(&p->timers, now);
+	/* Its first handshake: from now on the peer has a state. */
+	if (peer_activate(p)) {
+		noise_handshake_clear(&dev->noise, r);
+		return drop(dev, &dev->stats.rx_bad_handshake);
+	}
+	roam(p->st, src, local);
+	p->st->rx_bytes += len;
+	timers_on_authenticated_packet_received(&p->st->timers, now);
+	timers_on_authenticated_packet_traversal(&p->st->timers, now);
 	if (send_handshake_response(p, now))
 		drop(dev, &dev->stats.rx_bad_handshake);
 	peer_timer_update(p, now);
@@ -260,15 +265,15 @@ static void receive_response(struct device *dev, const uint8_t *msg,
 	if (noise_handshake_consume_response(&dev->noise, msg, len, &r))
 		return drop(dev, &dev->stats.rx_bad_handshake);
 	p = r->owner;
-	roam(p, src, local);
-	p->rx_bytes += len;
+	roam(p->st, src, local);
+	p->st->rx_bytes += len;
 	if (peer_keypair_install(p, now))
 		return drop(dev, &dev->stats.rx_bad_handshake);
-	clock_gettime(CLOCK_REALTIME, &p->last_handshake);
-	timers_on_session_derived(&p->timers, now);
-	timers_on_handshake_complete(&p->timers, now);
-	timers_on_authenticated_packet_received(&p->timers, now);
-	timers_on_authenticated_packet_traversal(&p->timers, now);
+	clock_gettime(CLOCK_REALTIME, &p->st->last_handshake);
+	timers_on_session_derived(&p->st->timers, now);
+	timers_on_handshake_complete(&p->st->timers, now);
+	timers_on_authenticated_packet_received(&p->st->timers, now);
+	timers_on_authenticated_packet_traversal(&p->st->timers, now);
 	/* The responder waits for our first message before it may send. */
 	send_staged(p, now, true);
 	peer_timer_update(p, now);
@@ -289,8 +294,8 @@ static void receive_cookie(struct device *dev, const uint8_t *msg, size_t len,
 	if (kp)
 		p = kp->peer;
 	/* No maker: we never sent it anything a cookie could answer. */
-	if (!p || !p->cookie ||
-	    cookie_maker_consume_reply(p->cookie, msg, len, now))
+	if (!p || !p->st || !p->st->cookie ||
+	    cookie_maker_consume_reply(p->st->cookie, msg, len, now))
 		drop(dev, &dev->stats.rx_bad_mac);
 }
 

@@ -94,11 +94,11 @@ static bool send_source_gone(int err)
  */
 static int send_to_peer(struct peer *p, const void *buf, size_t len)
 {
-	int ret = send_datagram_from(p->dev, &p->endpoint, &p->src, buf, len);
+	int ret = send_datagram_from(p->dev, &p->st->endpoint, &p->st->src, buf, len);
 
-	if (ret && p->src.family && send_source_gone(-ret)) {
-		memset(&p->src, 0, sizeof(p->src));
-		ret = send_datagram(p->dev, &p->endpoint, buf, len);
+	if (ret && p->st->src.family && send_source_gone(-ret)) {
+		memset(&p->st->src, 0, sizeof(p->st->src));
+		ret = send_datagram(p->dev, &p->st->endpoint, buf, len);
 	}
 	return ret;
 }
@@ -130,11 +130,11 @@ static size_t seal(struct keypair *kp, uint8_t *buf, size_t len,
 static void after_data_sent(struct peer *p, uint64_t now, size_t bytes,
 			    bool keepalive)
 {
-	p->tx_bytes += bytes;
-	timers_on_authenticated_packet_traversal(&p->timers, now);
-	timers_on_authenticated_packet_sent(&p->timers, now);
+	p->st->tx_bytes += bytes;
+	timers_on_authenticated_packet_traversal(&p->st->timers, now);
+	timers_on_authenticated_packet_sent(&p->st->timers, now);
 	if (!keepalive)
-		timers_on_data_sent(&p->timers, now, send_jitter(p->dev));
+		timers_on_data_sent(&p->st->timers, now, send_jitter(p->dev));
 	if (peer_keypair_rekey_check_send(p, now))
 		send_handshake_initiation(p, now);
 	peer_timer_update(p, now);
@@ -173,7 +173,7 @@ static void send_handshake_message(struct peer *p, const uint8_t *msg,
 	if (send_to_peer(p, msg, len))
 		p->dev->stats.tx_dropped++;
 	else
-		p->tx_bytes += len;
+		p->st->tx_bytes += len;
 }
 
 void send_handshake_initiation(struct peer *p, uint64_t now)
@@ -186,9 +186,10 @@ void send_handshake_initiation(struct peer *p, uint64_t now)
 	/*
 	 * Without an endpoint or a usable key no initiation can go out, and
 	 * no retry would ever give up on the queued packets: drop them now
-	 * rather than keep plaintext waiting for nothing.
+	 * rather than keep plaintext waiting for nothing.  A peer without a
+	 * state has neither endpoint nor packets.
 	 */
-	if (!p->endpoint.sa.sa_family) {
+	if (!p->st || !p->st->endpoint.sa.sa_family) {
 		peer_staged_drop(p);
 		return;
 	}
@@ -201,16 +202,18 @@ void send_handshake_initiation(struct peer *p, uint64_t now)
 		return;
 	}
 	cookie_maker_add_macs(cookie, msg, sizeof(msg), now);
-	timers_on_authenticated_packet_traversal(&p->timers, now);
-	timers_on_authenticated_packet_sent(&p->timers, now);
+	timers_on_authenticated_packet_traversal(&p->st->timers, now);
+	timers_on_authenticated_packet_sent(&p->st->timers, now);
 	send_handshake_message(p, msg, sizeof(msg));
-	timers_on_handshake_initiated(&p->timers, now, send_jitter(dev));
+	timers_on_handshake_initiated(&p->st->timers, now, send_jitter(dev));
 	peer_timer_update(p, now);
 }
 
 void send_handshake_request(struct peer *p, uint64_t now)
 {
-	if (timers_initiation_request(&p->timers, now))
+	if (!p->st)
+		return;
+	if (timers_initiation_request(&p->st->timers, now))
 		send_handshake_initiation(p, now);
 	peer_timer_update(p, now);
 }
@@ -231,10 +234,10 @@ int send_handshake_response(struct peer *p, uint64_t now)
 	ret = peer_keypair_install(p, now);
 	if (ret)
 		return ret;
-	timers_on_session_derived(&p->timers, now);
-	timers_on_authenticated_packet_traversal(&p->timers, now);
-	timers_on_authenticated_packet_sent(&p->timers, now);
-	timers_on_handshake_response_sent(&p->timers, now);
+	timers_on_session_derived(&p->st->timers, now);
+	timers_on_authenticated_packet_traversal(&p->st->timers, now);
+	timers_on_authenticated_packet_sent(&p->st->timers, now);
+	timers_on_handshake_response_sent(&p->st->timers, now);
 	send_handshake_message(p, msg, sizeof(msg));
 	peer_timer_update(p, now);
 	return 0;
@@ -242,10 +245,11 @@ int send_handshake_response(struct peer *p, uint64_t now)
 
 void send_keepalive(struct peer *p, uint64_t now)
 {
-	struct keypair *kp = peer_keypair_for_sending(p, now);
+	struct keypair *kp;
 
-	if (!p->endpoint.sa.sa_family)
+	if (!p->st || !p->st->endpoint.sa.sa_family)
 		return;
+	kp = peer_keypair_for_sending(p, now);
 	if (!kp) {
 		send_handshake_request(p, now);
 		return;
@@ -255,23 +259,26 @@ void send_keepalive(struct peer *p, uint64_t now)
 
 void send_staged(struct peer *p, uint64_t now, bool keepalive_if_empty)
 {
-	struct keypair *kp = peer_keypair_for_sending(p, now);
+	struct keypair *kp;
 	unsigned int i;
 
-	if (!kp || !p->endpoint.sa.sa_family)
+	if (!p->st || !p->st->endpoint.sa.sa_family)
 		return;
-	if (!p->nstaged) {
+	kp = peer_keypair_for_sending(p, now);
+	if (!kp)
+		return;
+	if (!p->st->nstaged) {
 		if (keepalive_if_empty)
 			send_one(p, kp, NULL, 0, now);
 		return;
 	}
-	for (i = 0; i < p->nstaged; i++) {
-		send_one(p, kp, p->staged[i]->data, p->staged[i]->len, now);
-		wg_wipe(p->staged[i]->data, p->staged[i]->len);
-		free(p->staged[i]);
+	for (i = 0; i < p->st->nstaged; i++) {
+		send_one(p, kp, p->st->staged[i]->data, p->st->staged[i]->len, now);
+		wg_wipe(p->st->staged[i]->data, p->st->staged[i]->len);
+		free(p->st->staged[i]);
 	}
-	p->dev->peers.staged -= p->nstaged;
-	p->nstaged = 0;
+	p->dev->peers.staged -= p->st->nstaged;
+	p->st->nstaged = 0;
 }
 
 /* Writes an ICMP error for a packet nobody routes. */
@@ -342,7 +349,8 @@ static void send_singles(struct device *dev, struct send_family *f,
 		    send_source_gone(errno)) {
 			/* Our source address went away: send this one again,
 			 * and later ones, from the kernel's choice. */
-			memset(&peers[done]->src, 0, sizeof(peers[done]->src));
+			memset(&peers[done]->st->src, 0,
+			       sizeof(peers[done]->st->src));
 			msgs[done].msg_hdr.msg_control = NULL;
 			msgs[done].msg_hdr.msg_controllen = 0;
 			continue;
@@ -480,22 +488,22 @@ static void batch_add(struct device *dev, struct send_batch *b, unsigned int slo
 {
 	unsigned int i = b->n++;
 
-	dev->tx.addr[slot] = p->endpoint;
+	dev->tx.addr[slot] = p->st->endpoint;
 	b->iov[i].iov_base = dev->tx.buf[slot];
 	b->iov[i].iov_len = mlen;
 	memset(&b->msgs[i], 0, sizeof(b->msgs[i]));
 	b->msgs[i].msg_hdr.msg_name = &dev->tx.addr[slot].sa;
-	b->msgs[i].msg_hdr.msg_namelen = endpoint_len(&p->endpoint);
+	b->msgs[i].msg_hdr.msg_namelen = endpoint_len(&p->st->endpoint);
 	b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
 	b->msgs[i].msg_hdr.msg_iovlen = 1;
 	b->msgs[i].msg_hdr.msg_controllen =
-		udp_local_to_cmsg(&p->src, dev->tx.cmsg[slot],
+		udp_local_to_cmsg(&p->st->src, dev->tx.cmsg[slot],
 				  sizeof(dev->tx.cmsg[slot]));
 	if (b->msgs[i].msg_hdr.msg_controllen)
 		b->msgs[i].msg_hdr.msg_control = dev->tx.cmsg[slot];
 	b->peer[i] = p;
 	b->slot[i] = slot;
-	b->v6[i] = p->endpoint.sa.sa_family == AF_INET6;
+	b->v6[i] = p->st->endpoint.sa.sa_family == AF_INET6;
 }
 
 /* One packet read from the TUN device into slot: route it and seal it. */
@@ -511,7 +519,8 @@ static void handle_outgoing(struct device *dev, struct send_batch *b,
 		reply_unreachable(dev, pkt, len);
 		return;
 	}
-	if (!p->endpoint.sa.sa_family) {
+	/* No state: never told an endpoint nor heard from, so no address. */
+	if (!p->st || !p->st->endpoint.sa.sa_family) {
 		dev->stats.tx_dropped++;
 		return;
 	}

@@ -178,10 +178,14 @@ static void scan(struct server *s, uint64_t now)
 	char who[160];
 
 	for (struct peer *p = s->dev->peers.head; p; p = p->list_next) {
-		struct forget_times t = forget_times_of(p);
+		struct forget_times t;
 
-		if (p->timers.handshake_ever_completed &&
-		    p->timers.last_handshake_complete > s->last_scan)
+		/* Never talked or forgotten: nothing to log or forget. */
+		if (!p->st)
+			continue;
+		t = forget_times_of(p);
+		if (p->st->timers.handshake_ever_completed &&
+		    p->st->timers.last_handshake_complete > s->last_scan)
 			log_msg(s->dev, LOG_LEVEL_VERBOSE, "%s: session started",
 				log_peer(p, who, sizeof(who)));
 		if (now < forget_deadline(&t, s->lifetime, after))

@@ -33,16 +33,16 @@
 #include "netlink.h"
 #include "sticky.h"
 
-static int forget_if_moved(struct device *dev, struct peer *p)
+static int forget_if_moved(struct device *dev, struct peer_state *st)
 {
-	const union endpoint *e = &p->endpoint;
+	const union endpoint *e = &st->endpoint;
 	const void *dst;
 	int oif = 0, out;
 
-	if (!p->src.family)
+	if (!st->src.family)
 		return 0;
-	if (p->src.family != e->sa.sa_family) {
-		memset(&p->src, 0, sizeof(p->src));
+	if (st->src.family != e->sa.sa_family) {
+		memset(&st->src, 0, sizeof(st->src));
 		return 1;
 	}
 	if (e->sa.sa_family == AF_INET) {
@@ -52,10 +52,10 @@ static int forget_if_moved(struct device *dev, struct peer *p)
 		oif = (int)e->sin6.sin6_scope_id;
 	}
 	out = netlink_route_oif(dev->sticky.query, e->sa.sa_family, dst,
-				&p->src.addr, oif, dev->fwmark);
-	if (out > 0 && out == p->src.ifindex)
+				&st->src.addr, oif, dev->fwmark);
+	if (out > 0 && out == st->src.ifindex)
 		return 0;
-	memset(&p->src, 0, sizeof(p->src));
+	memset(&st->src, 0, sizeof(st->src));
 	return 1;
 }
 
@@ -67,7 +67,8 @@ void sticky_revalidate(struct device *dev)
 	if (!dev->sticky.query)
 		return;
 	for (p = dev->peers.head; p; p = p->list_next)
-		forgotten += (unsigned int)forget_if_moved(dev, p);
+		if (p->st)
+			forgotten += (unsigned int)forget_if_moved(dev, p->st);
 	if (forgotten)
 		log_msg(dev, LOG_LEVEL_VERBOSE,
 			"routing changed: %u peer(s) will send from a new "

@@ -85,15 +85,24 @@ static int apply_peer(struct device *dev, const struct uapi_peer *up,
 		if (ret)
 			return ret;
 	}
+	/* Where it is and how often to call it are a talking peer's state. */
+	if ((up->flags & UAPI_PEER_HAS_ENDPOINT) ||
+	    ((up->flags & UAPI_PEER_HAS_KEEPALIVE) &&
+	     up->persistent_keepalive_interval)) {
+		ret = peer_activate(p);
+		if (ret)
+			return ret;
+	}
 	if (up->flags & UAPI_PEER_HAS_PRESHARED_KEY)
 		noise_remote_set_psk(&p->remote, up->preshared_key);
 	if (up->flags & UAPI_PEER_HAS_ENDPOINT)
-		memcpy(&p->endpoint, &up->endpoint, sizeof(p->endpoint));
+		memcpy(&p->st->endpoint, &up->endpoint,
+		       sizeof(p->st->endpoint));
 	if (up->flags & UAPI_PEER_REPLACE_ALLOWED_IPS)
 		allowedips_remove_by_peer(dev->aips, p);
 	apply_allowed_ips(dev, p, up);
-	if ((up->flags & UAPI_PEER_HAS_KEEPALIVE) &&
-	    timers_set_persistent_keepalive(&p->timers,
+	if ((up->flags & UAPI_PEER_HAS_KEEPALIVE) && p->st &&
+	    timers_set_persistent_keepalive(&p->st->timers,
 					    up->persistent_keepalive_interval) &&
 	    dev->up)
 		send_keepalive(p, now);
@@ -171,18 +180,23 @@ static int write_peer(struct device *dev, struct uapi_writer *w,
 		.public_key = p->remote.public_key,
 		.preshared_key = p->remote.preshared_key,
 		.endpoint = &ep,
-		.last_handshake_time_sec = p->last_handshake.tv_sec,
-		.last_handshake_time_nsec = p->last_handshake.tv_nsec,
-		.tx_bytes = p->tx_bytes,
-		.rx_bytes = p->rx_bytes,
-		.persistent_keepalive_interval =
-			p->timers.persistent_keepalive_interval,
 	};
+	const struct peer_state *st = p->st;
 	struct walk_ctx wc = { .w = w };
 	int ret;
 
 	memset(&ep, 0, sizeof(ep));
-	memcpy(&ep, &p->endpoint, sizeof(p->endpoint));
+	/* A peer that never talked: no endpoint, no handshake, nothing
+	 * counted, no keepalive. */
+	if (st) {
+		pv.last_handshake_time_sec = st->last_handshake.tv_sec;
+		pv.last_handshake_time_nsec = st->last_handshake.tv_nsec;
+		pv.tx_bytes = st->tx_bytes;
+		pv.rx_bytes = st->rx_bytes;
+		pv.persistent_keepalive_interval =
+			st->timers.persistent_keepalive_interval;
+		memcpy(&ep, &st->endpoint, sizeof(st->endpoint));
+	}
 	ret = uapi_write_peer(w, &pv);
 	if (!ret)
 		ret = allowedips_walk_by_peer(dev->aips, p, write_allowed_ip,

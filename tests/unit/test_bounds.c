@@ -37,25 +37,26 @@ static void stage(struct peer *p, unsigned int n, unsigned int mark)
 static void unstage(struct peer *p)
 {
 	peer_staged_drop(p);
-	free(p->staged);
-	p->staged = NULL;
+	free(p->st->staged);
+	p->st->staged = NULL;
 }
 
 /* One peer: 128 packets, then each new one pushes out the oldest. */
 static void test_peer_staged(void **state)
 {
 	struct device dev = { .log_level = LOG_LEVEL_SILENT };
-	struct peer p = { .dev = &dev };
+	struct peer_state st = { 0 };
+	struct peer p = { .dev = &dev, .st = &st };
 	uint8_t first;
 
 	(void)state;
 	stage(&p, PEER_MAX_STAGED + 72, 0);
-	assert_int_equal(p.nstaged, PEER_MAX_STAGED);
+	assert_int_equal(st.nstaged, PEER_MAX_STAGED);
 	assert_int_equal(dev.peers.staged, PEER_MAX_STAGED);
 	assert_int_equal(dev.bounds.hits[BOUND_PEER_STAGED], 72);
 	assert_int_equal(dev.stats.tx_dropped, 72);
 	/* The 72 oldest went: the first kept is the 73rd staged. */
-	first = p.staged[0]->data[0];
+	first = st.staged[0]->data[0];
 	assert_int_equal(first, 72);
 	unstage(&p);
 	assert_int_equal(dev.peers.staged, 0);
@@ -72,13 +73,17 @@ static void test_all_staged(void **state)
 	enum { PEERS = PEER_MAX_STAGED_TOTAL / 100 + 2 };
 	struct device dev = { .log_level = LOG_LEVEL_SILENT };
 	struct peer *p = calloc(PEERS, sizeof(*p));
+	struct peer_state *st = calloc(PEERS, sizeof(*st));
 	unsigned int i, full = PEER_MAX_STAGED_TOTAL / 100;
 	unsigned int rest = PEER_MAX_STAGED_TOTAL - full * 100;
 
 	(void)state;
 	assert_non_null(p);
-	for (i = 0; i < PEERS; i++)
+	assert_non_null(st);
+	for (i = 0; i < PEERS; i++) {
 		p[i].dev = &dev;
+		p[i].st = &st[i];
+	}
 	for (i = 0; i < full; i++)
 		stage(&p[i], 100, 0);
 	stage(&p[full], rest, 0);
@@ -86,10 +91,10 @@ static void test_all_staged(void **state)
 	assert_int_equal(dev.bounds.hits[BOUND_STAGED], 0);
 
 	stage(&p[full], 10, rest);	/* has some: its oldest make room */
-	assert_int_equal(p[full].nstaged, rest);
-	assert_int_equal(p[full].staged[0]->data[0], 10);
+	assert_int_equal(st[full].nstaged, rest);
+	assert_int_equal(st[full].staged[0]->data[0], 10);
 	stage(&p[full + 1], 5, 0);	/* has none: refused */
-	assert_int_equal(p[full + 1].nstaged, 0);
+	assert_int_equal(st[full + 1].nstaged, 0);
 	assert_int_equal(dev.peers.staged, PEER_MAX_STAGED_TOTAL);
 	assert_int_equal(dev.bounds.hits[BOUND_STAGED], 15);
 	assert_int_equal(dev.stats.tx_dropped, 15);
@@ -97,11 +102,12 @@ static void test_all_staged(void **state)
 	/* A queue sent or dropped gives its room back. */
 	unstage(&p[0]);
 	stage(&p[full + 1], 5, 0);
-	assert_int_equal(p[full + 1].nstaged, 5);
+	assert_int_equal(st[full + 1].nstaged, 5);
 	assert_int_equal(dev.peers.staged, PEER_MAX_STAGED_TOTAL - 95);
 	for (i = 0; i < PEERS; i++)
 		unstage(&p[i]);
 	assert_int_equal(dev.peers.staged, 0);
+	free(st);
 	free(p);
 }
 

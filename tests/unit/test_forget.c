@@ -113,10 +113,17 @@ static void test_times_of_peer(void **state)
 {
 	struct keypair a, b;
 	struct peer p;
+	struct peer_state st;
 	struct forget_times t;
 
 	(void)state;
+	/* A peer that never talked has no state, and nothing to forget. */
 	memset(&p, 0, sizeof(p));
+	t = forget_times_of(&p);
+	assert_false(t.had_session);
+	assert_false(t.had_packet);
+	memset(&st, 0, sizeof(st));
+	p.st = &st;
 	t = forget_times_of(&p);
 	assert_false(t.had_session);
 	assert_false(t.had_packet);
@@ -125,19 +132,19 @@ static void test_times_of_peer(void **state)
 	memset(&b, 0, sizeof(b));
 	a.k.birthdate = T0;
 	b.k.birthdate = T0 + 130 * S;
-	p.previous = &a;
-	p.next = &b;
-	p.timers.handshake_ever_completed = true;
-	p.timers.last_handshake_complete = T0 + 2 * S;
-	p.timers.authenticated_ever_received = true;
-	p.timers.last_authenticated_received = T0 + 131 * S;
+	st.previous = &a;
+	st.next = &b;
+	st.timers.handshake_ever_completed = true;
+	st.timers.last_handshake_complete = T0 + 2 * S;
+	st.timers.authenticated_ever_received = true;
+	st.timers.last_authenticated_received = T0 + 131 * S;
 	t = forget_times_of(&p);
 	assert_true(t.had_session);
 	assert_true(t.session_start == T0 + 130 * S);
 	assert_true(t.had_packet);
 	assert_true(t.last_received == T0 + 131 * S);
 
-	p.previous = p.next = NULL;
+	st.previous = st.next = NULL;
 	t = forget_times_of(&p);
 	assert_true(t.had_session);
 	assert_true(t.session_start == T0 + 2 * S);

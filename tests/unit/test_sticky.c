@@ -56,18 +56,22 @@ void netlink_close(struct netlink *nl)
 }
 
 static struct device dev;
-static struct peer peer;
+/* The peer's state, where the endpoint and source are; the peer is the_peer. */
+static struct peer_state peer;
+static struct peer the_peer;
 
 static void setup_peer4(const char *ep, const char *src, int ifindex)
 {
 	memset(&dev, 0, sizeof(dev));
 	memset(&peer, 0, sizeof(peer));
+	memset(&the_peer, 0, sizeof(the_peer));
 	memset(&look, 0, sizeof(look));
 	dev.log_level = LOG_LEVEL_SILENT;
 	dev.sticky.query = (struct netlink *)&dev;	/* any non-NULL */
 	dev.fwmark = 0x51820;
-	dev.peers.head = &peer;
-	peer.dev = &dev;
+	dev.peers.head = &the_peer;
+	the_peer.dev = &dev;
+	the_peer.st = &peer;
 	peer.endpoint.sin.sin_family = AF_INET;
 	peer.endpoint.sin.sin_port = htons(51820);
 	assert_int_equal(inet_pton(AF_INET, ep, &peer.endpoint.sin.sin_addr), 1);
@@ -185,16 +189,20 @@ static void test_ipv6_with_scope(void **state)
 
 static void test_each_peer_checked_once(void **state)
 {
-	struct peer more[3];
+	struct peer more[4];
+	struct peer_state st[3];
 
 	(void)state;
 	setup_peer4("203.0.113.2", "192.0.2.1", 3);
-	for (int i = 0; i < 3; i++) {
-		more[i] = peer;
-		more[i].list_next = i < 2 ? &more[i + 1] : NULL;
+	for (int i = 0; i < 4; i++) {
+		more[i] = the_peer;
+		more[i].st = i < 3 ? &st[i] : NULL;	/* the last never talked */
+		more[i].list_next = i < 3 ? &more[i + 1] : NULL;
 	}
-	more[1].src.family = 0;		/* nothing to check */
-	peer.list_next = &more[0];
+	for (int i = 0; i < 3; i++)
+		st[i] = peer;
+	st[1].src.family = 0;		/* nothing to check */
+	the_peer.list_next = &more[0];
 	look.answer = 3;
 	sticky_revalidate(&dev);
 	assert_int_equal(look.calls, 3);
