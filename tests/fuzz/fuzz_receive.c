@@ -22,11 +22,16 @@
  * genuine messages with bytes flipped before or after the MACs, data
  * messages carrying input bytes (optionally shaped into an IP header),
  * replays of earlier datagrams, time passing (which fires the peers'
- * timers), load, removing and re-adding a peer, changing the device key.
+ * timers), load, removing and re-adding a peer (re-added as a peer that
+ * never talked, or as configured at the start), the server forgetting a
+ * peer, changing the device key.
  *
  * Checked after every datagram and step, besides ASan/UBSan/LSan:
  *  - the index table names exactly the live handshakes and keypairs of live
  *    peers, and each keypair points back at its peer;
+ *  - a peer without a state (never talked, or forgotten) has no handshake
+ *    in flight, and the device's count of staged packets is the sum of the
+ *    peers';
  *  - a peer's endpoint moves only to the source of a message that was
  *    accepted from it (its rx_bytes grew);
  *  - a datagram that was accepted once is never accepted again (replays);
@@ -64,6 +69,7 @@
 #include <sodium.h>
 
 #include "device.h"
+#include "forget.h"
 #include "icmp.h"
 #include "peer.h"
 #include "receive.h"
@@ -147,13 +153,15 @@ enum op {
 			 * message with a cookie reply; flips */
 	OP_TIME,	/* delta, bits 4-5 the unit; bit 6: remotes answer */
 	OP_LOAD,	/* bit 4 clear: under load for a second; set: not */
-	OP_CHURN,	/* remove peer bit 4; bit 5: and add it back */
+	OP_CHURN,	/* remove peer bit 4; bit 5: and add it back, bit 6:
+			 * with no endpoint or keepalive (no state) */
 	OP_SETKEY,	/* bits 4-5: device key own, other, none, peer A's */
 	OP_REPLAY,	/* history index; bit 4: from the original source */
 	OP_MTU,		/* two bytes */
 	OP_KEEPALIVE,	/* the device sends a keepalive to peer bit 4 */
 	OP_AIP,		/* peer bit 4 gains (bit 5: loses) a prefix: bit 6
 			 * IPv6, then the cidr and the address bytes */
+	OP_FORGET,	/* the server role forgets peer bit 4 */
 	OP_NOP,
 };
 
@@ -507,7 +515,9 @@ static struct peer *peer_of(const struct remote *r)
 	return peer_lookup(&dev.peers, r->public_key);
 }
 
-static void peer_add(int i)
+/* Adds remote i's peer; idle: without endpoint or keepalive, so that it
+ * has no state until it talks. */
+static void peer_add(int i, bool idle)
 {
 	struct remote *r = &remotes[i];
 	struct peer *p;
@@ -519,14 +529,19 @@ static void peer_add(int i)
 		FAIL("cannot create a peer");
 	if (i == 1)
 		noise_remote_set_psk(&p->remote, psk_b);
-	p->endpoint = r->addr;
+	if (!idle) {
+		if (peer_activate(p))
+			FAIL("cannot activate a peer");
+		p->st->endpoint = r->addr;
+	}
 	memcpy(a4, r->inner4, 4);
 	memcpy(a6, r->inner6, 16);
 	/* A: 10.0.0.2/32 and fd00::2/128; B: 10.0.1.0/24 and fd00:1::/64. */
 	if (allowedips_insert(dev.aips, AF_INET, a4, i ? 24 : 32, p) ||
 	    allowedips_insert(dev.aips, AF_INET6, a6, i ? 64 : 128, p))
 		FAIL("cannot add allowed IPs");
-	if (i == 1 && timers_set_persistent_keepalive(&p->timers, 25))
+	if (i == 1 && !idle &&
+	    timers_set_persistent_keepalive(&p->st->timers, 25))
 		send_keepalive(p, now_ns);
 	peer_timer_update(p, now_ns);
 }
@@ -607,8 +622,8 @@ static void world_up(void)
 		FAIL("out of memory");
 	if (device_set_private_key(&dev, dev_private))
 		FAIL("cannot set the device key");
-	peer_add(0);
-	peer_add(1);
+	peer_add(0, false);
+	peer_add(1, false);
 }
 
 static void world_down(void)
@@ -631,29 +646,37 @@ static void world_down(void)
 
 static bool keypair_of(const struct peer *p, const struct keypair *kp)
 {
-	return kp && (kp == p->current || kp == p->previous || kp == p->next);
+	const struct peer_state *st = p->st;
+
+	return kp && st &&
+	       (kp == st->current || kp == st->previous || kp == st->next);
 }
 
 static void check_tables(void)
 {
-	size_t live = 0;
+	size_t live = 0, staged = 0;
 	struct peer *p;
 
 	for (p = dev.peers.head; p; p = p->list_next) {
-		const struct keypair *kps[] = { p->current, p->previous,
-						p->next };
+		static const struct peer_state idle;
+		const struct peer_state *st = p->st ? p->st : &idle;
+		const struct keypair *kps[] = { st->current, st->previous,
+						st->next };
 		static const struct noise_handshake none;
 		const struct noise_handshake *hs = p->remote.hs ?
 							   p->remote.hs : &none;
 
 		if (p->dev != &dev || p->remote.owner != p)
 			FAIL("a peer lost its device or owner");
+		if (!p->st && hs->state != HANDSHAKE_ZEROED)
+			FAIL("a peer without a state has a handshake");
+		staged += st->nstaged;
 		/* ev_is_active() of a timer is its heap position, not 0/1. */
-		if (!!ev_is_active(&p->timer) !=
-		    (p->timer_armed_at != TIMERS_NEVER))
+		if (p->st && !!ev_is_active(&st->timer) !=
+				     (st->timer_armed_at != TIMERS_NEVER))
 			FAIL("a peer's timer is %sactive but armed at %llu",
-			     ev_is_active(&p->timer) ? "" : "in",
-			     (unsigned long long)p->timer_armed_at);
+			     ev_is_active(&st->timer) ? "" : "in",
+			     (unsigned long long)st->timer_armed_at);
 		for (int i = 0; i < 3; i++) {
 			if (!kps[i])
 				continue;
@@ -701,6 +724,9 @@ static void check_tables(void)
 	if (dev.index.count != live)
 		FAIL("%zu indices in the table, %zu alive", dev.index.count,
 		     live);
+	if (dev.peers.staged != staged)
+		FAIL("%zu packets staged, the peers hold %zu", dev.peers.staged,
+		     staged);
 }
 
 struct peer_snap {
@@ -715,8 +741,13 @@ static unsigned int snap_take(struct peer_snap *s, unsigned int max)
 
 	for (struct peer *p = dev.peers.head; p && n < max; p = p->list_next) {
 		s[n].p = p;
-		s[n].ep = p->endpoint;
-		s[n].rx = p->rx_bytes;
+		if (p->st) {
+			s[n].ep = p->st->endpoint;
+			s[n].rx = p->st->rx_bytes;
+		} else {
+			memset(&s[n].ep, 0, sizeof(s[n].ep));
+			s[n].rx = 0;
+		}
 		n++;
 	}
 	return n;
@@ -752,13 +783,19 @@ static bool deliver(const uint8_t *msg, size_t len, const union endpoint *src)
 			;
 		if (!p)
 			FAIL("receiving a datagram removed a peer");
-		if (p->rx_bytes != before[i].rx)
-			accepted = true;
-		if (endpoint_same(&p->endpoint, &before[i].ep))
+		/* A datagram can give a peer its state, never take it. */
+		if (!p->st) {
+			if (before[i].rx)
+				FAIL("receiving a datagram forgot a peer");
 			continue;
-		if (p->rx_bytes == before[i].rx)
+		}
+		if (p->st->rx_bytes != before[i].rx)
+			accepted = true;
+		if (endpoint_same(&p->st->endpoint, &before[i].ep))
+			continue;
+		if (p->st->rx_bytes == before[i].rx)
 			FAIL("a peer roamed on a message it did not accept");
-		if (!endpoint_same(&p->endpoint, src))
+		if (!endpoint_same(&p->st->endpoint, src))
 			FAIL("a peer roamed somewhere else than the source");
 	}
 	check_tables();
@@ -1156,13 +1193,13 @@ static void timers_run(void)
 		bool any = false;
 
 		for (struct peer *p = dev.peers.head; p; p = p->list_next) {
-			if (p->timer_armed_at > now_ns)
+			if (!p->st || p->st->timer_armed_at > now_ns)
 				continue;
-			if (!ev_is_active(&p->timer))
+			if (!ev_is_active(&p->st->timer))
 				FAIL("a peer's timer is due but not armed");
 			/* libev stops a one-shot timer before its callback. */
-			ev_timer_stop(loop, &p->timer);
-			ev_invoke(loop, &p->timer, EV_TIMER);
+			ev_timer_stop(loop, &p->st->timer);
+			ev_invoke(loop, &p->st->timer, EV_TIMER);
 			any = true;
 		}
 		if (!any)
@@ -1188,8 +1225,23 @@ static void step_churn(unsigned int op)
 	if (p)
 		peer_remove(p);
 	if (op & 0x20)
-		peer_add(i);
+		peer_add(i, op & 0x40);
 	history_forget();
+	network(false, NULL);
+}
+
+/* What the server role does to a peer quiet for forget_after (server.c). */
+static void step_forget(unsigned int op)
+{
+	struct peer *p = peer_of(&remotes[op >> 4 & 1]);
+
+	if (!p)
+		return;
+	forget_peer(p, now_ns);
+	if (p->st && p->st->timers.persistent_keepalive_interval == 0)
+		FAIL("a forgotten peer without keepalive kept its state");
+	/* The history stays: what it accepted before, it must not accept
+	 * again now (its last TAI64N timestamp outlives the forgetting). */
 	network(false, NULL);
 }
 
@@ -1317,6 +1369,9 @@ static void run_script(const uint8_t *data, size_t size)
 			break;
 		case OP_AIP:
 			step_aip(&r, op);
+			break;
+		case OP_FORGET:
+			step_forget(op);
 			break;
 		default:
 			break;
