@@ -48,20 +48,43 @@ struct uapi_buf {
 	size_t cap;
 };
 
+enum plan_limits {
+	/*
+	 * A chunk of the plan: under glibc's mmap threshold (128 KiB), so
+	 * that a chunk freed while a set is applied returns to the heap the
+	 * new peers are allocated from, not to the kernel.
+	 */
+	PLAN_CHUNK_BYTES = 64 * 1024,
+};
+
+/*
+ * The plan's records, in chunks that never move: each peer section is a
+ * struct uapi_peer followed by its allowed IPs, and a chunk holds whole
+ * records.  A section whose allowed IPs outgrow its chunk moves to a
+ * larger one.
+ */
+struct plan_chunk {
+	struct plan_chunk *next;
+	size_t used;		/* bytes of records */
+	size_t cap;		/* bytes of data */
+	_Alignas(struct uapi_peer) unsigned char data[];
+};
+
 /*
  * The plan under construction.  Secrets are kept in slots of KEY_LEN bytes
  * in sodium memory, in request order: the private key first if there is
  * one (device keys precede every peer), then the preshared keys.  Pointers
- * into the slots and into aips are only set once the request is complete,
- * because both arrays move as they grow.
+ * into the slots are only set as apply() takes the sections, because the
+ * slots move as they grow.
  */
 struct uapi_plan {
 	struct uapi_set set;
-	struct uapi_peer *peers;
-	size_t peers_cap;
-	struct uapi_allowed_ip *aips;
-	size_t aips_len;
-	size_t aips_cap;
+	struct plan_chunk *head, *tail;
+	struct uapi_peer *cur;	/* the section being read, last in tail */
+	size_t aips_len;	/* all sections together, for the cap */
+	size_t read;		/* apply(): offset in head of the next record */
+	const uint8_t *next_slot;	/* apply(): the next psk's slot */
+	size_t chunk_bytes;	/* PLAN_CHUNK_BYTES; tests make it small */
 	uint8_t *secrets;
 	size_t secrets_len;	/* slots in use */
 	size_t secrets_cap;	/* slots allocated */
@@ -640,25 +663,6 @@ static int parse_allowed_ip(struct uapi_allowed_ip *a, const char *s,
 
 /* The plan. */
 
-/*
- * Returns p, or p moved to room for one more element than len, or NULL
- * (p still valid) when memory is short.
- */
-static void *array_grow(void *p, size_t *cap, size_t len, size_t size)
-{
-	size_t n = *cap ? *cap * 2 : 8;
-	void *q;
-
-	if (len < *cap)
-		return p;
-	if (n > SIZE_MAX / size)
-		return NULL;
-	q = realloc(p, n * size);
-	if (q)
-		*cap = n;
-	return q;
-}
-
 /* Secrets move to a larger sodium block; the old one is wiped first. */
 static int secrets_grow(struct uapi_plan *p)
 {
@@ -690,42 +694,166 @@ static uint8_t *secrets_add(struct uapi_plan *p)
 
 static void plan_release(struct uapi_plan *p)
 {
+	size_t chunk_bytes = p->chunk_bytes;
+	struct plan_chunk *c, *next;
+
 	if (p->secrets) {
 		sodium_memzero(p->secrets, p->secrets_cap * KEY_LEN);
 		sodium_free(p->secrets);
 	}
-	free(p->peers);
-	free(p->aips);
+	for (c = p->head; c; c = next) {
+		next = c->next;
+		free(c);
+	}
 	memset(p, 0, sizeof(*p));
+	p->chunk_bytes = chunk_bytes;
 }
 
-static struct uapi_peer *plan_peer(struct uapi_plan *p)
+/* @n rounded up to where a record may start. */
+static size_t record_align(size_t n)
 {
-	return p->set.peers_len ? &p->peers[p->set.peers_len - 1] : NULL;
+	size_t align = _Alignof(struct uapi_peer);
+
+	return (n + align - 1) & ~(align - 1);
 }
 
-/* Points the public view at the storage, which no longer moves. */
+/* Bytes from the start of a section's record to where the next may start. */
+static size_t record_size(size_t naips)
+{
+	return record_align(sizeof(struct uapi_peer) +
+			    naips * sizeof(struct uapi_allowed_ip));
+}
+
+static struct uapi_allowed_ip *record_aips(struct uapi_peer *peer)
+{
+	return (struct uapi_allowed_ip *)(peer + 1);
+}
+
+/* Appends a chunk of at least @need bytes of data, or returns NULL. */
+static struct plan_chunk *chunk_add(struct uapi_plan *p, size_t need)
+{
+	size_t cap = 0;
+	struct plan_chunk *c;
+
+	/* Rounded down, so that a record aligned to its end still fits. */
+	if (p->chunk_bytes > sizeof(*c))
+		cap = (p->chunk_bytes - sizeof(*c)) &
+		      ~(_Alignof(struct uapi_peer) - 1);
+	if (need > cap)
+		cap = record_align(need);
+	c = malloc(sizeof(*c) + cap);
+	if (!c)
+		return NULL;
+	c->next = NULL;
+	c->used = 0;
+	c->cap = cap;
+	if (p->tail)
+		p->tail->next = c;
+	else
+		p->head = c;
+	p->tail = c;
+	return c;
+}
+
+/* A new section's record, zeroed, at the end of the plan; or NULL. */
+static struct uapi_peer *plan_peer_add(struct uapi_plan *p)
+{
+	struct plan_chunk *c = p->tail;
+	struct uapi_peer *peer;
+
+	if (c)
+		c->used = record_align(c->used);
+	if (!c || c->cap - c->used < sizeof(*peer))
+		c = chunk_add(p, sizeof(*peer));
+	if (!c)
+		return NULL;
+	peer = (struct uapi_peer *)(c->data + c->used);
+	memset(peer, 0, sizeof(*peer));
+	c->used += sizeof(*peer);
+	p->cur = peer;
+	return peer;
+}
+
+/*
+ * Room for one more allowed IP of the current section, moving the section
+ * to a chunk twice its size when its own is full.  Returns the slot or
+ * NULL.
+ */
+static struct uapi_allowed_ip *plan_aip_add(struct uapi_plan *p)
+{
+	struct plan_chunk *old = p->tail, *c;
+	size_t bytes = sizeof(*p->cur) +
+		       p->cur->allowed_ips_len * sizeof(struct uapi_allowed_ip);
+	struct uapi_allowed_ip *a;
+
+	if (old->cap - old->used < sizeof(*a)) {
+		c = chunk_add(p, 2 * (bytes + sizeof(*a)));
+		if (!c)
+			return NULL;
+		memcpy(c->data, p->cur, bytes);
+		/* The old chunk keeps the records before; it may be left
+		 * empty, which the reader skips. */
+		old->used -= bytes;
+		c->used = bytes;
+		p->cur = (struct uapi_peer *)c->data;
+	}
+	a = record_aips(p->cur) + p->cur->allowed_ips_len;
+	p->tail->used += sizeof(*a);
+	return a;
+}
+
+/* Drops the current section's allowed IPs (replace_allowed_ips). */
+static void plan_aips_drop(struct uapi_plan *p)
+{
+	size_t n = p->cur->allowed_ips_len;
+
+	p->tail->used -= n * sizeof(struct uapi_allowed_ip);
+	p->aips_len -= n;
+	p->cur->allowed_ips_len = 0;
+}
+
+static struct uapi_plan *plan_of(struct uapi_set *set)
+{
+	return (struct uapi_plan *)((char *)set -
+				    offsetof(struct uapi_plan, set));
+}
+
+const struct uapi_peer *uapi_set_next_peer(struct uapi_set *set)
+{
+	struct uapi_plan *p = plan_of(set);
+	struct plan_chunk *c;
+	struct uapi_peer *peer;
+
+	/* Every record before this one was applied: its chunk can go. */
+	while ((c = p->head) && p->read >= c->used) {
+		p->head = c->next;
+		if (!p->head)
+			p->tail = NULL;
+		free(c);
+		p->read = 0;
+	}
+	if (!c)
+		return NULL;
+	peer = (struct uapi_peer *)(c->data + p->read);
+	p->read += record_size(peer->allowed_ips_len);
+	if (peer->flags & UAPI_PEER_HAS_PRESHARED_KEY) {
+		peer->preshared_key = p->next_slot;
+		p->next_slot += KEY_LEN;
+	}
+	peer->allowed_ips = peer->allowed_ips_len ? record_aips(peer) : NULL;
+	return peer;
+}
+
+/* The request is complete: the secrets no longer move. */
 static void plan_finish(struct uapi_plan *p)
 {
-	const uint8_t *slot = p->secrets;
-	size_t aip = 0;
-
+	p->next_slot = p->secrets;
 	if (p->set.flags & UAPI_SET_HAS_PRIVATE_KEY) {
-		p->set.private_key = slot;
-		slot += KEY_LEN;
+		p->set.private_key = p->next_slot;
+		p->next_slot += KEY_LEN;
 	}
-	for (size_t i = 0; i < p->set.peers_len; i++) {
-		struct uapi_peer *peer = &p->peers[i];
-
-		if (peer->flags & UAPI_PEER_HAS_PRESHARED_KEY) {
-			peer->preshared_key = slot;
-			slot += KEY_LEN;
-		}
-		peer->allowed_ips = peer->allowed_ips_len ? &p->aips[aip] :
-							    NULL;
-		aip += peer->allowed_ips_len;
-	}
-	p->set.peers = p->peers;
+	p->cur = NULL;
+	p->read = 0;
 }
 
 /* Set lines.  Each returns 0 or the errno to reply, and sets the reason. */
@@ -802,13 +930,9 @@ static int set_public_key(struct uapi_conn *c, const char *v, size_t vn)
 
 	if (p->set.peers_len >= c->max_peers)
 		return line_fail(c, UAPI_E_TOO_BIG, "too many peers");
-	peer = array_grow(p->peers, &p->peers_cap, p->set.peers_len,
-			  sizeof(*p->peers));
+	peer = plan_peer_add(p);
 	if (!peer)
 		return line_fail(c, -ENOMEM, "out of memory");
-	p->peers = peer;
-	peer = &p->peers[p->set.peers_len];
-	memset(peer, 0, sizeof(*peer));
 	if (parse_key(peer->public_key, v, vn))
 		return line_fail(c, UAPI_E_INVALID, "invalid public_key");
 	p->set.peers_len++;
@@ -840,18 +964,20 @@ static int set_allowed_ip(struct uapi_conn *c, struct uapi_peer *peer,
 			  const char *v, size_t vn)
 {
 	struct uapi_plan *p = &c->plan;
-	struct uapi_allowed_ip a, *aips;
+	struct uapi_allowed_ip a, *slot;
 
+	/* @peer is the plan's current section, which may move here. */
+	(void)peer;
 	if (parse_allowed_ip(&a, v, vn))
 		return line_fail(c, UAPI_E_INVALID, "invalid allowed_ip");
 	if (p->aips_len >= c->max_allowed_ips)
 		return line_fail(c, UAPI_E_TOO_BIG, "too many allowed_ip");
-	aips = array_grow(p->aips, &p->aips_cap, p->aips_len, sizeof(*aips));
-	if (!aips)
+	slot = plan_aip_add(p);
+	if (!slot)
 		return line_fail(c, -ENOMEM, "out of memory");
-	p->aips = aips;
-	p->aips[p->aips_len++] = a;
-	peer->allowed_ips_len++;
+	*slot = a;
+	p->aips_len++;
+	p->cur->allowed_ips_len++;
 	return 0;
 }
 
@@ -862,11 +988,9 @@ static int set_peer_flag(struct uapi_conn *c, struct uapi_peer *peer,
 	if (!text_is(v, vn, "true"))
 		return line_fail(c, UAPI_E_INVALID, "invalid boolean value");
 	peer->flags |= flag;
-	if (flag == UAPI_PEER_REPLACE_ALLOWED_IPS) {
-		/* The peer's entries are the last ones: drop them. */
-		c->plan.aips_len -= peer->allowed_ips_len;
-		peer->allowed_ips_len = 0;
-	}
+	/* The section's entries so far are the plan's last: drop them. */
+	if (flag == UAPI_PEER_REPLACE_ALLOWED_IPS)
+		plan_aips_drop(&c->plan);
 	return 0;
 }
 
@@ -926,7 +1050,7 @@ static int set_line(struct uapi_conn *c, const char *line, size_t len)
 	vn = len - kn - 1;
 	if (text_is(line, kn, "public_key"))
 		return set_public_key(c, v, vn);
-	peer = plan_peer(&c->plan);
+	peer = c->plan.cur;
 	if (!peer)
 		return set_device_line(c, line, kn, v, vn);
 	return set_peer_line(c, peer, line, kn, v, vn);
@@ -1301,6 +1425,7 @@ struct uapi_conn *uapi_conn_new(const struct uapi_ops *ops)
 	c->state = CONN_OP;
 	c->max_peers = UAPI_MAX_PEERS;
 	c->max_allowed_ips = UAPI_MAX_ALLOWED_IPS;
+	c->plan.chunk_bytes = PLAN_CHUNK_BYTES;
 	return c;
 }
 

@@ -104,6 +104,7 @@ struct uapi_peer {
 /*
  * A whole, valid set request.  The pointers, and the secrets behind them,
  * live only for the duration of the apply() call; they are wiped after it.
+ * Its peers are taken in order with uapi_set_next_peer(), once each.
  *
  * To behave as wireguard-go does, apply() should, in this order:
  *  - private_key: all zero removes the key; otherwise it is given already
@@ -124,9 +125,17 @@ struct uapi_set {
 	const uint8_t *private_key;
 	uint16_t listen_port;
 	uint32_t fwmark;
-	const struct uapi_peer *peers;
 	size_t peers_len;
 };
+
+/*
+ * The set's next peer section, or NULL after the last.  The section, its
+ * allowed IPs and its preshared key stay valid until the next call, which
+ * frees the plan's memory that held it and the sections before it: during
+ * a large load the peers made so far take the memory of the request they
+ * came from, instead of both being whole at the end.
+ */
+const struct uapi_peer *uapi_set_next_peer(struct uapi_set *set);
 
 /* What a get reply says of the device; zero fields print no line. */
 struct uapi_device_view {
@@ -167,7 +176,7 @@ struct uapi_writer;
  */
 struct uapi_ops {
 	void *ctx;
-	int (*apply)(void *ctx, const struct uapi_set *set);
+	int (*apply)(void *ctx, struct uapi_set *set);
 	int (*get)(void *ctx, struct uapi_writer *w);
 	unsigned int (*ifindex)(void *ctx, const char *name);
 	/*

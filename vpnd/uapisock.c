@@ -110,9 +110,10 @@ static int apply_peer(struct device *dev, const struct uapi_peer *up,
 	return 0;
 }
 
-static int apply(void *ctx, const struct uapi_set *set)
+static int apply(void *ctx, struct uapi_set *set)
 {
 	struct device *dev = ((struct uapisock_conn *)ctx)->dev;
+	const struct uapi_peer *up;
 	uint64_t now = device_now();
 	int ret;
 
@@ -135,8 +136,8 @@ static int apply(void *ctx, const struct uapi_set *set)
 	}
 	if (set->flags & UAPI_SET_REPLACE_PEERS)
 		device_remove_all_peers(dev);
-	for (size_t i = 0; i < set->peers_len; i++) {
-		ret = apply_peer(dev, &set->peers[i], now);
+	while ((up = uapi_set_next_peer(set))) {
+		ret = apply_peer(dev, up, now);
 		if (ret)
 			return ret;
 	}

@@ -290,10 +290,12 @@ static void record_peer(struct fake *f, struct rec_peer *r,
 	r->naips = p->allowed_ips_len;
 }
 
-static int fake_apply(void *ctx, const struct uapi_set *s)
+static int fake_apply(void *ctx, struct uapi_set *s)
 {
 	struct fake *f = ctx;
+	const struct uapi_peer *p;
 	char line[96];
+	size_t n = 0;
 
 	f->apply_calls++;
 	if (f->apply_ret)
@@ -308,8 +310,6 @@ static int fake_apply(void *ctx, const struct uapi_set *s)
 	f->listen_port = s->listen_port;
 	f->fwmark = s->fwmark;
 	f->npeers = s->peers_len < REC_PEERS ? s->peers_len : REC_PEERS;
-	for (size_t i = 0; i < f->npeers; i++)
-		record_peer(f, &f->peers[i], &s->peers[i]);
 
 	snprintf(line, sizeof(line), "apply flags %x port %u fwmark %u",
 		 s->flags, s->listen_port, s->fwmark);
@@ -317,8 +317,15 @@ static int fake_apply(void *ctx, const struct uapi_set *s)
 	log_key(f, " key ", s->flags & UAPI_SET_HAS_PRIVATE_KEY ?
 				    s->private_key : NULL);
 	log_add(f, "\n");
-	for (size_t i = 0; i < s->peers_len; i++)
-		log_peer(f, &s->peers[i]);
+	/* Each section once, in order: the plan frees them as it goes. */
+	while ((p = uapi_set_next_peer(s))) {
+		if (n < f->npeers)
+			record_peer(f, &f->peers[n], p);
+		log_peer(f, p);
+		n++;
+	}
+	assert_int_equal(n, s->peers_len);
+	assert_null(uapi_set_next_peer(s));
 	return 0;
 }
 
@@ -1416,14 +1423,179 @@ static void test_too_many_peers(void **state)
 	feed_chunked(c, in, strlen(in) - 1, 0, &out);
 	assert_string_equal(out.s, "errno=-7\n\n");
 	assert_int_equal(c->state, CONN_SET_SKIP);
-	assert_null(c->plan.peers);
+	assert_null(c->plan.head);
+	assert_null(c->plan.tail);
 	assert_null(c->plan.secrets);
-	assert_int_equal(c->plan.peers_cap, 0);
 	assert_string_equal(uapi_conn_last_error(c), "line 10: too many peers");
 	feed_str(c, "\nget=1\n\n", &out);
 	assert_int_equal(f.apply_calls, 1);
 	assert_int_equal(f.get_calls, 1);
 	uapi_conn_free(c);
+	free(in);
+	free(out.s);
+}
+
+/*
+ * A large set spans many chunks of the plan, which apply() frees as it
+ * takes the sections: the sections come back whole and in order, a long
+ * list of allowed IPs moves its section to a larger chunk, the preshared
+ * keys are the right ones and in sodium memory, and an error on the last
+ * line applies nothing and leaves nothing.
+ */
+enum {
+	CHUNKED_PEERS = 3000,
+	CHUNKED_LONG = 1777,	/* the section with many allowed IPs */
+	CHUNKED_LONG_AIPS = 5000,
+};
+
+struct chunked {
+	struct uapi_conn *c;
+	size_t seen;
+	size_t most_chunks, fewest_chunks;
+	bool bad;
+};
+
+static size_t plan_chunks(const struct uapi_plan *p)
+{
+	size_t n = 0;
+
+	for (const struct plan_chunk *ch = p->head; ch; ch = ch->next)
+		n++;
+	return n;
+}
+
+static size_t chunked_aips(size_t i)
+{
+	return i == CHUNKED_LONG ? CHUNKED_LONG_AIPS : i % 3;
+}
+
+static void chunked_check(struct chunked *k, const struct uapi_peer *p)
+{
+	uint8_t want[KEY_LEN] = { 0 };
+	size_t i = k->seen, n = chunked_aips(i);
+
+	want[0] = (uint8_t)(i >> 8);
+	want[1] = (uint8_t)i;
+	if (memcmp(p->public_key, want, KEY_LEN) ||
+	    p->allowed_ips_len != n || (n && !p->allowed_ips))
+		k->bad = true;
+	for (size_t j = 0; j < n && !k->bad; j++) {
+		const struct uapi_allowed_ip *a = &p->allowed_ips[j];
+		uint32_t host = (uint32_t)(i << 16 | j);
+
+		if (a->family != AF_INET || a->cidr != 32 ||
+		    a->addr.ip4.s_addr != htonl(host))
+			k->bad = true;
+	}
+	/* Every other section has a preshared key: its own index. */
+	if (i % 2) {
+		if (!(p->flags & UAPI_PEER_HAS_PRESHARED_KEY) ||
+		    !in_sodium_memory(p->preshared_key, KEY_LEN) ||
+		    p->preshared_key[0] != (uint8_t)(i >> 8) ||
+		    p->preshared_key[31] != (uint8_t)i)
+			k->bad = true;
+	} else if (p->flags & UAPI_PEER_HAS_PRESHARED_KEY) {
+		k->bad = true;
+	}
+}
+
+static int chunked_apply(void *ctx, struct uapi_set *s)
+{
+	struct chunked *k = ctx;
+	const struct uapi_peer *p;
+	size_t n;
+
+	k->most_chunks = k->fewest_chunks = plan_chunks(&k->c->plan);
+	while ((p = uapi_set_next_peer(s))) {
+		chunked_check(k, p);
+		k->seen++;
+		n = plan_chunks(&k->c->plan);
+		if (n < k->fewest_chunks)
+			k->fewest_chunks = n;
+	}
+	return 0;
+}
+
+static char *chunked_text(bool bad_end)
+{
+	struct text t = { 0 };
+	char line[192], key[KEY_HEX_LEN + 1];
+	uint8_t k[KEY_LEN] = { 0 };
+
+	text_add(&t, "set=1\n", 6);
+	for (size_t i = 0; i < CHUNKED_PEERS; i++) {
+		k[0] = (uint8_t)(i >> 8);
+		k[1] = (uint8_t)i;
+		key_to_hex(key, k);
+		snprintf(line, sizeof(line), "public_key=%s\n", key);
+		text_add(&t, line, strlen(line));
+		if (i % 2) {
+			uint8_t psk[KEY_LEN] = { (uint8_t)(i >> 8) };
+
+			psk[31] = (uint8_t)i;
+			key_to_hex(key, psk);
+			snprintf(line, sizeof(line), "preshared_key=%s\n", key);
+			text_add(&t, line, strlen(line));
+		}
+		for (size_t j = 0; j < chunked_aips(i); j++) {
+			uint32_t host = (uint32_t)(i << 16 | j);
+
+			snprintf(line, sizeof(line),
+				 "allowed_ip=%u.%u.%u.%u/32\n", host >> 24,
+				 host >> 16 & 255, host >> 8 & 255, host & 255);
+			text_add(&t, line, strlen(line));
+		}
+	}
+	if (bad_end)
+		text_add(&t, "endpoint=nowhere\n", 17);
+	text_add(&t, "\n", 1);
+	return t.s;
+}
+
+static void test_plan_in_chunks(void **state)
+{
+	struct chunked k = { 0 };
+	struct uapi_ops ops = {
+		.ctx = &k, .apply = chunked_apply, .get = fake_get,
+	};
+	struct text out = { 0 };
+	char *in = chunked_text(false);
+
+	(void)state;
+	k.c = uapi_conn_new(&ops);
+	assert_non_null(k.c);
+	k.c->max_allowed_ips = SIZE_MAX;
+	feed_chunked(k.c, in, strlen(in), 0, &out);
+	assert_string_equal(out.s, "errno=0\n\n");
+	assert_int_equal(k.seen, CHUNKED_PEERS);
+	assert_false(k.bad);
+	/* Many chunks, freed as the sections were taken. */
+	assert_true(k.most_chunks >= 8);
+	assert_true(k.fewest_chunks <= 1);
+	assert_null(k.c->plan.head);
+
+	/* Chunks smaller than one section change nothing. */
+	k.c->plan.chunk_bytes = 100;
+	k.seen = 0;
+	out.len = 0;
+	feed_chunked(k.c, in, strlen(in), 0, &out);
+	assert_string_equal(out.s, "errno=0\n\n");
+	assert_int_equal(k.seen, CHUNKED_PEERS);
+	assert_false(k.bad);
+	assert_true(k.most_chunks >= CHUNKED_PEERS / 3);
+	assert_null(k.c->plan.head);
+	free(in);
+
+	/* The same, with a bad last line: nothing applied, nothing kept. */
+	k.seen = 0;
+	in = chunked_text(true);
+	out.len = 0;
+	feed_chunked(k.c, in, strlen(in), 0, &out);
+	assert_string_equal(out.s, "errno=-22\n\n");
+	assert_int_equal(k.seen, 0);
+	assert_null(k.c->plan.head);
+	assert_null(k.c->plan.secrets);
+	uapi_conn_free(k.c);
 	free(in);
 	free(out.s);
 }
@@ -1445,7 +1617,7 @@ static void test_too_many_allowed_ips(void **state)
 	feed_chunked(c, in, strlen(in), 0, &out);
 	assert_string_equal(out.s, "errno=-7\n\n");
 	assert_int_equal(f.apply_calls, 0);
-	assert_null(c->plan.aips);
+	assert_null(c->plan.head);
 	c->max_allowed_ips = 4;
 	out.len = 0;
 	feed_chunked(c, in, strlen(in), 0, &out);
@@ -1765,6 +1937,7 @@ int main(void)
 		T(test_get_trailing_char),
 		T(test_oversize_lines),
 		T(test_too_many_peers),
+		T(test_plan_in_chunks),
 		T(test_too_many_allowed_ips),
 		T(test_apply_error_passthrough),
 		T(test_several_requests),
