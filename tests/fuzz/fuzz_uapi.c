@@ -52,18 +52,15 @@ static void *fz_sodium_malloc(size_t size);
 static void *fz_sodium_allocarray(size_t count, size_t size);
 static void fz_sodium_free(void *ptr);
 static void *fz_malloc(size_t size);
-static void *fz_realloc(void *ptr, size_t size);
 #define sodium_malloc fz_sodium_malloc
 #define sodium_allocarray fz_sodium_allocarray
 #define sodium_free fz_sodium_free
 #define malloc fz_malloc
-#define realloc fz_realloc
 #include "../../vpnd/uapi.c"
 #undef sodium_malloc
 #undef sodium_allocarray
 #undef sodium_free
 #undef malloc
-#undef realloc
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -107,11 +104,6 @@ static bool should_fail(void)
 static void *fz_malloc(size_t size)
 {
 	return should_fail() ? NULL : malloc(size);
-}
-
-static void *fz_realloc(void *ptr, size_t size)
-{
-	return should_fail() ? NULL : realloc(ptr, size);
 }
 
 static void track_add(void *p, size_t size)
@@ -368,22 +360,22 @@ static void model_apply_peer(struct fake *f, const struct uapi_peer *p)
 			m->aips[m->naips++] = p->allowed_ips[i];
 }
 
-static int fake_apply(void *ctx, const struct uapi_set *s)
+static int fake_apply(void *ctx, struct uapi_set *s)
 {
 	const unsigned int known = UAPI_SET_HAS_PRIVATE_KEY |
 				   UAPI_SET_HAS_LISTEN_PORT |
 				   UAPI_SET_HAS_FWMARK |
 				   UAPI_SET_REPLACE_PEERS;
 	struct fake *f = ctx;
-	size_t aips_total = 0;
+	const struct uapi_peer *p;
+	size_t aips_total = 0, n = 0;
+	bool refuse;
 
 	if (s->flags & ~known)
 		FAIL("set flags %#x", s->flags);
 	if (s->peers_len > f->max_peers)
 		FAIL("%zu peers over the cap of %zu", s->peers_len,
 		     f->max_peers);
-	if (s->peers_len && !s->peers)
-		FAIL("peers_len %zu with no array", s->peers_len);
 	bytes_fmt(&f->log, "apply flags=%x port=%u fwmark=%u", s->flags,
 		  s->listen_port, s->fwmark);
 	if (s->flags & UAPI_SET_HAS_PRIVATE_KEY) {
@@ -397,28 +389,38 @@ static int fake_apply(void *ctx, const struct uapi_set *s)
 		log_key(&f->log, "key", k);
 	}
 	bytes_add(&f->log, "\n", 1);
-	for (size_t i = 0; i < s->peers_len; i++)
-		check_and_log_peer(f, &s->peers[i], &aips_total);
+
+	/* A refusal is decided before any peer, as the daemon's is. */
+	refuse = (f->opts & OPT_REFUSE) && (s->flags & UAPI_SET_HAS_FWMARK) &&
+		 s->fwmark == 13;
+	if (!refuse) {
+		if (s->flags & UAPI_SET_HAS_PRIVATE_KEY)
+			memcpy(f->private_key, s->private_key, KEY_LEN);
+		if (s->flags & UAPI_SET_HAS_LISTEN_PORT)
+			f->listen_port = s->listen_port;
+		if (s->flags & UAPI_SET_HAS_FWMARK)
+			f->fwmark = s->fwmark;
+		if (s->flags & UAPI_SET_REPLACE_PEERS) {
+			sodium_memzero(f->peers, sizeof(f->peers));
+			f->npeers = 0;
+		}
+	}
+	/* The sections can be taken once only: check and apply each. */
+	while ((p = uapi_set_next_peer(s))) {
+		check_and_log_peer(f, p, &aips_total);
+		if (!refuse)
+			model_apply_peer(f, p);
+		n++;
+	}
+	if (n != s->peers_len)
+		FAIL("%zu peer sections taken, the set counts %zu", n,
+		     s->peers_len);
+	if (uapi_set_next_peer(s))
+		FAIL("a peer section after the last");
 	if (aips_total > f->max_allowed_ips)
 		FAIL("%zu allowed IPs over the cap of %zu", aips_total,
 		     f->max_allowed_ips);
-
-	if ((f->opts & OPT_REFUSE) && (s->flags & UAPI_SET_HAS_FWMARK) &&
-	    s->fwmark == 13)
-		return -EADDRINUSE;
-	if (s->flags & UAPI_SET_HAS_PRIVATE_KEY)
-		memcpy(f->private_key, s->private_key, KEY_LEN);
-	if (s->flags & UAPI_SET_HAS_LISTEN_PORT)
-		f->listen_port = s->listen_port;
-	if (s->flags & UAPI_SET_HAS_FWMARK)
-		f->fwmark = s->fwmark;
-	if (s->flags & UAPI_SET_REPLACE_PEERS) {
-		sodium_memzero(f->peers, sizeof(f->peers));
-		f->npeers = 0;
-	}
-	for (size_t i = 0; i < s->peers_len; i++)
-		model_apply_peer(f, &s->peers[i]);
-	return 0;
+	return refuse ? -EADDRINUSE : 0;
 }
 
 static int fake_get(void *ctx, struct uapi_writer *w)
@@ -604,6 +606,13 @@ static void run_input(struct run *r, unsigned int opts, uint32_t split_seed,
 		c->max_peers = 3;
 		c->max_allowed_ips = 5;
 	}
+	/*
+	 * The split run keeps its plan in chunks of a few records, so that
+	 * sections cross and move between chunks; compare_runs() then also
+	 * checks that the chunk size changes nothing.
+	 */
+	if (split_seed)
+		c->plan.chunk_bytes = 64 + (split_seed >> 8) % 512;
 	r->f.max_peers = c->max_peers;
 	r->f.max_allowed_ips = c->max_allowed_ips;
 	fail_countdown = fail_at;
