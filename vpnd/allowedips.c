@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The allowed-IPs table: a path-compressed binary radix trie per address
- * family, mapping prefixes to peers, plus a small index from each peer to
- * the nodes it owns.
+ * family, mapping prefixes to peers, plus a list from each peer to the
+ * nodes it owns, kept in the peer's struct allowedips_owner.
  *
  * The trie is kept minimal: every node either carries a peer or branches in
  * two, so a node that loses its peer and has fewer than two children is
- * removed on the spot.  The per-peer index lets removal and listing of one
+ * removed on the spot.  The per-peer lists let removal and listing of one
  * peer's prefixes cost time proportional to that peer's prefixes rather than
  * to the whole table, which matters with thousands of peers.
+ *
+ * A server may route 100,000 peers of one /32 each, so the nodes are kept
+ * small: keys are 32-bit words (one for IPv4), and a node of full length
+ * (/32, /128), which can have no children, is allocated without them.  A
+ * /32 leaf is 24 bytes and its branching node 40, instead of 64 each.
  */
 #include <endian.h>
 #include <errno.h>
@@ -28,15 +33,13 @@ enum aip_family {
 
 enum aip_limits {
 	AIP_MAX_BITS = 128,
-	AIP_MAX_WORDS = 2,
+	AIP_MAX_WORDS = 4,
 	/*
 	 * cidr strictly increases down the trie, so a path holds at most
 	 * AIP_MAX_BITS + 1 nodes; a pre-order walk keeps at most one pending
 	 * right child per node on the path.
 	 */
 	AIP_STACK_DEPTH = AIP_MAX_BITS + 1,
-	AIP_MIN_BUCKET_BITS = 4,
-	AIP_MAX_BUCKET_BITS = 32,
 };
 
 struct aip_family_info {
@@ -47,50 +50,38 @@ struct aip_family_info {
 
 static const struct aip_family_info aip_families[AIP_FAMILIES] = {
 	[AIP_V4] = { .af = AF_INET, .bits = 32, .words = 1 },
-	[AIP_V6] = { .af = AF_INET6, .bits = 128, .words = 2 },
+	[AIP_V6] = { .af = AF_INET6, .bits = 128, .words = 4 },
 };
 
 /*
- * A trie node.  Keys are held as host-order 64-bit words so that lookups
- * compare whole words: an IPv4 address fills the upper half of one word, an
- * IPv6 address fills two.  Bit 0 is the most significant bit of word 0.
- * The key is always masked to cidr, and the node is allocated with exactly
- * as many key words as its family needs: 56 bytes for IPv4 and 64 for
- * IPv6, before the allocator's overhead.
+ * A trie node.  Keys are held as host-order 32-bit words so that lookups
+ * compare whole words: an IPv4 address is one word, an IPv6 address four.
+ * Bit 0 is the most significant bit of word 0.  The key is always masked
+ * to cidr, and the node is allocated with exactly as many key words as its
+ * family needs.
  *
- * A node with a peer is on that peer's list (next/pprev) for its family.
- * A node without a peer exists only because it branches: it has exactly
- * two children.
+ * A node with a peer is on that peer's list (next) for its family.  A node
+ * without a peer exists only because it branches: it has exactly two
+ * children.  A node shorter than its family's full length is the node
+ * member of a struct aip_inner, which holds its children; a full-length
+ * node cannot have any, and is allocated alone.
  */
 struct aip_node {
-	/* Lookups never read the list links, so they stay out of the way. */
-	struct aip_node *next;
-	struct aip_node **pprev;
-	struct aip_node *child[2];
 	struct peer *peer;
+	struct aip_node *next;
 	uint8_t cidr;
-	uint64_t key[];
+	uint32_t key[];
 };
 
-/* The nodes one peer owns, found through a chained hash on the pointer. */
-struct aip_owner {
-	struct aip_owner *hash_next;
-	struct peer *peer;
-	struct aip_node *head[AIP_FAMILIES];
-	/*
-	 * 32 bits: each node costs 56 bytes or more, so no count can reach
-	 * 2^32, and the owner fits 40 bytes (a 48-byte malloc chunk, not a
-	 * 64-byte one): 1.6 MB less with 100,000 peers.
-	 */
-	uint32_t count[AIP_FAMILIES];
+struct aip_inner {
+	struct aip_node *child[2];
+	struct aip_node node;		/* last: its key follows */
 };
 
 struct allowedips {
 	struct aip_node *root[AIP_FAMILIES];
 	size_t nodes[AIP_FAMILIES];
-	struct aip_owner **buckets;
-	unsigned int bucket_bits;
-	size_t owners;
+	size_t owner_offset;		/* of the peer's allowedips_owner */
 };
 
 /*
@@ -101,6 +92,7 @@ struct aip_iter {
 	struct aip_node *stack[AIP_STACK_DEPTH];
 	size_t depth;
 	struct aip_node *next;
+	unsigned int bits;
 };
 
 static int family_index(int af)
@@ -112,51 +104,40 @@ static int family_index(int af)
 	return -1;
 }
 
-static void key_from_addr(uint64_t key[AIP_MAX_WORDS], int fi,
+static void key_from_addr(uint32_t key[AIP_MAX_WORDS], int fi,
 			  const void *addr)
 {
-	uint32_t a4;
-	uint64_t a6[2];
+	uint32_t a[AIP_MAX_WORDS] = { 0 };
+	unsigned int i;
 
-	if (fi == AIP_V4) {
-		memcpy(&a4, addr, sizeof(a4));
-		key[0] = (uint64_t)be32toh(a4) << 32;
-		key[1] = 0;
-		return;
-	}
-	memcpy(a6, addr, sizeof(a6));
-	key[0] = be64toh(a6[0]);
-	key[1] = be64toh(a6[1]);
+	memcpy(a, addr, aip_families[fi].words * sizeof(a[0]));
+	for (i = 0; i < AIP_MAX_WORDS; i++)
+		key[i] = be32toh(a[i]);
 }
 
-static void key_to_addr(uint8_t addr[16], int fi, const uint64_t *key)
+static void key_to_addr(uint8_t addr[16], int fi, const uint32_t *key)
 {
-	uint32_t a4;
-	uint64_t a6[2];
+	uint32_t a[AIP_MAX_WORDS];
+	unsigned int i, words = aip_families[fi].words;
 
-	if (fi == AIP_V4) {
-		a4 = htobe32((uint32_t)(key[0] >> 32));
-		memcpy(addr, &a4, sizeof(a4));
-		return;
-	}
-	a6[0] = htobe64(key[0]);
-	a6[1] = htobe64(key[1]);
-	memcpy(addr, a6, sizeof(a6));
+	for (i = 0; i < words; i++)
+		a[i] = htobe32(key[i]);
+	memcpy(addr, a, words * sizeof(a[0]));
 }
 
 /* The bits of key word @word that lie inside a prefix of length @cidr. */
-static inline uint64_t word_mask(unsigned int cidr, unsigned int word)
+static inline uint32_t word_mask(unsigned int cidr, unsigned int word)
 {
-	unsigned int first = word * 64;
+	unsigned int first = word * 32;
 
 	if (cidr <= first)
 		return 0;
-	if (cidr >= first + 64)
-		return UINT64_MAX;
-	return UINT64_MAX << (64 - (cidr - first));
+	if (cidr >= first + 32)
+		return UINT32_MAX;
+	return UINT32_MAX << (32 - (cidr - first));
 }
 
-static void key_mask(uint64_t key[AIP_MAX_WORDS], unsigned int cidr)
+static void key_mask(uint32_t key[AIP_MAX_WORDS], unsigned int cidr)
 {
 	unsigned int i;
 
@@ -164,14 +145,28 @@ static void key_mask(uint64_t key[AIP_MAX_WORDS], unsigned int cidr)
 		key[i] &= word_mask(cidr, i);
 }
 
-static inline unsigned int key_bit(const uint64_t *key, unsigned int pos)
+static inline unsigned int key_bit(const uint32_t *key, unsigned int pos)
 {
-	return (key[pos / 64] >> (63 - pos % 64)) & 1;
+	return (key[pos / 32] >> (31 - pos % 32)) & 1;
+}
+
+/* A node's children; only for a node shorter than its family's length. */
+static inline struct aip_node **node_child(const struct aip_node *node)
+{
+	struct aip_inner *in = (struct aip_inner *)((char *)node -
+					offsetof(struct aip_inner, node));
+
+	return in->child;
+}
+
+static inline bool node_full(const struct aip_node *node, unsigned int bits)
+{
+	return node->cidr == bits;
 }
 
 /* Does @key fall inside the prefix of @node? */
 static inline bool node_covers(const struct aip_node *node,
-			       const uint64_t *key, unsigned int words)
+			       const uint32_t *key, unsigned int words)
 {
 	unsigned int i;
 
@@ -182,16 +177,16 @@ static inline bool node_covers(const struct aip_node *node,
 }
 
 /* Number of leading bits @a and @b share, at most @limit. */
-static unsigned int common_bits(const uint64_t *a, const uint64_t *b,
+static unsigned int common_bits(const uint32_t *a, const uint32_t *b,
 				unsigned int words, unsigned int limit)
 {
 	unsigned int i, n;
-	uint64_t diff;
+	uint32_t diff;
 
 	for (i = 0; i < words; i++) {
 		diff = a[i] ^ b[i];
 		if (diff) {
-			n = i * 64 + (unsigned int)__builtin_clzll(diff);
+			n = i * 32 + (unsigned int)__builtin_clz(diff);
 			return n < limit ? n : limit;
 		}
 	}
@@ -199,19 +194,29 @@ static unsigned int common_bits(const uint64_t *a, const uint64_t *b,
 }
 
 static struct aip_node *node_new(struct allowedips *t, int fi,
-				 const uint64_t *key, unsigned int cidr)
+				 const uint32_t *key, unsigned int cidr)
 {
 	unsigned int words = aip_families[fi].words, i;
+	size_t key_bytes = words * sizeof(key[0]);
+	struct aip_inner *in;
 	struct aip_node *node;
 
-	node = malloc(sizeof(*node) + words * sizeof(node->key[0]));
-	if (!node)
-		return NULL;
-	node->child[0] = NULL;
-	node->child[1] = NULL;
+	/* To the key's end, not sizeof(): that would round up past it. */
+	key_bytes += offsetof(struct aip_node, key);
+	if (cidr == aip_families[fi].bits) {
+		node = malloc(key_bytes);
+		if (!node)
+			return NULL;
+	} else {
+		in = malloc(offsetof(struct aip_inner, node) + key_bytes);
+		if (!in)
+			return NULL;
+		in->child[0] = NULL;
+		in->child[1] = NULL;
+		node = &in->node;
+	}
 	node->peer = NULL;
 	node->next = NULL;
-	node->pprev = NULL;
 	node->cidr = (uint8_t)cidr;
 	memcpy(node->key, key, words * sizeof(node->key[0]));
 	/* The caller's key is masked to its own cidr, which may be longer. */
@@ -224,13 +229,17 @@ static struct aip_node *node_new(struct allowedips *t, int fi,
 static void node_free(struct allowedips *t, int fi, struct aip_node *node)
 {
 	t->nodes[fi]--;
-	free(node);
+	if (node_full(node, aip_families[fi].bits))
+		free(node);
+	else
+		free(node_child(node));
 }
 
-static void iter_start(struct aip_iter *it, struct aip_node *root)
+static void iter_start(struct aip_iter *it, int fi, struct aip_node *root)
 {
 	it->depth = 0;
 	it->next = root;
+	it->bits = aip_families[fi].bits;
 }
 
 static struct aip_node *iter_next(struct aip_iter *it)
@@ -242,134 +251,60 @@ static struct aip_node *iter_next(struct aip_iter *it)
 			return NULL;
 		node = it->stack[--it->depth];
 	}
-	if (node->child[1])
-		it->stack[it->depth++] = node->child[1];
-	it->next = node->child[0];
+	it->next = NULL;
+	if (!node_full(node, it->bits)) {
+		if (node_child(node)[1])
+			it->stack[it->depth++] = node_child(node)[1];
+		it->next = node_child(node)[0];
+	}
 	return node;
 }
 
-static size_t owner_bucket(const struct allowedips *t, const struct peer *peer)
+static struct allowedips_owner *owner_of(const struct allowedips *t,
+					 const struct peer *peer)
 {
-	/* Fibonacci hashing spreads the allocator's aligned pointers. */
-	uint64_t h = (uint64_t)(uintptr_t)peer * UINT64_C(0x9e3779b97f4a7c15);
-
-	return (size_t)(h >> (64 - t->bucket_bits));
+	return (struct allowedips_owner *)((char *)peer + t->owner_offset);
 }
 
-static struct aip_owner *owner_find(const struct allowedips *t,
-				    const struct peer *peer)
+static void node_own(struct allowedips *t, struct peer *peer, int fi,
+		     struct aip_node *node)
 {
-	struct aip_owner *o;
+	struct allowedips_owner *o = owner_of(t, peer);
 
-	for (o = t->buckets[owner_bucket(t, peer)]; o; o = o->hash_next)
-		if (o->peer == peer)
-			return o;
-	return NULL;
+	node->peer = peer;
+	node->next = o->head[fi];
+	o->head[fi] = node;
 }
 
 /*
- * Doubles the bucket array.  Failure is harmless: chains only get longer,
- * so it is not reported.
+ * Takes the node off its peer's list.  The list is walked: a peer has few
+ * prefixes, and removing all of them (the common case) always takes the
+ * head.
  */
-static void owners_grow(struct allowedips *t)
+static void node_disown(struct allowedips *t, int fi, struct aip_node *node)
 {
-	struct aip_owner **old = t->buckets, *o, *next;
-	size_t i, nold = (size_t)1 << t->bucket_bits, b;
+	struct aip_node **link = &owner_of(t, node->peer)->head[fi];
 
-	if (t->bucket_bits >= AIP_MAX_BUCKET_BITS)
-		return;
-	t->buckets = calloc(nold * 2, sizeof(*t->buckets));
-	if (!t->buckets) {
-		t->buckets = old;
-		return;
-	}
-	t->bucket_bits++;
-	for (i = 0; i < nold; i++) {
-		for (o = old[i]; o; o = next) {
-			next = o->hash_next;
-			b = owner_bucket(t, o->peer);
-			o->hash_next = t->buckets[b];
-			t->buckets[b] = o;
-		}
-	}
-	free(old);
-}
-
-static struct aip_owner *owner_get(struct allowedips *t, struct peer *peer)
-{
-	struct aip_owner *o = owner_find(t, peer);
-	size_t b;
-
-	if (o)
-		return o;
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		return NULL;
-	o->peer = peer;
-	if (t->owners >= (size_t)1 << t->bucket_bits)
-		owners_grow(t);
-	b = owner_bucket(t, peer);
-	o->hash_next = t->buckets[b];
-	t->buckets[b] = o;
-	t->owners++;
-	return o;
-}
-
-/* Forgets @o once it owns nothing, so departed peers cost no memory. */
-static void owner_put_if_empty(struct allowedips *t, struct aip_owner *o)
-{
-	struct aip_owner **link;
-
-	if (o->head[AIP_V4] || o->head[AIP_V6])
-		return;
-	for (link = &t->buckets[owner_bucket(t, o->peer)]; *link != o;
-	     link = &(*link)->hash_next)
-		;
-	*link = o->hash_next;
-	t->owners--;
-	free(o);
-}
-
-static void node_own(struct aip_owner *o, int fi, struct aip_node *node)
-{
-	node->peer = o->peer;
-	node->next = o->head[fi];
-	if (node->next)
-		node->next->pprev = &node->next;
-	node->pprev = &o->head[fi];
-	o->head[fi] = node;
-	o->count[fi]++;
-}
-
-static void node_disown(struct aip_owner *o, int fi, struct aip_node *node)
-{
-	*node->pprev = node->next;
-	if (node->next)
-		node->next->pprev = node->pprev;
+	while (*link != node)
+		link = &(*link)->next;
+	*link = node->next;
 	node->next = NULL;
-	node->pprev = NULL;
 	node->peer = NULL;
-	o->count[fi]--;
 }
 
-/* Gives an existing node to @o, taking it from its previous owner. */
+/* Gives an existing node to @peer, taking it from its previous owner. */
 static void node_reassign(struct allowedips *t, int fi, struct aip_node *node,
-			  struct aip_owner *o)
+			  struct peer *peer)
 {
-	struct aip_owner *prev;
-
-	if (node->peer == o->peer)
+	if (node->peer == peer)
 		return;
-	if (node->peer) {
-		prev = owner_find(t, node->peer);
-		node_disown(prev, fi, node);
-		owner_put_if_empty(t, prev);
-	}
-	node_own(o, fi, node);
+	if (node->peer)
+		node_disown(t, fi, node);
+	node_own(t, peer, fi, node);
 }
 
-static int trie_insert(struct allowedips *t, int fi, const uint64_t *key,
-		       unsigned int cidr, struct aip_owner *o)
+static int trie_insert(struct allowedips *t, int fi, const uint32_t *key,
+		       unsigned int cidr, struct peer *peer)
 {
 	unsigned int words = aip_families[fi].words;
 	struct aip_node **link = &t->root[fi], *node, *leaf, *branch;
@@ -382,10 +317,11 @@ static int trie_insert(struct allowedips *t, int fi, const uint64_t *key,
 		if (common < node->cidr)
 			break;
 		if (node->cidr == cidr) {
-			node_reassign(t, fi, node, o);
+			node_reassign(t, fi, node, peer);
 			return 0;
 		}
-		link = &node->child[key_bit(key, node->cidr)];
+		/* Shorter than the new prefix, so not of full length. */
+		link = &node_child(node)[key_bit(key, node->cidr)];
 	}
 
 	leaf = node_new(t, fi, key, cidr);
@@ -395,7 +331,7 @@ static int trie_insert(struct allowedips *t, int fi, const uint64_t *key,
 		*link = leaf;
 	} else if (common == cidr) {
 		/* The new prefix contains @node: it goes in above it. */
-		leaf->child[key_bit(node->key, cidr)] = node;
+		node_child(leaf)[key_bit(node->key, cidr)] = node;
 		*link = leaf;
 	} else {
 		/*
@@ -407,24 +343,24 @@ static int trie_insert(struct allowedips *t, int fi, const uint64_t *key,
 			node_free(t, fi, leaf);
 			return -ENOMEM;
 		}
-		branch->child[key_bit(key, common)] = leaf;
-		branch->child[key_bit(node->key, common)] = node;
+		node_child(branch)[key_bit(key, common)] = leaf;
+		node_child(branch)[key_bit(node->key, common)] = node;
 		*link = branch;
 	}
-	node_own(o, fi, leaf);
+	node_own(t, peer, fi, leaf);
 	return 0;
 }
 
 /* The node holding exactly @key/@cidr, with or without a peer. */
 static struct aip_node *trie_find(struct aip_node *node, int fi,
-				  const uint64_t *key, unsigned int cidr)
+				  const uint32_t *key, unsigned int cidr)
 {
 	unsigned int words = aip_families[fi].words;
 
 	while (node && node->cidr < cidr) {
 		if (!node_covers(node, key, words))
 			return NULL;
-		node = node->child[key_bit(key, node->cidr)];
+		node = node_child(node)[key_bit(key, node->cidr)];
 	}
 	if (!node || node->cidr != cidr || !node_covers(node, key, words))
 		return NULL;
@@ -439,21 +375,25 @@ static struct aip_node *trie_find(struct aip_node *node, int fi,
 static void trie_prune(struct allowedips *t, int fi, struct aip_node *target)
 {
 	struct aip_node **link = &t->root[fi], **parent_link = NULL;
-	struct aip_node *parent = NULL, *node, *child;
+	struct aip_node *parent = NULL, *node, *child = NULL, **kids;
 
 	while ((node = *link) != target) {
 		parent_link = link;
 		parent = node;
-		link = &node->child[key_bit(target->key, node->cidr)];
+		link = &node_child(node)[key_bit(target->key, node->cidr)];
 	}
-	if (target->child[0] && target->child[1])
-		return;
-	child = target->child[0] ? target->child[0] : target->child[1];
+	if (!node_full(target, aip_families[fi].bits)) {
+		kids = node_child(target);
+		if (kids[0] && kids[1])
+			return;
+		child = kids[0] ? kids[0] : kids[1];
+	}
 	*link = child;
 	node_free(t, fi, target);
 	if (child || !parent || parent->peer)
 		return;
-	*parent_link = parent->child[0] ? parent->child[0] : parent->child[1];
+	kids = node_child(parent);
+	*parent_link = kids[0] ? kids[0] : kids[1];
 	node_free(t, fi, parent);
 }
 
@@ -463,7 +403,7 @@ static void trie_prune(struct allowedips *t, int fi, struct aip_node *target)
  * so each family gets its own straight-line loop.
  */
 static inline struct peer *trie_lookup(const struct aip_node *node,
-				       const uint64_t *key, unsigned int words,
+				       const uint32_t *key, unsigned int words,
 				       unsigned int bits)
 {
 	struct peer *best = NULL;
@@ -471,9 +411,9 @@ static inline struct peer *trie_lookup(const struct aip_node *node,
 	while (node && node_covers(node, key, words)) {
 		if (node->peer)
 			best = node->peer;
-		if (node->cidr == bits)
+		if (node_full(node, bits))
 			break;
-		node = node->child[key_bit(key, node->cidr)];
+		node = node_child(node)[key_bit(key, node->cidr)];
 	}
 	return best;
 }
@@ -499,7 +439,7 @@ static int walk_trie(struct aip_node *root, int fi, const struct peer *peer,
 	struct aip_node *node;
 	int ret;
 
-	iter_start(&it, root);
+	iter_start(&it, fi, root);
 	while ((node = iter_next(&it))) {
 		if (node->peer != peer)
 			continue;
@@ -530,30 +470,32 @@ static int node_cmp_v4(const void *a, const void *b)
 static int node_cmp_v6(const void *a, const void *b)
 {
 	return node_cmp(*(struct aip_node *const *)a,
-			*(struct aip_node *const *)b, 2);
+			*(struct aip_node *const *)b, 4);
 }
 
 /*
- * Visits the owner's nodes of one family in order.  Sorting the owner's
+ * Visits the peer's nodes of one family in order.  Sorting the peer's
  * list costs O(k log k) for k prefixes, which beats walking the whole trie
  * unless the peer owns a large share of it.  The walk needs no memory, so
  * it is also the fallback when the sort array cannot be allocated.
  */
-static int walk_owner(const struct allowedips *t, const struct aip_owner *o,
-		      int fi, allowedips_walk_fn cb, void *ctx)
+static int walk_owner(const struct allowedips *t, struct peer *peer, int fi,
+		      allowedips_walk_fn cb, void *ctx)
 {
-	size_t n = o->count[fi], i = 0;
-	struct aip_node **nodes, *node;
+	struct aip_node *head = owner_of(t, peer)->head[fi], **nodes, *node;
+	size_t n = 0, i = 0;
 	int ret = 0;
 
+	for (node = head; node; node = node->next)
+		n++;
 	if (!n)
 		return 0;
 	if (n * 2 >= t->nodes[fi])
-		return walk_trie(t->root[fi], fi, o->peer, cb, ctx);
+		return walk_trie(t->root[fi], fi, peer, cb, ctx);
 	nodes = malloc(n * sizeof(*nodes));
 	if (!nodes)
-		return walk_trie(t->root[fi], fi, o->peer, cb, ctx);
-	for (node = o->head[fi]; node; node = node->next)
+		return walk_trie(t->root[fi], fi, peer, cb, ctx);
+	for (node = head; node; node = node->next)
 		nodes[i++] = node;
 	qsort(nodes, n, sizeof(*nodes),
 	      fi == AIP_V4 ? node_cmp_v4 : node_cmp_v6);
@@ -563,75 +505,53 @@ static int walk_owner(const struct allowedips *t, const struct aip_owner *o,
 	return ret;
 }
 
-int allowedips_init(struct allowedips **out)
+int allowedips_init(struct allowedips **out, size_t owner_offset)
 {
 	struct allowedips *t;
 
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->bucket_bits = AIP_MIN_BUCKET_BITS;
-	t->buckets = calloc((size_t)1 << t->bucket_bits, sizeof(*t->buckets));
-	if (!t->buckets) {
-		free(t);
-		return -ENOMEM;
-	}
+	t->owner_offset = owner_offset;
 	*out = t;
 	return 0;
 }
 
 void allowedips_free(struct allowedips *t)
 {
-	struct aip_owner *o, *next;
 	struct aip_node *node;
 	struct aip_iter it;
-	size_t i;
 	int fi;
 
 	if (!t)
 		return;
 	for (fi = 0; fi < AIP_FAMILIES; fi++) {
-		iter_start(&it, t->root[fi]);
+		iter_start(&it, fi, t->root[fi]);
 		while ((node = iter_next(&it)))
-			free(node);
+			node_free(t, fi, node);
 	}
-	for (i = 0; i < (size_t)1 << t->bucket_bits; i++) {
-		for (o = t->buckets[i]; o; o = next) {
-			next = o->hash_next;
-			free(o);
-		}
-	}
-	free(t->buckets);
 	free(t);
 }
 
 int allowedips_insert(struct allowedips *t, int family, const void *addr,
 		      uint8_t cidr, struct peer *peer)
 {
-	int fi = family_index(family), ret;
-	uint64_t key[AIP_MAX_WORDS];
-	struct aip_owner *o;
+	int fi = family_index(family);
+	uint32_t key[AIP_MAX_WORDS];
 
 	if (fi < 0 || cidr > aip_families[fi].bits || !peer)
 		return -EINVAL;
 	key_from_addr(key, fi, addr);
 	key_mask(key, cidr);
-	o = owner_get(t, peer);
-	if (!o)
-		return -ENOMEM;
-	ret = trie_insert(t, fi, key, cidr, o);
-	/* An owner created for a failed insert must not linger. */
-	owner_put_if_empty(t, o);
-	return ret;
+	return trie_insert(t, fi, key, cidr, peer);
 }
 
 int allowedips_remove(struct allowedips *t, int family, const void *addr,
 		      uint8_t cidr, struct peer *peer)
 {
 	int fi = family_index(family);
-	uint64_t key[AIP_MAX_WORDS];
+	uint32_t key[AIP_MAX_WORDS];
 	struct aip_node *node;
-	struct aip_owner *o;
 
 	if (fi < 0 || cidr > aip_families[fi].bits)
 		return -EINVAL;
@@ -641,54 +561,46 @@ int allowedips_remove(struct allowedips *t, int family, const void *addr,
 	/* A peerless node is only a branch: it is not a route to remove. */
 	if (!node || !node->peer || node->peer != peer)
 		return -ENOENT;
-	o = owner_find(t, peer);
-	node_disown(o, fi, node);
-	owner_put_if_empty(t, o);
+	node_disown(t, fi, node);
 	trie_prune(t, fi, node);
 	return 0;
 }
 
 void allowedips_remove_by_peer(struct allowedips *t, struct peer *peer)
 {
-	struct aip_owner *o = owner_find(t, peer);
+	struct allowedips_owner *o = owner_of(t, peer);
 	struct aip_node *node;
 	int fi;
 
-	if (!o)
-		return;
 	for (fi = 0; fi < AIP_FAMILIES; fi++) {
 		while ((node = o->head[fi])) {
-			node_disown(o, fi, node);
+			node_disown(t, fi, node);
 			trie_prune(t, fi, node);
 		}
 	}
-	owner_put_if_empty(t, o);
 }
 
 struct peer *allowedips_lookup(const struct allowedips *t, int family,
 			       const void *addr)
 {
 	int fi = family_index(family);
-	uint64_t key[AIP_MAX_WORDS];
+	uint32_t key[AIP_MAX_WORDS];
 
 	if (fi < 0)
 		return NULL;
 	key_from_addr(key, fi, addr);
 	if (fi == AIP_V4)
 		return trie_lookup(t->root[AIP_V4], key, 1, 32);
-	return trie_lookup(t->root[AIP_V6], key, 2, 128);
+	return trie_lookup(t->root[AIP_V6], key, 4, 128);
 }
 
 int allowedips_walk_by_peer(const struct allowedips *t, struct peer *peer,
 			    allowedips_walk_fn cb, void *ctx)
 {
-	const struct aip_owner *o = owner_find(t, peer);
 	int fi, ret;
 
-	if (!o)
-		return 0;
 	for (fi = 0; fi < AIP_FAMILIES; fi++) {
-		ret = walk_owner(t, o, fi, cb, ctx);
+		ret = walk_owner(t, peer, fi, cb, ctx);
 		if (ret)
 			return ret;
 	}

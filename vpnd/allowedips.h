@@ -6,8 +6,10 @@
  * looking up their source and comparing the result with the peer that
  * decrypted them.
  *
- * The table only stores and compares `struct peer *` values; it never
- * dereferences them.
+ * The table stores and compares `struct peer *` values, and of a peer it
+ * touches only the struct allowedips_owner at the offset given to
+ * allowedips_init(): the head of the peer's own list of prefixes, so that
+ * a server's 100,000 peers need no table beside the trie to find them.
  *
  * Concurrency: lookups take no lock and allocate nothing, but they must not
  * run at the same time as a function that modifies the table.  The caller
@@ -21,6 +23,12 @@
 
 struct peer;
 struct allowedips;
+struct aip_node;
+
+/* Embedded in each peer, zeroed; only allowedips.c reads or writes it. */
+struct allowedips_owner {
+	struct aip_node *head[2];	/* IPv4, IPv6 */
+};
 
 /*
  * Called by allowedips_walk_by_peer() once per prefix.  @addr is the prefix
@@ -31,10 +39,17 @@ struct allowedips;
 typedef int (*allowedips_walk_fn)(void *ctx, int family, const uint8_t *addr,
 				  uint8_t cidr);
 
-/* Allocates an empty table into *out.  Returns 0 or -ENOMEM. */
-int allowedips_init(struct allowedips **out);
+/*
+ * Allocates an empty table into *out.  @owner_offset is where a peer's
+ * struct allowedips_owner is: offsetof(struct peer, aips).  Returns 0 or
+ * -ENOMEM.
+ */
+int allowedips_init(struct allowedips **out, size_t owner_offset);
 
-/* Frees the table and every node in it.  NULL is accepted. */
+/*
+ * Frees the table and every node in it.  NULL is accepted.  The peers'
+ * owners still point at the freed nodes: free the table after its peers.
+ */
 void allowedips_free(struct allowedips *t);
 
 /*

@@ -244,7 +244,8 @@ int device_init(struct device *dev, struct ev_loop *loop, const char *ifname)
 	cookie_checker_init(&dev->cookie, NULL);
 	ret = index_table_init(&dev->index);
 	if (!ret)
-		ret = allowedips_init(&dev->aips);
+		ret = allowedips_init(&dev->aips,
+				      offsetof(struct peer, aips));
 	if (!ret)
 		ret = peer_table_init(&dev->peers);
 	if (!ret)

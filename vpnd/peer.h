@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "allowedips.h"
 #include "cookie.h"
 #include "noise.h"
 #include "replay.h"
@@ -117,6 +118,7 @@ struct peer {
 					 * logs, or NULL; owned by the config */
 	struct noise_remote remote;
 	struct peer_state *st;		/* NULL until peer_activate() */
+	struct allowedips_owner aips;	/* its prefixes, for allowedips.c */
 	struct peer *hash_next;
 	struct peer *list_prev, *list_next;
 };

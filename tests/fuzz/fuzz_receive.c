@@ -617,7 +617,8 @@ static void world_up(void)
 		.index_drop = up_index_drop,
 	};
 	cookie_checker_init(&dev.cookie, NULL);
-	if (index_table_init(&dev.index) || allowedips_init(&dev.aips) ||
+	if (index_table_init(&dev.index) ||
+	    allowedips_init(&dev.aips, offsetof(struct peer, aips)) ||
 	    peer_table_init(&dev.peers) || ratelimiter_init(&dev.rl, NULL))
 		FAIL("out of memory");
 	if (device_set_private_key(&dev, dev_private))

@@ -36,7 +36,8 @@ static int setup(void **state)
 	dev.loop = ev_loop_new(EVFLAG_AUTO);
 	dev.rekey_after_time = UINT64_C(7) * 1000000000;
 	if (!dev.loop || peer_table_init(&dev.peers) ||
-	    index_table_init(&dev.index) || allowedips_init(&dev.aips))
+	    index_table_init(&dev.index) ||
+	    allowedips_init(&dev.aips, offsetof(struct peer, aips)))
 		return -1;
 	return 0;
 }
