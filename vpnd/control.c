@@ -570,10 +570,13 @@ static int add_server_peer(struct client *c,
 	ret = peer_create(dev, s->public_key, &p);
 	if (ret)
 		return ret;
-	/* The client's one peer talks from the start. */
+	/* The client's one peer talks from the start; the rest of this file
+	 * relies on its state. */
 	ret = peer_activate(p);
-	if (ret)
+	if (ret) {
+		peer_remove(p);
 		return ret;
+	}
 	noise_remote_set_psk(&p->remote, s->preshared_key);
 	memset(&p->st->endpoint, 0, sizeof(p->st->endpoint));
 	memcpy(&p->st->endpoint, &s->endpoint,
