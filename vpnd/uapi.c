@@ -960,14 +960,12 @@ static int set_preshared_key(struct uapi_conn *c, struct uapi_peer *peer,
 	return 0;
 }
 
-static int set_allowed_ip(struct uapi_conn *c, struct uapi_peer *peer,
-			  const char *v, size_t vn)
+/* For the plan's current section, which may move to another chunk here. */
+static int set_allowed_ip(struct uapi_conn *c, const char *v, size_t vn)
 {
 	struct uapi_plan *p = &c->plan;
 	struct uapi_allowed_ip a, *slot;
 
-	/* @peer is the plan's current section, which may move here. */
-	(void)peer;
 	if (parse_allowed_ip(&a, v, vn))
 		return line_fail(c, UAPI_E_INVALID, "invalid allowed_ip");
 	if (p->aips_len >= c->max_allowed_ips)
@@ -1009,7 +1007,7 @@ static int set_peer_line(struct uapi_conn *c, struct uapi_peer *peer,
 	if (text_is(k, kn, "preshared_key"))
 		return set_preshared_key(c, peer, v, vn);
 	if (text_is(k, kn, "allowed_ip"))
-		return set_allowed_ip(c, peer, v, vn);
+		return set_allowed_ip(c, v, vn);
 	if (text_is(k, kn, "endpoint")) {
 		if (parse_endpoint(c, &peer->endpoint, v, vn))
 			return line_fail(c, UAPI_E_INVALID,
