@@ -1,22 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The cryptographic primitives of WireGuard, wrapped once so that the rest of
- * vpnd never calls BLAKE2s, libsodium or OpenSSL directly.  Everything that holds a key
+ * vpnd never calls BLAKE2s, libsodium or the AEAD directly.  Everything that holds a key
  * on the stack here is wiped before returning.
  */
 #include <errno.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <sodium.h>
 
 #include "blake2s.h"
+#include "chacha20poly1305.h"
 #include "crypto.h"
 
 enum {
@@ -31,13 +25,6 @@ enum {
 
 int wg_init(void)
 {
-	/*
-	 * OpenSSL set up now, so that its exit handler is registered before
-	 * the AEAD cache's and so runs after it.  Its defaults (the system's
-	 * openssl.cnf) are those libcurl already loads in this process.
-	 */
-	if (!OPENSSL_init_crypto(0, NULL))
-		return -EIO;
 	return sodium_init() < 0 ? -EIO : 0;
 }
 
@@ -134,294 +121,18 @@ void wg_kdf(uint8_t t1[CRYPTO_HASH_LEN], uint8_t t2[CRYPTO_HASH_LEN],
 	sodium_memzero(t, sizeof(t));
 }
 
-static void aead_nonce(uint8_t nonce[12], uint64_t counter)
-{
-	memset(nonce, 0, 4);
-	for (int i = 0; i < 8; i++)
-		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
-}
-
-/*
- * The transport data AEAD goes through OpenSSL's EVP, whose ChaCha20 and
- * Poly1305 are about 1.5 times as fast as libsodium's at a full packet on
- * the machines we measured (tests/bench/aead.c); libsodium stays for the
- * handshake and for short packets, where EVP's per-call overhead makes it
- * the slower of the two.  Both produce the same bytes.
- *
- * What makes EVP costly is setting up a context, so each thread keeps one
- * context per direction and re-keys it only when the key changes: the API
- * stays stateless (a key in, a packet out) and no two threads ever share a
- * context, which OpenSSL does not allow.  This per-thread cache is the one
- * piece of mutable state outside the device structure: it belongs to the
- * thread that does the crypto, not to the device, and making it part of
- * the device would force a lock or a context per keypair per thread.
- *
- * Secrets: the context holds the key schedule on OpenSSL's heap, and the
- * cache holds a copy of the key (in sodium_malloc memory: locked, guarded)
- * to tell whether the next packet needs a new key.  The keypair's keys
- * themselves live on the ordinary heap (peer.c), and the server role locks
- * all of its memory and is not dumpable (main.c), so OpenSSL's heap is no
- * weaker a place for them.  What must not happen is a key outliving its
- * keypair: keypair_drop() calls wg_aead_forget() for both keys, which frees
- * (and so cleanses) the context holding one and wipes the copy; a thread's
- * cache is freed at its exit, the main thread's at exit().  A thread other
- * than the one that drops keypairs forgets a key only when it uses another,
- * or when it calls wg_aead_thread_wipe() (a worker that goes idle should).
- */
-enum {
-	AEAD_EVP_MIN_LEN = 512,	/* below it libsodium is as fast or faster */
-	AEAD_DECRYPT = 0,
-	AEAD_ENCRYPT = 1,
-};
-
-struct aead_slot {
-	EVP_CIPHER_CTX *ctx;
-	bool keyed;		/* key[] is the key ctx holds */
-};
-
-struct aead_cache {
-	struct aead_slot slot[2];	/* by AEAD_DECRYPT / AEAD_ENCRYPT */
-	uint8_t (*keys)[CRYPTO_AEAD_KEY_LEN];	/* sodium_malloc, 2 keys */
-	bool ready;
-};
-
-static _Thread_local struct aead_cache aead_cache;
-static pthread_key_t aead_exit_key;
-static pthread_once_t aead_once = PTHREAD_ONCE_INIT;
-
-static void aead_slot_free(struct aead_cache *c, int dir)
-{
-	/* EVP_CIPHER_CTX_free cleanses the context before freeing it. */
-	EVP_CIPHER_CTX_free(c->slot[dir].ctx);
-	c->slot[dir].ctx = NULL;
-	c->slot[dir].keyed = false;
-	if (c->keys)
-		sodium_memzero(c->keys[dir], CRYPTO_AEAD_KEY_LEN);
-}
-
-/* A context with the cipher chosen and no key yet; false on failure. */
-static bool aead_slot_make(struct aead_cache *c, int dir)
-{
-	c->slot[dir].ctx = EVP_CIPHER_CTX_new();
-	c->slot[dir].keyed = false;
-	return c->slot[dir].ctx &&
-	       EVP_CipherInit_ex(c->slot[dir].ctx, EVP_chacha20_poly1305(),
-				 NULL, NULL, NULL, dir);
-}
-
-static void aead_cache_free(struct aead_cache *c)
-{
-	aead_slot_free(c, AEAD_DECRYPT);
-	aead_slot_free(c, AEAD_ENCRYPT);
-	sodium_free(c->keys);
-	c->keys = NULL;
-	c->ready = false;
-}
-
-static void aead_thread_exit(void *cache)
-{
-	aead_cache_free(cache);
-}
-
-static void aead_process_exit(void)
-{
-	aead_cache_free(&aead_cache);
-}
-
-static void aead_once_init(void)
-{
-	/* Without the key, a thread's cache is freed only by
-	 * wg_aead_thread_wipe(); the fallback keeps everything correct. */
-	if (pthread_key_create(&aead_exit_key, aead_thread_exit))
-		aead_exit_key = (pthread_key_t)-1;
-	atexit(aead_process_exit);
-}
-
-/*
- * Sets the cache of this thread up at its first transport packet: one
- * allocation per thread, never again per packet.  False leaves the thread
- * on libsodium.
- */
-static bool aead_cache_ready(struct aead_cache *c)
-{
-	if (c->ready)
-		return true;
-	pthread_once(&aead_once, aead_once_init);
-	c->keys = sodium_malloc(2 * CRYPTO_AEAD_KEY_LEN);
-	if (!c->keys || !aead_slot_make(c, AEAD_DECRYPT) ||
-	    !aead_slot_make(c, AEAD_ENCRYPT)) {
-		aead_cache_free(c);
-		return false;
-	}
-	if (aead_exit_key != (pthread_key_t)-1)
-		pthread_setspecific(aead_exit_key, c);
-	c->ready = true;
-	return true;
-}
-
-/*
- * Whether two keys are the same, in constant time like sodium_memcmp() but
- * a word at a time: at one call per packet, sodium_memcmp()'s byte loop
- * cost 3 % of the daemon's time under load.
- */
-static bool aead_key_same(const uint8_t *a, const uint8_t *b)
-{
-	uint64_t x, y, diff = 0;
-
-	for (size_t i = 0; i < CRYPTO_AEAD_KEY_LEN; i += sizeof(x)) {
-		memcpy(&x, a + i, sizeof(x));
-		memcpy(&y, b + i, sizeof(y));
-		diff |= x ^ y;
-	}
-	return diff == 0;
-}
-
-/* The context of this direction with this key and nonce set, or NULL. */
-static EVP_CIPHER_CTX *aead_ctx(int dir, const uint8_t *key, uint64_t nonce)
-{
-	struct aead_cache *c = &aead_cache;
-	struct aead_slot *s = &c->slot[dir];
-	uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-	const uint8_t *newkey = NULL;
-
-	if (!aead_cache_ready(c))
-		return NULL;
-	if (!s->keyed || !aead_key_same(c->keys[dir], key)) {
-		/* Re-keying in place overwrites the old key's schedule. */
-		memcpy(c->keys[dir], key, CRYPTO_AEAD_KEY_LEN);
-		newkey = key;
-		s->keyed = false;
-	}
-	aead_nonce(n, nonce);
-	if (!EVP_CipherInit_ex(s->ctx, NULL, NULL, newkey, n, dir)) {
-		sodium_memzero(c->keys[dir], CRYPTO_AEAD_KEY_LEN);
-		return NULL;
-	}
-	s->keyed = true;
-	return s->ctx;
-}
-
-/*
- * Gets or sets the tag through the context's parameters directly: the
- * EVP_CIPHER_CTX_ctrl() that would do the same translates to these at
- * every call, which showed in the profile.
- */
-static bool aead_tag(EVP_CIPHER_CTX *ctx, uint8_t *tag, bool set)
-{
-	OSSL_PARAM p[2] = {
-		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
-					CRYPTO_AEAD_TAG_LEN),
-		OSSL_PARAM_END,
-	};
-
-	return set ? EVP_CIPHER_CTX_set_params(ctx, p) :
-		     EVP_CIPHER_CTX_get_params(ctx, p);
-}
-
-static bool aead_use_evp(size_t len, size_t adlen)
-{
-	/* Transport data carries no associated data; the handshake does. */
-	return adlen == 0 && len >= AEAD_EVP_MIN_LEN && len <= INT_MAX / 2;
-}
-
-/*
- * EVP, for a transport packet.  False when the context could not be set
- * up, before anything was written: the caller then uses libsodium.
- */
-static bool aead_evp_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
-			     uint64_t nonce, const uint8_t *key)
-{
-	EVP_CIPHER_CTX *ctx = aead_ctx(AEAD_ENCRYPT, key, nonce);
-	int n, m;
-
-	if (!ctx)
-		return false;
-	/*
-	 * Once the nonce is set these steps cannot fail for an in-range
-	 * length; if one did, the packet would go out wiped and the peer
-	 * would drop it: lost, never leaked.
-	 */
-	if (!EVP_EncryptUpdate(ctx, dst, &n, src, (int)len) ||
-	    !EVP_EncryptFinal_ex(ctx, dst + n, &m) ||
-	    !aead_tag(ctx, dst + len, false))
-		sodium_memzero(dst, len + CRYPTO_AEAD_TAG_LEN);
-	return true;
-}
-
-/* As aead_evp_encrypt(); *ok says whether the tag verified. */
-static bool aead_evp_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
-			     uint64_t nonce, const uint8_t *key, bool *ok)
-{
-	EVP_CIPHER_CTX *ctx = aead_ctx(AEAD_DECRYPT, key, nonce);
-	size_t plen = len - CRYPTO_AEAD_TAG_LEN;
-	int n, m;
-
-	if (!ctx)
-		return false;
-	/* The tag first: src may be dst, and decrypting overwrites it. */
-	*ok = aead_tag(ctx, (uint8_t *)(src + plen), true) &&
-	      EVP_DecryptUpdate(ctx, dst, &n, src, (int)plen) &&
-	      EVP_DecryptFinal_ex(ctx, dst + n, &m);
-	/* EVP decrypts before it verifies: unverified bytes must not stay. */
-	if (!*ok)
-		sodium_memzero(dst, plen);
-	return true;
-}
-
 void wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
 			 const uint8_t *ad, size_t adlen, uint64_t nonce,
 			 const uint8_t key[CRYPTO_AEAD_KEY_LEN])
 {
-	uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-
-	if (aead_use_evp(len, adlen) &&
-	    aead_evp_encrypt(dst, src, len, nonce, key))
-		return;
-	aead_nonce(n, nonce);
-	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, ad,
-						  adlen, NULL, n, key);
+	chacha20poly1305_encrypt(dst, src, len, ad, adlen, nonce, key);
 }
 
 bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
 			 const uint8_t *ad, size_t adlen, uint64_t nonce,
 			 const uint8_t key[CRYPTO_AEAD_KEY_LEN])
 {
-	uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-	bool ok;
-
-	if (len < CRYPTO_AEAD_TAG_LEN)
-		return false;
-	if (aead_use_evp(len - CRYPTO_AEAD_TAG_LEN, adlen) &&
-	    aead_evp_decrypt(dst, src, len, nonce, key, &ok))
-		return ok;
-	aead_nonce(n, nonce);
-	return crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src,
-							 len, ad, adlen, n,
-							 key) == 0;
-}
-
-void wg_aead_forget(const uint8_t key[CRYPTO_AEAD_KEY_LEN])
-{
-	struct aead_cache *c = &aead_cache;
-	int dir;
-
-	if (!c->ready)
-		return;
-	for (dir = AEAD_DECRYPT; dir <= AEAD_ENCRYPT; dir++) {
-		if (!c->slot[dir].keyed || !aead_key_same(c->keys[dir], key))
-			continue;
-		/* A fresh context now, so the next packet allocates nothing. */
-		aead_slot_free(c, dir);
-		if (!aead_slot_make(c, dir)) {
-			aead_cache_free(c);
-			return;
-		}
-	}
-}
-
-void wg_aead_thread_wipe(void)
-{
-	aead_cache_free(&aead_cache);
+	return chacha20poly1305_decrypt(dst, src, len, ad, adlen, nonce, key);
 }
 
 void wg_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,

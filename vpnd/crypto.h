@@ -2,8 +2,9 @@
 /*
  * The primitives WireGuard is built from, behind names that say what the
  * protocol uses them for: BLAKE2s (libb2) as HASH and keyed MAC, HMAC and
- * the HKDF built on it, ChaCha20-Poly1305 and XChaCha20-Poly1305 and X25519
- * (libsodium; OpenSSL's EVP for the transport data), TAI64N timestamps, and the source of randomness.
+ * the HKDF built on it, ChaCha20-Poly1305 (chacha20poly1305.c, our own),
+ * XChaCha20-Poly1305 and X25519 (libsodium), TAI64N timestamps, and the
+ * source of randomness.
  */
 #ifndef VPND_CRYPTO_H
 #define VPND_CRYPTO_H
@@ -76,17 +77,6 @@ void wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
 bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
 			 const uint8_t *ad, size_t adlen, uint64_t nonce,
 			 const uint8_t key[CRYPTO_AEAD_KEY_LEN]);
-/*
- * The transport AEAD keeps, per thread, an OpenSSL context keyed with the
- * last key it used (crypto.c says why).  wg_aead_forget() drops this
- * thread's copy of key, if it holds one, when its keypair is wiped;
- * wg_aead_thread_wipe() drops everything this thread holds (a thread's
- * exit and the process's exit do it by themselves).  Safe from any thread,
- * acting on the caller's own cache only.
- */
-void wg_aead_forget(const uint8_t key[CRYPTO_AEAD_KEY_LEN]);
-void wg_aead_thread_wipe(void);
-
 /* XChaCha20-Poly1305 with a 24-byte nonce, for cookie replies. */
 void wg_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
 			  const uint8_t *ad, size_t adlen,

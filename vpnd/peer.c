@@ -221,8 +221,6 @@ static void keypair_drop(struct device *dev, struct keypair *kp)
 	if (!kp)
 		return;
 	index_table_remove(&dev->index, kp->k.local_index);
-	wg_aead_forget(kp->k.send_key);
-	wg_aead_forget(kp->k.recv_key);
 	wg_wipe(kp, sizeof(*kp));
 	free(kp);
 }

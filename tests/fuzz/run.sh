@@ -99,7 +99,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 # that a newer clang adds must not stop a fuzzing run.
 COMMON="-std=gnu11 -D_GNU_SOURCE -Iinclude -Ivpnd -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-LIBS="-lsodium -lcrypto -lev -lmnl -ljson-c -liniparser"
+LIBS="-lsodium -lev -lmnl -ljson-c -liniparser"
 LOGS=$FUZZ_BUILD/logs
 RES=$FUZZ_BUILD/results
 
