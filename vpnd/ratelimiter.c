@@ -119,21 +119,33 @@ bool ratelimiter_allow(struct ratelimiter *rl, const struct sockaddr *src,
 	return true;
 }
 
+/*
+ * The spare table is all zero between collections, and each collection
+ * leaves the table it empties all zero again, writing only the slots that
+ * were in use: a table a few sources use stays a few pages of memory, not
+ * the 512 KiB that clearing it whole would make resident (twice, as the
+ * two tables take turns).  Moved-out slots are cleared, which also wipes
+ * the addresses they held.
+ */
 void ratelimiter_gc(struct ratelimiter *rl, uint64_t now)
 {
 	struct ratelimiter_entry *old = rl->slots, *swap;
 	size_t i, j, mask = rl->nslots - 1;
 
-	memset(rl->spare, 0, rl->nslots * sizeof(*rl->spare));
+	if (!rl->count)
+		return;
 	rl->count = 0;
 	for (i = 0; i < rl->nslots; i++) {
-		if (!old[i].last || now >= old[i].last + NSEC_PER_SEC)
+		if (!old[i].last)
 			continue;
-		j = home_of(rl, old[i].key);
-		while (rl->spare[j].last)
-			j = (j + 1) & mask;
-		rl->spare[j] = old[i];
-		rl->count++;
+		if (now < old[i].last + NSEC_PER_SEC) {
+			j = home_of(rl, old[i].key);
+			while (rl->spare[j].last)
+				j = (j + 1) & mask;
+			rl->spare[j] = old[i];
+			rl->count++;
+		}
+		memset(&old[i], 0, sizeof(old[i]));
 	}
 	swap = rl->slots;
 	rl->slots = rl->spare;
