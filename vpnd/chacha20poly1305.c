@@ -588,6 +588,29 @@ static void limbs_mul(uint64_t out[5], const uint64_t a[5], const uint64_t b[5])
 	memcpy(out, d, sizeof(d));
 }
 
+/*
+ * h from the lanes' sum, five limbs of up to 28 bits: back to radix 2^64,
+ * and below 5 2^128 as poly1305_blocks() keeps it.
+ */
+static void h_from_limbs(struct poly1305 *p, const uint64_t l[5])
+{
+	u128 t;
+	uint64_t c;
+
+	t = (u128)l[0] + ((u128)l[1] << 26) + ((u128)l[2] << 52);
+	p->h0 = (uint64_t)t;
+	t = (t >> 64) + ((u128)l[3] << 14) + ((u128)l[4] << 40);
+	p->h1 = (uint64_t)t;
+	p->h2 = (uint64_t)(t >> 64);
+	c = (p->h2 >> 2) * 5;
+	p->h2 &= 3;
+	t = (u128)p->h0 + c;
+	p->h0 = (uint64_t)t;
+	t = (u128)p->h1 + (uint64_t)(t >> 64);
+	p->h1 = (uint64_t)t;
+	p->h2 += (uint64_t)(t >> 64);
+}
+
 struct vec5 {
 	__m256i l[5];
 };
@@ -688,8 +711,6 @@ static void poly1305_blocks_avx2(struct poly1305 *p, const uint8_t *m,
 	uint64_t r1[5], r2[5], r3[5], r4[5], h[5], sum[5] = { 0 };
 	uint64_t lanes[4];
 	struct vec5 acc, msg, rr, ss;
-	u128 t;
-	uint64_t c;
 
 	limbs_from_h(r1, p->r0, p->r1, 0);
 	limbs_mul(r2, r1, r1);
@@ -722,19 +743,7 @@ static void poly1305_blocks_avx2(struct poly1305 *p, const uint8_t *m,
 		sum[k] = lanes[0] + lanes[1] + lanes[2] + lanes[3];
 	}
 
-	/* Back to radix 2^64, and below 5 2^128 as the scalar code keeps h. */
-	t = (u128)sum[0] + ((u128)sum[1] << 26) + ((u128)sum[2] << 52);
-	p->h0 = (uint64_t)t;
-	t = (t >> 64) + ((u128)sum[3] << 14) + ((u128)sum[4] << 40);
-	p->h1 = (uint64_t)t;
-	p->h2 = (uint64_t)(t >> 64);
-	c = (p->h2 >> 2) * 5;
-	p->h2 &= 3;
-	t = (u128)p->h0 + c;
-	p->h0 = (uint64_t)t;
-	t = (u128)p->h1 + (uint64_t)(t >> 64);
-	p->h1 = (uint64_t)t;
-	p->h2 += (uint64_t)(t >> 64);
+	h_from_limbs(p, sum);
 
 	sodium_memzero(r2, sizeof(r2));
 	sodium_memzero(r3, sizeof(r3));
@@ -886,8 +895,6 @@ static void poly1305_blocks_avx512(struct poly1305 *p, const uint8_t *m,
 {
 	uint64_t r1[5], h[5], sum[5], lanes[8];
 	struct vec8 acc, msg, pow, step, step5;
-	u128 t;
-	uint64_t c;
 
 	limbs_from_h(r1, p->r0, p->r1, 0);
 	vec8_powers(&pow, r1);
@@ -919,18 +926,7 @@ static void poly1305_blocks_avx512(struct poly1305 *p, const uint8_t *m,
 			 lanes[5] + lanes[6] + lanes[7];
 	}
 
-	t = (u128)sum[0] + ((u128)sum[1] << 26) + ((u128)sum[2] << 52);
-	p->h0 = (uint64_t)t;
-	t = (t >> 64) + ((u128)sum[3] << 14) + ((u128)sum[4] << 40);
-	p->h1 = (uint64_t)t;
-	p->h2 = (uint64_t)(t >> 64);
-	c = (p->h2 >> 2) * 5;
-	p->h2 &= 3;
-	t = (u128)p->h0 + c;
-	p->h0 = (uint64_t)t;
-	t = (u128)p->h1 + (uint64_t)(t >> 64);
-	p->h1 = (uint64_t)t;
-	p->h2 += (uint64_t)(t >> 64);
+	h_from_limbs(p, sum);
 
 	sodium_memzero(r1, sizeof(r1));
 	sodium_memzero(lanes, sizeof(lanes));
