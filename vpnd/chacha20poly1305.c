@@ -960,6 +960,9 @@ static void poly1305_padded(struct poly1305 *p, const uint8_t *m, size_t len)
 	uint8_t last[POLY1305_BLOCK_LEN] = { 0 };
 	size_t full = len / POLY1305_BLOCK_LEN;
 
+	/* Nothing at all, as often as not with no buffer (m NULL). */
+	if (!len)
+		return;
 	poly1305_hash(p, m, full);
 	if (len % POLY1305_BLOCK_LEN) {
 		memcpy(last, m + full * POLY1305_BLOCK_LEN,

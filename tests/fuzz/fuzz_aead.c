@@ -95,7 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		adlen = rest;
 	if (rest - adlen > MAX_MSG)
 		return 0;
-	check(data, nonce_of(data + 32), data + HEAD_LEN, adlen,
+	/* No associated data comes as NULL, as the transport passes it. */
+	check(data, nonce_of(data + 32), adlen ? data + HEAD_LEN : NULL, adlen,
 	      data + HEAD_LEN + adlen, rest - adlen);
 	return 0;
 }
