@@ -59,11 +59,12 @@ NOBODY_PYTHON=${NOBODY_PYTHON:-/usr/bin/python3}
 MARK=0x5670
 BG_PIDS=()
 CAP_PID=
+KS_DRIVER=
 
 cleanup() {
 	local pid
 	[ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null
-	[ -n "${KS_PID:-}" ] && kill -9 "$KS_PID" 2>/dev/null
+	[ -n "${KS_DRIVER:-}" ] && kill -9 "$KS_DRIVER" 2>/dev/null
 	for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 	for n in "$C" "$R" "$T"; do ip netns del "$n" 2>/dev/null; done
 	rm -rf "$WORK"
@@ -355,8 +356,11 @@ spray_says() { grep -Eq "^$2 ($3)" "$WORK/$1.spray" || fail "$1: $2 is not '$3':
 UDP_BLOCKED="PermissionError|refused"
 
 # The driver as a daemon: one process, one struct killswitch.
+# Bash unsets KS_PID as soon as it reaps the coprocess, which may be before
+# the next line runs once the driver exits: its pid is kept in KS_DRIVER.
 ks_start() {
 	coproc KS { exec ip netns exec "$C" "$DRIVER" - 2>>"$WORK/session.err"; }
+	KS_DRIVER=$KS_PID
 }
 ks() {
 	echo "$*" >&"${KS[1]}" || fail "the driver session is gone ($*)"
@@ -614,9 +618,9 @@ ks_want matches verify $CONNECTED
 ok "verify: matches after apply; an inserted rule, a policy, a dormant flag, a deleted table differ"
 
 # ------------------------------------------------------ crash and takeover
-kill -9 "$KS_PID"
-wait "$KS_PID" 2>/dev/null
-KS_PID=
+kill -9 "$KS_DRIVER"
+wait "$KS_DRIVER" 2>/dev/null
+KS_DRIVER=
 has_table || fail "the table went with the killed process"
 leak_round crashed "$SERVER4" ""
 expect_no_leak "after SIGKILL"
@@ -682,8 +686,8 @@ ks_ok release
 ks_ok apply mode=on phase=disconnected $BASE
 has_table && fail "release after hold left the table"
 exec {KS[1]}>&-
-wait "$KS_PID" 2>/dev/null
-KS_PID=
+wait "$KS_DRIVER" 2>/dev/null
+KS_DRIVER=
 ok "takeover holds a found table (blocking) until release; down then removes it; without a table 'on' makes none, 'lockdown' does; hold keeps a stopping daemon's block"
 
 # ---------------------------------------------------------------- refusals
