@@ -28,8 +28,9 @@ void chacha20poly1305_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
 /*
  * Opens len bytes of src (ciphertext and tag) into dst, len -
  * CHACHA20POLY1305_TAG_LEN bytes.  The tag is checked before a byte is
- * decrypted; when it does not verify (or len is shorter than a tag) the
- * result is false and dst is wiped.  dst may equal src.
+ * decrypted; when it does not verify the result is false and dst is
+ * wiped.  A len shorter than a tag is false, and dst is not touched.  dst
+ * may equal src.
  */
 bool chacha20poly1305_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
 			      const uint8_t *ad, size_t adlen, uint64_t nonce,
