@@ -119,28 +119,40 @@ static void test_wrappers(void **state)
 typedef void (*batch_fn)(const uint32_t st[16], uint32_t counter,
 			 uint8_t *dst, const uint8_t *src);
 
-/* One batch implementation against plain C, key stream and XOR. */
-static void check_batch(batch_fn batch)
+/*
+ * One batch implementation of nblocks (8 or 16) against plain C, key
+ * stream and XOR, in place too, near the end of the 32-bit counter also.
+ */
+static void check_batch(batch_fn batch, uint32_t nblocks)
 {
-	static const uint32_t counters[] = { 0, 1, 8, 1000, 0xfffffffcu };
-	uint8_t key[32], src[CHACHA_BATCH_LEN], want[CHACHA_BATCH_LEN];
-	uint8_t got[CHACHA_BATCH_LEN];
+	static const uint32_t counters[] = { 0, 1, 8, 1000, 0xfffffff4u };
+	uint8_t key[32], src[CHACHA_WIDE_LEN], want[CHACHA_WIDE_LEN];
+	uint8_t got[CHACHA_WIDE_LEN + CHACHA_BLOCK_LEN];
+	size_t len = nblocks * CHACHA_BLOCK_LEN;
 	uint32_t st[16];
 
 	fill(src, sizeof(src), 5);
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 		fill(key, sizeof(key), 6 + (uint32_t)i);
 		chacha_setup(st, key, 0x0102030405060708ull * i);
-		chacha_batch_c(st, counters[i], want, NULL);
+		for (uint32_t b = 0; b < nblocks; b += CHACHA_BATCH_BLOCKS)
+			chacha_batch_c(st, counters[i] + b,
+				       want + b * CHACHA_BLOCK_LEN, NULL);
+		memset(got, 0xa5, sizeof(got));
 		batch(st, counters[i], got, NULL);
-		assert_memory_equal(got, want, sizeof(want));
-		chacha_batch_c(st, counters[i], want, src);
+		assert_memory_equal(got, want, len);
+		/* Nothing written past the batch. */
+		for (size_t j = len; j < sizeof(got); j++)
+			assert_int_equal(got[j], 0xa5);
+		for (uint32_t b = 0; b < nblocks; b += CHACHA_BATCH_BLOCKS)
+			chacha_batch_c(st, counters[i] + b,
+				       want + b * CHACHA_BLOCK_LEN,
+				       src + b * CHACHA_BLOCK_LEN);
 		batch(st, counters[i], got, src);
-		assert_memory_equal(got, want, sizeof(want));
-		/* In place. */
-		memcpy(got, src, sizeof(got));
+		assert_memory_equal(got, want, len);
+		memcpy(got, src, sizeof(src));
 		batch(st, counters[i], got, got);
-		assert_memory_equal(got, want, sizeof(want));
+		assert_memory_equal(got, want, len);
 	}
 }
 
@@ -174,7 +186,7 @@ static void test_chacha_batch_avx2(void **state)
 	(void)state;
 #ifdef CHACHA20POLY1305_X86
 	if (__builtin_cpu_supports("avx2")) {
-		check_batch(chacha_batch_avx2);
+		check_batch(chacha_batch_avx2, CHACHA_BATCH_BLOCKS);
 		return;
 	}
 #endif
@@ -185,12 +197,31 @@ static void test_chacha_batch_avx512(void **state)
 {
 	(void)state;
 #ifdef CHACHA20POLY1305_X86
-	if (__builtin_cpu_supports("avx512f")) {
-		check_batch(chacha_batch_avx512);
+	if (__builtin_cpu_supports("avx512vl")) {
+		check_batch(chacha_batch_avx512, CHACHA_BATCH_BLOCKS);
 		return;
 	}
 #endif
 	skip();
+}
+
+static void test_chacha_wide_avx512(void **state)
+{
+	(void)state;
+#ifdef CHACHA20POLY1305_X86
+	if (__builtin_cpu_supports("avx512f")) {
+		check_batch(chacha_wide_avx512, CHACHA_WIDE_BLOCKS);
+		return;
+	}
+#endif
+	skip();
+}
+
+/* The fallback for sixteen blocks is two batches of eight. */
+static void test_chacha_wide(void **state)
+{
+	(void)state;
+	check_batch(chacha_wide, CHACHA_WIDE_BLOCKS);
 }
 
 typedef void (*poly_fn)(struct poly1305 *p, const uint8_t *m, size_t nblocks);
@@ -320,6 +351,8 @@ int main(void)
 		cmocka_unit_test(test_chacha_block_rfc8439),
 		cmocka_unit_test(test_chacha_batch_avx2),
 		cmocka_unit_test(test_chacha_batch_avx512),
+		cmocka_unit_test(test_chacha_wide_avx512),
+		cmocka_unit_test(test_chacha_wide),
 		cmocka_unit_test(test_poly1305_scalar),
 		cmocka_unit_test(test_poly1305_h_above_p),
 		cmocka_unit_test(test_poly1305_avx2),
