@@ -20,8 +20,12 @@
  * three rows within their lanes.
  *
  * Poly1305 works in radix 2^64 with 128-bit products (two limbs and a few
- * bits above them).  The AEAD pads everything it authenticates to 16 bytes,
- * so every block it hashes is a full one.
+ * bits above them) for short inputs and the last blocks of long ones.  A
+ * long input goes through lanes that each hash every eighth (or fourth)
+ * block with a power of r: eight lanes in radix 2^44 with AVX-512 IFMA's
+ * 52-bit multiplies, else in radix 2^26 with AVX-512 or (four lanes) AVX2.
+ * The AEAD pads everything it authenticates to 16 bytes, so every block it
+ * hashes is a full one.
  *
  * Neither part branches on or indexes by a secret; the tag is compared in
  * constant time; decryption checks the tag before it writes a byte.
@@ -768,6 +772,20 @@ static void limbs_mul(uint64_t out[5], const uint64_t a[5], const uint64_t b[5])
 	memcpy(out, d, sizeof(d));
 }
 
+/* h2's bits above 2^130 back to the bottom, times 5: h below 5 2^128. */
+static void h_fold(struct poly1305 *p)
+{
+	uint64_t c = (p->h2 >> 2) * 5;
+	u128 t;
+
+	p->h2 &= 3;
+	t = (u128)p->h0 + c;
+	p->h0 = (uint64_t)t;
+	t = (u128)p->h1 + (uint64_t)(t >> 64);
+	p->h1 = (uint64_t)t;
+	p->h2 += (uint64_t)(t >> 64);
+}
+
 /*
  * h from the lanes' sum, five limbs of up to 28 bits: back to radix 2^64,
  * and below 5 2^128 as poly1305_blocks() keeps it.
@@ -775,20 +793,13 @@ static void limbs_mul(uint64_t out[5], const uint64_t a[5], const uint64_t b[5])
 static void h_from_limbs(struct poly1305 *p, const uint64_t l[5])
 {
 	u128 t;
-	uint64_t c;
 
 	t = (u128)l[0] + ((u128)l[1] << 26) + ((u128)l[2] << 52);
 	p->h0 = (uint64_t)t;
 	t = (t >> 64) + ((u128)l[3] << 14) + ((u128)l[4] << 40);
 	p->h1 = (uint64_t)t;
 	p->h2 = (uint64_t)(t >> 64);
-	c = (p->h2 >> 2) * 5;
-	p->h2 &= 3;
-	t = (u128)p->h0 + c;
-	p->h0 = (uint64_t)t;
-	t = (u128)p->h1 + (uint64_t)(t >> 64);
-	p->h1 = (uint64_t)t;
-	p->h2 += (uint64_t)(t >> 64);
+	h_fold(p);
 }
 
 struct vec5 {
@@ -1113,6 +1124,191 @@ static void poly1305_blocks_avx512(struct poly1305 *p, const uint8_t *m,
 	_mm256_zeroupper();
 }
 
+/*
+ * With AVX-512 IFMA the eight lanes work in radix 2^44 instead: three
+ * limbs of 44, 44 and 42 bits.  vpmadd52luq and vpmadd52huq add the low and
+ * the high 52 bits of a product of 52-bit numbers to a lane, so h r takes
+ * nine products (each made twice, once per half) where radix 2^26 takes
+ * 25.  A product's high half weighs 2^52 = 2^8 2^44: it joins the next limb
+ * shifted by 8, and the top limb's wraps round to the bottom times 2^8 20,
+ * since 2^132 = 4 2^130 = 20 mod p.  The lanes hold the blocks in the
+ * order vec8_load() leaves them.
+ */
+struct vec3 {
+	__m512i l[3];
+};
+
+__attribute__((target("avx512f"), always_inline))
+static inline __m512i mask44(void)
+{
+	return _mm512_set1_epi64((1ll << 44) - 1);
+}
+
+/* 20 r: what a product that passes 2^132 brings back. */
+__attribute__((target("avx512f"), always_inline))
+static inline __m512i times20(__m512i r)
+{
+	return _mm512_add_epi64(_mm512_slli_epi64(r, 4), _mm512_slli_epi64(r, 2));
+}
+
+/* h = h r mod p lane by lane; s = 20 r; limbs below 2^46 in, 2^45 out. */
+__attribute__((target("avx512f,avx512ifma"), always_inline))
+static inline void vec3_mul(struct vec3 *h, const struct vec3 *r,
+			    const struct vec3 *s)
+{
+	const __m512i *a = h->l, *b = r->l, *t = s->l;
+	const __m512i z = _mm512_setzero_si512();
+	__m512i lo0, lo1, lo2, hi0, hi1, hi2, c;
+
+	lo0 = _mm512_madd52lo_epu64(z, a[0], b[0]);
+	hi0 = _mm512_madd52hi_epu64(z, a[0], b[0]);
+	lo1 = _mm512_madd52lo_epu64(z, a[0], b[1]);
+	hi1 = _mm512_madd52hi_epu64(z, a[0], b[1]);
+	lo2 = _mm512_madd52lo_epu64(z, a[0], b[2]);
+	hi2 = _mm512_madd52hi_epu64(z, a[0], b[2]);
+	lo0 = _mm512_madd52lo_epu64(lo0, a[1], t[2]);
+	hi0 = _mm512_madd52hi_epu64(hi0, a[1], t[2]);
+	lo1 = _mm512_madd52lo_epu64(lo1, a[1], b[0]);
+	hi1 = _mm512_madd52hi_epu64(hi1, a[1], b[0]);
+	lo2 = _mm512_madd52lo_epu64(lo2, a[1], b[1]);
+	hi2 = _mm512_madd52hi_epu64(hi2, a[1], b[1]);
+	lo0 = _mm512_madd52lo_epu64(lo0, a[2], t[1]);
+	hi0 = _mm512_madd52hi_epu64(hi0, a[2], t[1]);
+	lo1 = _mm512_madd52lo_epu64(lo1, a[2], t[2]);
+	hi1 = _mm512_madd52hi_epu64(hi1, a[2], t[2]);
+	lo2 = _mm512_madd52lo_epu64(lo2, a[2], b[0]);
+	hi2 = _mm512_madd52hi_epu64(hi2, a[2], b[0]);
+
+	/* The high halves, one limb up (the top one round to the bottom). */
+	lo1 = _mm512_add_epi64(lo1, _mm512_slli_epi64(hi0, 8));
+	lo2 = _mm512_add_epi64(lo2, _mm512_slli_epi64(hi1, 8));
+	lo0 = _mm512_add_epi64(lo0, _mm512_add_epi64(_mm512_slli_epi64(hi2, 12),
+						     _mm512_slli_epi64(hi2, 10)));
+	/* Below 2^59, 2^55, 2^55: one carry pass, the top past 2^130 times 5. */
+	lo1 = _mm512_add_epi64(lo1, _mm512_srli_epi64(lo0, 44));
+	lo0 = _mm512_and_si512(lo0, mask44());
+	lo2 = _mm512_add_epi64(lo2, _mm512_srli_epi64(lo1, 44));
+	lo1 = _mm512_and_si512(lo1, mask44());
+	c = _mm512_srli_epi64(lo2, 42);
+	h->l[2] = _mm512_and_si512(lo2, _mm512_set1_epi64((1ll << 42) - 1));
+	h->l[0] = _mm512_add_epi64(lo0, _mm512_add_epi64(c, _mm512_slli_epi64(c, 2)));
+	h->l[1] = lo1;
+}
+
+/* Eight blocks as limbs, with the 2^128 bit set; lanes as vec8_load(). */
+__attribute__((target("avx512f"), always_inline))
+static inline void vec3_load(struct vec3 *m, const uint8_t *p)
+{
+	__m512i x = _mm512_loadu_si512(p), y = _mm512_loadu_si512(p + 64);
+	__m512i lo = _mm512_unpacklo_epi64(x, y), hi = _mm512_unpackhi_epi64(x, y);
+
+	m->l[0] = _mm512_and_si512(lo, mask44());
+	m->l[1] = _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(lo, 44),
+						   _mm512_slli_epi64(hi, 20)),
+				   mask44());
+	m->l[2] = _mm512_or_si512(_mm512_srli_epi64(hi, 24),
+				  _mm512_set1_epi64(1ll << 40));
+}
+
+/* h = h r lane by lane, with 20 r made on the way (for the set-up). */
+__attribute__((target("avx512f,avx512ifma"), always_inline))
+static inline void vec3_mul_once(struct vec3 *h, const struct vec3 *r)
+{
+	struct vec3 s;
+
+#pragma GCC unroll 3
+	for (int i = 0; i < 3; i++)
+		s.l[i] = times20(r->l[i]);
+	vec3_mul(h, r, &s);
+}
+
+/* v = a with the lanes in mask taken from b. */
+__attribute__((target("avx512f"), always_inline))
+static inline void vec3_blend(struct vec3 *v, __mmask8 mask,
+			      const struct vec3 *a, const struct vec3 *b)
+{
+#pragma GCC unroll 3
+	for (int i = 0; i < 3; i++)
+		v->l[i] = _mm512_mask_blend_epi64(mask, a->l[i], b->l[i]);
+}
+
+/* pow gets r^1..r^8 in lanes 0..7, as vec8_powers() does in radix 2^26. */
+__attribute__((target("avx512f,avx512ifma"), always_inline))
+static inline void vec3_powers(struct vec3 *pow, uint64_t r0, uint64_t r1)
+{
+	struct vec3 one, two, t;
+
+	one.l[0] = _mm512_set1_epi64((long long)(r0 & ((1ull << 44) - 1)));
+	one.l[1] = _mm512_set1_epi64(
+		(long long)((r0 >> 44 | r1 << 20) & ((1ull << 44) - 1)));
+	one.l[2] = _mm512_set1_epi64((long long)(r1 >> 24));
+	two = one;
+	vec3_mul_once(&two, &one);		/* r^2 everywhere */
+	vec3_blend(&t, 0xaa, &one, &two);	/* r, r^2, r, r^2, ... */
+	vec3_mul_once(&two, &t);		/* r^3, r^4, r^3, r^4, ... */
+	vec3_blend(&t, 0xcc, &t, &two);		/* r, r^2, r^3, r^4, ... */
+#pragma GCC unroll 3
+	for (int i = 0; i < 3; i++)		/* r^4 everywhere */
+		two.l[i] = _mm512_permutexvar_epi64(_mm512_set1_epi64(3), t.l[i]);
+	vec3_mul_once(&two, &t);		/* r^5..r^8, r^5..r^8 */
+	vec3_blend(pow, 0xf0, &t, &two);	/* r^1..r^8 */
+}
+
+/* r and 20 r with every lane from idx of pow. */
+__attribute__((target("avx512f"), always_inline))
+static inline void vec3_pick(struct vec3 *r, struct vec3 *s, __m512i idx,
+			     const struct vec3 *pow)
+{
+#pragma GCC unroll 3
+	for (int i = 0; i < 3; i++) {
+		r->l[i] = _mm512_permutexvar_epi64(idx, pow->l[i]);
+		s->l[i] = times20(r->l[i]);
+	}
+}
+
+__attribute__((target("avx512f,avx512ifma")))
+static void poly1305_blocks_ifma(struct poly1305 *p, const uint8_t *m,
+				 size_t nblocks)
+{
+	uint64_t sum[3];
+	struct vec3 acc, msg, pow, step, step20;
+	u128 t;
+
+	vec3_powers(&pow, p->r0, p->r1);
+	vec3_pick(&step, &step20, _mm512_set1_epi64(7), &pow);
+
+	vec3_load(&acc, m);
+	acc.l[0] = _mm512_mask_add_epi64(acc.l[0], 1, acc.l[0], _mm512_set1_epi64(
+			(long long)(p->h0 & ((1ull << 44) - 1))));
+	acc.l[1] = _mm512_mask_add_epi64(acc.l[1], 1, acc.l[1], _mm512_set1_epi64(
+			(long long)((p->h0 >> 44 | p->h1 << 20) & ((1ull << 44) - 1))));
+	acc.l[2] = _mm512_mask_add_epi64(acc.l[2], 1, acc.l[2], _mm512_set1_epi64(
+			(long long)(p->h1 >> 24 | p->h2 << 40)));
+	for (size_t i = 8; i < nblocks; i += 8) {
+		vec3_mul(&acc, &step, &step20);
+		vec3_load(&msg, m + i * POLY1305_BLOCK_LEN);
+		acc.l[0] = _mm512_add_epi64(acc.l[0], msg.l[0]);
+		acc.l[1] = _mm512_add_epi64(acc.l[1], msg.l[1]);
+		acc.l[2] = _mm512_add_epi64(acc.l[2], msg.l[2]);
+	}
+	/* Block j of the last group still needs r^(8 - j). */
+	vec3_pick(&step, &step20, _mm512_setr_epi64(7, 3, 6, 2, 5, 1, 4, 0),
+		  &pow);
+	vec3_mul(&acc, &step, &step20);
+#pragma GCC unroll 3
+	for (int k = 0; k < 3; k++)
+		sum[k] = (uint64_t)_mm512_reduce_add_epi64(acc.l[k]);
+
+	/* Each sum is below 2^48: h < 2^136, folded below 5 2^128 again. */
+	t = (u128)sum[0] + ((u128)sum[1] << 44);
+	p->h0 = (uint64_t)t;
+	t = (t >> 64) + ((u128)sum[2] << 24);
+	p->h1 = (uint64_t)t;
+	p->h2 = (uint64_t)(t >> 64);
+	h_fold(p);
+	_mm256_zeroupper();
+}
+
 #endif
 
 /* Whole groups through the vectors when it pays, the rest one by one. */
@@ -1123,6 +1319,9 @@ static void poly1305_hash(struct poly1305 *p, const uint8_t *m, size_t nblocks)
 #ifdef CHACHA20POLY1305_X86
 	if (nblocks < POLY1305_VECTOR_MIN_BLOCKS) {
 		/* one by one */
+	} else if (__builtin_cpu_supports("avx512ifma")) {
+		vec = nblocks & ~(size_t)7;
+		poly1305_blocks_ifma(p, m, vec);
 	} else if (__builtin_cpu_supports("avx512f")) {
 		vec = nblocks & ~(size_t)7;
 		poly1305_blocks_avx512(p, m, vec);

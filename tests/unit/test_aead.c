@@ -308,6 +308,18 @@ static void test_poly1305_avx512(void **state)
 	skip();
 }
 
+static void test_poly1305_ifma(void **state)
+{
+	(void)state;
+#ifdef CHACHA20POLY1305_X86
+	if (__builtin_cpu_supports("avx512ifma")) {
+		check_poly(poly1305_blocks_ifma, 8);
+		return;
+	}
+#endif
+	skip();
+}
+
 static void test_bad_input_is_refused(void **state)
 {
 	static const size_t flips[] = { 0, 700, 1419, 1420, 1435 };
@@ -357,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_poly1305_h_above_p),
 		cmocka_unit_test(test_poly1305_avx2),
 		cmocka_unit_test(test_poly1305_avx512),
+		cmocka_unit_test(test_poly1305_ifma),
 		cmocka_unit_test(test_bad_input_is_refused),
 	};
 
