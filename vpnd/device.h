@@ -33,6 +33,16 @@ enum device_limits {
 	 * throughput here and cost 1 MiB (tests/bench/throughput.sh).
 	 */
 	DEVICE_RX_BATCH = 16,
+	/*
+	 * Bytes one TUN wakeup may read before the loop turns to the UDP
+	 * sockets.  With offloads a read can bring a 64 KiB super-packet, and
+	 * 32 of them took over a millisecond to seal: a TCP stream's ACKs and
+	 * everything coming the other way (a ping's reply) waited that long
+	 * behind each wakeup.  Two super-packets a turn took RTT under load
+	 * from 1.2-1.7 ms to 0.65-0.95 ms at the same throughput
+	 * (tests/bench/throughput.sh); 32 packets of 1420 bytes stay below it.
+	 */
+	DEVICE_TUN_BUDGET = 128 * 1024,
 	/* Headroom for the data header, the packet, padding and the tag. */
 	DEVICE_BUF_LEN = MESSAGE_DATA_HEADER_LEN + 65535 + 16 + NOISE_AUTHTAG_LEN,
 	DEVICE_DEFAULT_MTU = 1420,

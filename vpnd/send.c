@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * From the TUN device to the wire.  A wakeup drains up to DEVICE_BATCH
- * packets into the device's preallocated buffers, leaving room in front of
- * each for the data header and behind it for padding and the tag, seals
- * each in place and hands the whole batch to sendmmsg() per address family,
- * runs of datagrams to one peer as one UDP GSO message each.
+ * packets (or DEVICE_TUN_BUDGET bytes of super-packets) into the device's
+ * preallocated buffers, leaving room in front of each for the data header
+ * and behind it for padding and the tag, seals each in place and hands the
+ * whole batch to sendmmsg() per address family, runs of datagrams to one
+ * peer as one UDP GSO message each.
  * Nothing on this path allocates; a packet without a session is copied
  * aside (peer_stage_packet) and a handshake is requested.
  */
@@ -559,16 +560,17 @@ static void tun_readable_offload(struct device *dev, struct send_batch *b,
 {
 	struct offload_hdr h;
 	unsigned int slot = 0, reads, segs, i;
-	size_t hdrlen, plen;
+	size_t hdrlen, plen, budget = DEVICE_TUN_BUDGET;
 	uint8_t *pkt = dev->gso + OFFLOAD_VNET_HDR_LEN;
 	ssize_t n;
 
-	for (reads = 0; reads < DEVICE_BATCH; reads++) {
+	for (reads = 0; reads < DEVICE_BATCH && budget; reads++) {
 		n = read(dev->tun_fd, dev->gso, DEVICE_BUF_LEN);
 		if (n <= 0) {
 			read_failed(dev, n);
 			break;
 		}
+		budget -= (size_t)n < budget ? (size_t)n : budget;
 		if (offload_hdr_parse(dev->gso, (size_t)n, &h))
 			continue;
 		plen = (size_t)n - OFFLOAD_VNET_HDR_LEN;
