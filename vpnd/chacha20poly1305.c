@@ -655,9 +655,12 @@ static void chacha_rest(uint8_t *dst, const uint8_t *src, size_t len,
 		chacha_wide(st, counter, dst + pos, src + pos);
 		counter += CHACHA_WIDE_BLOCKS;
 	}
+	/* Nothing left, as with no payload at all (src and dst NULL). */
+	if (pos == len)
+		return;
 	if (len - pos > CHACHA_BATCH_LEN)
 		chacha_wide(st, counter, ks, NULL);
-	else if (pos < len)
+	else
 		chacha_batch(st, counter, ks, NULL);
 	xor_bytes(dst + pos, src + pos, ks, len - pos);
 }

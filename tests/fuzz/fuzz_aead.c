@@ -59,17 +59,18 @@ static void check(const uint8_t *key, uint64_t nonce, const uint8_t *ad,
 	chacha20poly1305_encrypt(got, msg, len, ad, adlen, nonce, key);
 	if (memcmp(got, want, len + 16))
 		FAIL("seal differs from libsodium (len %zu, ad %zu)", len, adlen);
-	memcpy(got, msg, len);
+	if (len)
+		memcpy(got, msg, len);
 	chacha20poly1305_encrypt(got, got, len, ad, adlen, nonce, key);
 	if (memcmp(got, want, len + 16))
 		FAIL("in-place seal differs (len %zu, ad %zu)", len, adlen);
 
 	if (!chacha20poly1305_decrypt(got, want, len + 16, ad, adlen, nonce,
-				      key) || memcmp(got, msg, len))
+				      key) || (len && memcmp(got, msg, len)))
 		FAIL("open failed (len %zu, ad %zu)", len, adlen);
 	memcpy(got, want, len + 16);
 	if (!chacha20poly1305_decrypt(got, got, len + 16, ad, adlen, nonce,
-				      key) || memcmp(got, msg, len))
+				      key) || (len && memcmp(got, msg, len)))
 		FAIL("in-place open failed (len %zu, ad %zu)", len, adlen);
 
 	/* One bit flipped, anywhere in ciphertext or tag. */
@@ -95,8 +96,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		adlen = rest;
 	if (rest - adlen > MAX_MSG)
 		return 0;
-	/* No associated data comes as NULL, as the transport passes it. */
+	/* No associated data comes as NULL, as the transport passes it, and
+	 * no message as NULL, as the handshake seals its empty payloads. */
 	check(data, nonce_of(data + 32), adlen ? data + HEAD_LEN : NULL, adlen,
-	      data + HEAD_LEN + adlen, rest - adlen);
+	      rest > adlen ? data + HEAD_LEN + adlen : NULL, rest - adlen);
 	return 0;
 }
