@@ -296,10 +296,11 @@ static void chacha_batch_avx2(const uint32_t st[16], uint32_t counter,
  * the shuffling moves to the end, where a transpose turns the words back
  * into blocks.  Sixteen blocks go in zmm registers, eight in ymm (with
  * AVX-512VL's rotations and its 32 registers, so the sixteen words fit
- * beside their temporaries).  On Zen 4 the rounds of sixteen blocks in zmm
- * took 10.6 ns a block, eight in ymm 14.7, four per zmm (a block per
- * 128-bit lane, as the AVX2 path does) 18.8 with its transposes.  A
- * 1420-byte packet and its key block are 24 blocks: sixteen and eight.
+ * beside their temporaries).  On Zen 4 the rounds alone took 10.6 ns a
+ * block for sixteen blocks in zmm and 14.7 for eight in ymm; a whole batch
+ * of eight took 16.0 ns a block in ymm, and 18.8 laid out as the AVX2 path
+ * is (four blocks per zmm, one per 128-bit lane).  A 1420-byte packet and
+ * its key block are 24 blocks: sixteen and eight.
  */
 struct words512 {
 	__m512i w[16];
@@ -585,7 +586,7 @@ static void chacha_wide(const uint32_t st[16], uint32_t counter,
 }
 
 #ifdef CHACHA20POLY1305_X86
-/* 64 bytes at a time: the first 448 bytes and the tail of every packet. */
+/* 64 bytes at a time: the first batch's bytes and the tail of a packet. */
 __attribute__((target("avx512f")))
 static size_t xor_blocks_avx512(uint8_t *dst, const uint8_t *src,
 				const uint8_t *ks, size_t len)
