@@ -560,17 +560,18 @@ static void tun_readable_offload(struct device *dev, struct send_batch *b,
 {
 	struct offload_hdr h;
 	unsigned int slot = 0, reads, segs, i;
-	size_t hdrlen, plen, budget = DEVICE_TUN_BUDGET;
+	size_t hdrlen, plen, got = 0;
 	uint8_t *pkt = dev->gso + OFFLOAD_VNET_HDR_LEN;
 	ssize_t n;
 
-	for (reads = 0; reads < DEVICE_BATCH && budget; reads++) {
+	for (reads = 0; reads < DEVICE_BATCH && got < DEVICE_TUN_BUDGET;
+	     reads++) {
 		n = read(dev->tun_fd, dev->gso, DEVICE_BUF_LEN);
 		if (n <= 0) {
 			read_failed(dev, n);
 			break;
 		}
-		budget -= (size_t)n < budget ? (size_t)n : budget;
+		got += (size_t)n;
 		if (offload_hdr_parse(dev->gso, (size_t)n, &h))
 			continue;
 		plen = (size_t)n - OFFLOAD_VNET_HDR_LEN;
