@@ -167,7 +167,7 @@ void peer_timer_update(struct peer *p, uint64_t now)
 	/* A peer that never talked has nothing to time. */
 	if (!st)
 		return;
-	timers_next(&st->timers, now, &deadline);
+	deadline = timers_earliest(&st->timers);
 	if (deadline == st->timer_armed_at)
 		return;
 	ev_timer_stop(p->dev->loop, &st->timer);

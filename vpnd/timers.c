@@ -337,7 +337,7 @@ static struct timers_deadline *earliest_due(struct timers_state *st,
 	return best;
 }
 
-static uint64_t earliest_armed(const struct timers_state *st)
+uint64_t timers_earliest(const struct timers_state *st)
 {
 	const struct timers_deadline *all[] = {
 		&st->retransmit, &st->new_handshake, &st->keepalive,
@@ -387,7 +387,7 @@ unsigned int timers_next(const struct timers_state *st, uint64_t now,
 	struct timers_state copy = *st;
 
 	if (deadline != NULL)
-		*deadline = earliest_armed(st);
+		*deadline = timers_earliest(st);
 	return fire_due(&copy, now);
 }
 
@@ -397,6 +397,6 @@ unsigned int timers_expire(struct timers_state *st, uint64_t now,
 	unsigned int actions = fire_due(st, now);
 
 	if (deadline != NULL)
-		*deadline = earliest_armed(st);
+		*deadline = timers_earliest(st);
 	return actions;
 }

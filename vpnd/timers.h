@@ -202,6 +202,13 @@ unsigned int timers_next(const struct timers_state *st, uint64_t now,
 			 uint64_t *deadline);
 
 /*
+ * The earliest armed deadline, or TIMERS_NEVER: timers_next()'s @deadline
+ * without its dry run of the firing, for the data path, which re-arms the
+ * peer's timer after every packet and needs only the time.
+ */
+uint64_t timers_earliest(const struct timers_state *st);
+
+/*
  * Fires every timer due at @now, earliest deadline first, and returns the
  * actions they call for.  @deadline (if not NULL) receives the earliest
  * deadline still armed: after @now, or TIMERS_NEVER.

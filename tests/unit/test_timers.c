@@ -34,6 +34,8 @@ static unsigned int due(struct timers_state *st, uint64_t now)
 	memcpy(&before, st, sizeof(before));
 	predicted = timers_next(st, now, &deadline);
 	assert_memory_equal(&before, st, sizeof(before));
+	/* The data path's query: the same time, nothing fired. */
+	assert_true(timers_earliest(st) == deadline);
 	fired = timers_expire(st, now, NULL);
 	assert_int_equal(predicted, fired);
 	if (fired != 0)
@@ -46,6 +48,7 @@ static uint64_t next_deadline(const struct timers_state *st)
 	uint64_t deadline;
 
 	timers_next(st, 0, &deadline);
+	assert_true(timers_earliest(st) == deadline);
 	return deadline;
 }
 
