@@ -263,10 +263,24 @@ static int cross_check(const uint8_t *key)
 
 int main(int argc, char **argv)
 {
-	static const size_t lens[] = { 1420, 64, 128, 256, 512 };
+	static const size_t usual[] = { 1420, 64, 128, 256, 512 };
 	double seconds = argc > 1 ? atof(argv[1]) : 1.0;
+	size_t lens[16], nlens = 0, i, j;
 	uint8_t key[KEY_LEN];
-	size_t i, j;
+
+	/* Lengths after the seconds replace the usual ones. */
+	for (i = 2; i < (size_t)argc && nlens < 16; i++) {
+		lens[nlens] = strtoul(argv[i], NULL, 10);
+		if (!lens[nlens] || lens[nlens] > MAX_LEN) {
+			fprintf(stderr, "aead: length '%s' not in 1..%d\n",
+				argv[i], MAX_LEN);
+			return 2;
+		}
+		nlens++;
+	}
+	if (!nlens)
+		for (nlens = 0; nlens < sizeof(usual) / sizeof(usual[0]); nlens++)
+			lens[nlens] = usual[nlens];
 
 	if (wg_init() < 0)
 		return 1;
@@ -285,7 +299,7 @@ int main(int argc, char **argv)
 	printf("%s, best of 3 in %.1f s per figure\n", OpenSSL_version(OPENSSL_VERSION),
 	       seconds);
 	printf("impl       len  enc ns/pkt    GB/s  dec ns/pkt    GB/s\n");
-	for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++)
+	for (j = 0; j < nlens; j++)
 		for (i = 0; i < sizeof(impls) / sizeof(impls[0]); i++)
 			if (bench(&impls[i], key, lens[j], seconds) < 0)
 				return 1;
