@@ -1270,32 +1270,92 @@ static inline void vec3_pick(struct vec3 *r, struct vec3 *s, __m512i idx,
 	}
 }
 
+/*
+ * The IFMA path takes a whole message, so that its last blocks (the AEAD's
+ * padded partial block and its length block, which lie apart from the
+ * ciphertext) need no scalar steps after it: the nblocks of m, then the
+ * ntail of tail, behind lead empty blocks that round the count up to whole
+ * groups of eight.  An empty block is zero without the 2^128 bit, so its
+ * lane stays zero through every multiplication and weighs nothing.
+ */
+struct poly_msg {
+	const uint8_t *m, *tail;
+	size_t nblocks, ntail, lead;
+};
+
+/* Blocks v..v + 7 of the padded message, read in place when m holds them
+ * all, else gathered into buf. */
+static const uint8_t *poly_group(uint8_t buf[8 * POLY1305_BLOCK_LEN],
+				 const struct poly_msg *msg, size_t v)
+{
+	size_t q, b;
+
+	if (v >= msg->lead && v - msg->lead + 8 <= msg->nblocks)
+		return msg->m + (v - msg->lead) * POLY1305_BLOCK_LEN;
+	for (q = 0; q < 8; q++, v++) {
+		uint8_t *dst = buf + q * POLY1305_BLOCK_LEN;
+
+		if (v < msg->lead)
+			memset(dst, 0, POLY1305_BLOCK_LEN);
+		else if ((b = v - msg->lead) < msg->nblocks)
+			memcpy(dst, msg->m + b * POLY1305_BLOCK_LEN,
+			       POLY1305_BLOCK_LEN);
+		else
+			memcpy(dst, msg->tail + (b - msg->nblocks) *
+						POLY1305_BLOCK_LEN,
+			       POLY1305_BLOCK_LEN);
+	}
+	return buf;
+}
+
+/* The lane vec3_load() gives block q of a group: 0, 2, 4, 6, 1, 3, 5, 7. */
+static unsigned int group_lane(size_t q)
+{
+	return q < 4 ? 2 * (unsigned int)q : 2 * (unsigned int)(q - 4) + 1;
+}
+
 __attribute__((target("avx512f,avx512ifma")))
 static void poly1305_blocks_ifma(struct poly1305 *p, const uint8_t *m,
-				 size_t nblocks)
+				 size_t nblocks, const uint8_t *tail,
+				 size_t ntail)
 {
+	struct poly_msg msg = {
+		.m = m, .tail = tail, .nblocks = nblocks, .ntail = ntail,
+		.lead = (0 - (nblocks + ntail)) & 7,
+	};
+	size_t total = msg.lead + nblocks + ntail;
+	uint8_t buf[8 * POLY1305_BLOCK_LEN];
+	__mmask8 live = 0, first = (__mmask8)(1u << group_lane(msg.lead));
 	uint64_t sum[3];
-	struct vec3 acc, msg, pow, step, step20;
+	struct vec3 acc, in, pow, step, step20;
 	u128 t;
 
+	if (!total)
+		return;
+	for (size_t q = msg.lead; q < 8; q++)
+		live |= (__mmask8)(1u << group_lane(q));
 	vec3_powers(&pow, p->r0, p->r1);
 	vec3_pick(&step, &step20, _mm512_set1_epi64(7), &pow);
 
-	vec3_load(&acc, m);
-	acc.l[0] = _mm512_mask_add_epi64(acc.l[0], 1, acc.l[0], _mm512_set1_epi64(
+	/* The empty blocks lose their 2^128 bit; h joins the first real one. */
+	vec3_load(&in, poly_group(buf, &msg, 0));
+	acc.l[0] = _mm512_maskz_mov_epi64(live, in.l[0]);
+	acc.l[1] = _mm512_maskz_mov_epi64(live, in.l[1]);
+	acc.l[2] = _mm512_maskz_mov_epi64(live, in.l[2]);
+	acc.l[0] = _mm512_mask_add_epi64(acc.l[0], first, acc.l[0], _mm512_set1_epi64(
 			(long long)(p->h0 & ((1ull << 44) - 1))));
-	acc.l[1] = _mm512_mask_add_epi64(acc.l[1], 1, acc.l[1], _mm512_set1_epi64(
+	acc.l[1] = _mm512_mask_add_epi64(acc.l[1], first, acc.l[1], _mm512_set1_epi64(
 			(long long)((p->h0 >> 44 | p->h1 << 20) & ((1ull << 44) - 1))));
-	acc.l[2] = _mm512_mask_add_epi64(acc.l[2], 1, acc.l[2], _mm512_set1_epi64(
+	acc.l[2] = _mm512_mask_add_epi64(acc.l[2], first, acc.l[2], _mm512_set1_epi64(
 			(long long)(p->h1 >> 24 | p->h2 << 40)));
-	for (size_t i = 8; i < nblocks; i += 8) {
+	for (size_t v = 8; v < total; v += 8) {
 		vec3_mul(&acc, &step, &step20);
-		vec3_load(&msg, m + i * POLY1305_BLOCK_LEN);
-		acc.l[0] = _mm512_add_epi64(acc.l[0], msg.l[0]);
-		acc.l[1] = _mm512_add_epi64(acc.l[1], msg.l[1]);
-		acc.l[2] = _mm512_add_epi64(acc.l[2], msg.l[2]);
+		vec3_load(&in, poly_group(buf, &msg, v));
+		acc.l[0] = _mm512_add_epi64(acc.l[0], in.l[0]);
+		acc.l[1] = _mm512_add_epi64(acc.l[1], in.l[1]);
+		acc.l[2] = _mm512_add_epi64(acc.l[2], in.l[2]);
 	}
-	/* Block j of the last group still needs r^(8 - j). */
+	/* Block q of the last group still needs r^(8 - q). */
 	vec3_pick(&step, &step20, _mm512_setr_epi64(7, 3, 6, 2, 5, 1, 4, 0),
 		  &pow);
 	vec3_mul(&acc, &step, &step20);
@@ -1313,19 +1373,48 @@ static void poly1305_blocks_ifma(struct poly1305 *p, const uint8_t *m,
 	_mm256_zeroupper();
 }
 
+/*
+ * The IFMA path for a whole message, but for one block past whole groups
+ * (a ciphertext of a multiple of 128 bytes and the length block after it):
+ * that one costs less alone than as a group of its own.
+ */
+static void poly1305_ifma_all(struct poly1305 *p, const uint8_t *m,
+			      size_t nblocks, const uint8_t *tail, size_t ntail)
+{
+	const uint8_t *last;
+
+	if ((nblocks + ntail) % 8 != 1) {
+		poly1305_blocks_ifma(p, m, nblocks, tail, ntail);
+		return;
+	}
+	if (ntail) {
+		poly1305_blocks_ifma(p, m, nblocks, tail, ntail - 1);
+		last = tail + (ntail - 1) * POLY1305_BLOCK_LEN;
+	} else {
+		poly1305_blocks_ifma(p, m, nblocks - 1, NULL, 0);
+		last = m + (nblocks - 1) * POLY1305_BLOCK_LEN;
+	}
+	poly1305_blocks(p, last, 1);
+}
+
 #endif
 
-/* Whole groups through the vectors when it pays, the rest one by one. */
-static void poly1305_hash(struct poly1305 *p, const uint8_t *m, size_t nblocks)
+/*
+ * The nblocks of m, then the ntail of tail: whole groups through the
+ * vectors when it pays, the rest one by one.  With IFMA the vectors take
+ * the tail too.
+ */
+static void poly1305_hash(struct poly1305 *p, const uint8_t *m, size_t nblocks,
+			  const uint8_t *tail, size_t ntail)
 {
 	size_t vec = 0;
 
 #ifdef CHACHA20POLY1305_X86
-	if (nblocks < POLY1305_VECTOR_MIN_BLOCKS) {
+	if (nblocks + ntail < POLY1305_VECTOR_MIN_BLOCKS) {
 		/* one by one */
 	} else if (__builtin_cpu_supports("avx512ifma")) {
-		vec = nblocks & ~(size_t)7;
-		poly1305_blocks_ifma(p, m, vec);
+		poly1305_ifma_all(p, m, nblocks, tail, ntail);
+		return;
 	} else if (__builtin_cpu_supports("avx512f")) {
 		vec = nblocks & ~(size_t)7;
 		poly1305_blocks_avx512(p, m, vec);
@@ -1334,24 +1423,38 @@ static void poly1305_hash(struct poly1305 *p, const uint8_t *m, size_t nblocks)
 		poly1305_blocks_avx2(p, m, vec);
 	}
 #endif
-	poly1305_blocks(p, m + vec * POLY1305_BLOCK_LEN, nblocks - vec);
+	/* m may be NULL with no blocks, and NULL + 0 is undefined. */
+	if (nblocks > vec)
+		poly1305_blocks(p, m + vec * POLY1305_BLOCK_LEN, nblocks - vec);
+	poly1305_blocks(p, tail, ntail);
 }
 
-/* Hashes len bytes, the last block padded with zeros (the AEAD's pad16). */
+/*
+ * The partial block at the end of len bytes of m, padded with zeros (the
+ * AEAD's pad16), into last; returns how many such blocks there are, 0 or 1.
+ */
+static size_t poly1305_pad_last(uint8_t last[POLY1305_BLOCK_LEN],
+				const uint8_t *m, size_t len)
+{
+	size_t rest = len % POLY1305_BLOCK_LEN;
+
+	if (!rest)
+		return 0;
+	memset(last, 0, POLY1305_BLOCK_LEN);
+	memcpy(last, m + (len - rest), rest);
+	return 1;
+}
+
+/* Hashes len bytes, the last block padded with zeros. */
 static void poly1305_padded(struct poly1305 *p, const uint8_t *m, size_t len)
 {
-	uint8_t last[POLY1305_BLOCK_LEN] = { 0 };
-	size_t full = len / POLY1305_BLOCK_LEN;
+	uint8_t last[POLY1305_BLOCK_LEN];
 
 	/* Nothing at all, as often as not with no buffer (m NULL). */
 	if (!len)
 		return;
-	poly1305_hash(p, m, full);
-	if (len % POLY1305_BLOCK_LEN) {
-		memcpy(last, m + full * POLY1305_BLOCK_LEN,
-		       len % POLY1305_BLOCK_LEN);
-		poly1305_blocks(p, last, 1);
-	}
+	poly1305_hash(p, m, len / POLY1305_BLOCK_LEN, last,
+		      poly1305_pad_last(last, m, len));
 }
 
 /* tag = (h mod p) + s mod 2^128; h < 2p, so p is taken off at most once. */
@@ -1383,14 +1486,17 @@ static void aead_tag(uint8_t tag[CHACHA20POLY1305_TAG_LEN],
 		     size_t adlen, const uint8_t *ct, size_t len)
 {
 	struct poly1305 p;
-	uint8_t lens[POLY1305_BLOCK_LEN];
+	uint8_t tail[2 * POLY1305_BLOCK_LEN];
+	size_t ntail;
 
 	poly1305_init(&p, otk);
 	poly1305_padded(&p, ad, adlen);
-	poly1305_padded(&p, ct, len);
-	store64(lens, adlen);
-	store64(lens + 8, len);
-	poly1305_blocks(&p, lens, 1);
+	/* The ciphertext's padded end and the lengths go with it, in one
+	 * hash: the vectors take them all where they can. */
+	ntail = poly1305_pad_last(tail, ct, len);
+	store64(tail + ntail * POLY1305_BLOCK_LEN, adlen);
+	store64(tail + ntail * POLY1305_BLOCK_LEN + 8, len);
+	poly1305_hash(&p, ct, len / POLY1305_BLOCK_LEN, tail, ntail + 1);
 	poly1305_final(&p, otk + 16, tag);
 }
 

@@ -308,14 +308,71 @@ static void test_poly1305_avx512(void **state)
 	skip();
 }
 
+#ifdef CHACHA20POLY1305_X86
+/* The IFMA path on m alone: any count, its first group led by empty blocks. */
+static void ifma_whole(struct poly1305 *p, const uint8_t *m, size_t nblocks)
+{
+	poly1305_blocks_ifma(p, m, nblocks, NULL, 0);
+}
+#endif
+
 static void test_poly1305_ifma(void **state)
 {
 	(void)state;
 #ifdef CHACHA20POLY1305_X86
 	if (__builtin_cpu_supports("avx512ifma")) {
-		check_poly(poly1305_blocks_ifma, 8);
+		check_poly(ifma_whole, 1);
 		return;
 	}
+#endif
+	skip();
+}
+
+/*
+ * The IFMA path as the AEAD calls it, alone and with the one block past
+ * whole groups taken aside: after a few blocks one by one (so h is not
+ * zero when it starts), on blocks from m and then from a separate tail, every split of one to 40 blocks with up to two in the tail, on
+ * random and on all-ones blocks with the largest r.
+ */
+static void test_poly1305_ifma_tail(void **state)
+{
+	uint8_t m[44 * 16], tail[2 * 16], key[32], want[16], got[16];
+	struct poly1305 p;
+
+	(void)state;
+#ifdef CHACHA20POLY1305_X86
+	if (!__builtin_cpu_supports("avx512ifma"))
+		skip();
+	for (int kind = 0; kind < 2; kind++) {
+		for (size_t pre = 0; pre <= 2; pre++) {
+			for (size_t n = 1; n <= 40; n++) {
+				for (size_t nt = 0; nt <= 2 && nt <= n; nt++) {
+					uint32_t seed = (uint32_t)(pre * 10000 + n * 10 + nt);
+
+					fill(key, sizeof(key), seed);
+					fill(m, (pre + n) * 16, seed + 1);
+					if (kind) {
+						memset(key, 0xff, 16);
+						memset(m, 0xff, (pre + n) * 16);
+					}
+					crypto_onetimeauth_poly1305(want, m, (pre + n) * 16, key);
+					/* The last nt blocks move to the tail; m keeps
+					 * a different last block where they were. */
+					memcpy(tail, m + (pre + n - nt) * 16, nt * 16);
+					memset(m + (pre + n - nt) * 16, 0x5a, nt * 16);
+					for (int all = 0; all < 2; all++) {
+						poly1305_init(&p, key);
+						poly1305_blocks(&p, m, pre);
+						(all ? poly1305_ifma_all : poly1305_blocks_ifma)(
+							&p, m + pre * 16, n - nt, tail, nt);
+						poly1305_final(&p, key + 16, got);
+						assert_memory_equal(got, want, sizeof(want));
+					}
+				}
+			}
+		}
+	}
+	return;
 #endif
 	skip();
 }
@@ -370,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_poly1305_avx2),
 		cmocka_unit_test(test_poly1305_avx512),
 		cmocka_unit_test(test_poly1305_ifma),
+		cmocka_unit_test(test_poly1305_ifma_tail),
 		cmocka_unit_test(test_bad_input_is_refused),
 	};
 
