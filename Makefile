@@ -240,13 +240,13 @@ clean:
 
 # Benchmark drivers (tests/bench/): not part of "all" or CI.
 .PHONY: bench-tools
-bench-tools: tests/bench/hsflood tests/bench/flood tests/bench/relay
+bench-tools: tests/bench/hsflood tests/bench/flood tests/bench/relay tests/bench/aipmove
 
 # The soak's lossy, reordering UDP relay: plain C, no project code.
 tests/bench/relay: tests/bench/relay.c
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-tests/bench/hsflood tests/bench/flood: tests/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/libvpncore.a
+tests/bench/hsflood tests/bench/flood tests/bench/aipmove: tests/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/libvpncore.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
