@@ -662,6 +662,203 @@ static void test_remove_by_peer(void **state)
 	allowedips_free(t);
 }
 
+/*
+ * One prefix at a time changes hands or goes, from the head, the middle and
+ * the tail of its peer's list: each step must leave every peer's list
+ * holding exactly its prefixes.  Five host routes per family for peers 1 to
+ * 3; peer 0 owns many more, so that walking 1 to 3 sorts their own lists
+ * instead of walking the trie, and a list that lost or kept a node shows.
+ */
+enum { MOVE_SLOTS = 5, MOVE_PEERS = 4 };
+
+static const char *const move_v4[MOVE_SLOTS] = {
+	"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5",
+};
+static const char *const move_v6[MOVE_SLOTS] = {
+	"fd00::1", "fd00::2", "fd00::3", "fd00::4", "fd00::5",
+};
+
+/* Who owns each slot of each family: a peer, or -1. */
+struct move_state {
+	struct allowedips *t;
+	int v4[MOVE_SLOTS], v6[MOVE_SLOTS];
+};
+
+static void move_table_new(struct move_state *m)
+{
+	char buf[64];
+	int i;
+
+	m->t = table_new();
+	for (i = 0; i < MOVE_SLOTS; i++) {
+		m->v4[i] = -1;
+		m->v6[i] = -1;
+	}
+	for (i = 0; i < 64; i++) {
+		snprintf(buf, sizeof(buf), "192.168.%d.0/24", i);
+		assert_int_equal(ins(m->t, buf, 0), 0);
+		snprintf(buf, sizeof(buf), "fd80:%x::/32", i);
+		assert_int_equal(ins(m->t, buf, 0), 0);
+	}
+	assert_true(MOVE_SLOTS * 2 < m->t->nodes[AIP_V4]);
+	assert_true(MOVE_SLOTS * 2 < m->t->nodes[AIP_V6]);
+}
+
+/* Every peer's walk, every slot's lookup, and the table's invariants. */
+static void move_check(const struct move_state *m)
+{
+	const char *want[2 * MOVE_SLOTS];
+	size_t n;
+	int peer, i;
+
+	for (peer = 1; peer < MOVE_PEERS; peer++) {
+		n = 0;
+		for (i = 0; i < MOVE_SLOTS; i++)
+			if (m->v4[i] == peer)
+				want[n++] = move_v4[i];
+		for (i = 0; i < MOVE_SLOTS; i++)
+			if (m->v6[i] == peer)
+				want[n++] = move_v6[i];
+		assert_walk(m->t, peer, want, n);
+	}
+	for (i = 0; i < MOVE_SLOTS; i++) {
+		assert_int_equal(look(m->t, move_v4[i]), m->v4[i]);
+		assert_int_equal(look(m->t, move_v6[i]), m->v6[i]);
+	}
+	check_table(m->t);
+}
+
+/* Slot @i of a family goes to @peer (inserted or moved), then checks. */
+static void move_give(struct move_state *m, int v6, int i, int peer)
+{
+	int *own = v6 ? m->v6 : m->v4;
+
+	assert_int_equal(ins(m->t, (v6 ? move_v6 : move_v4)[i], peer), 0);
+	own[i] = peer;
+	move_check(m);
+}
+
+/* Slot @i of a family is removed by its owner, then checks. */
+static void move_take(struct move_state *m, int v6, int i)
+{
+	int *own = v6 ? m->v6 : m->v4;
+	const char *p = (v6 ? move_v6 : move_v4)[i];
+
+	/* Nobody else may remove it. */
+	assert_int_equal(del(m->t, p, own[i] == 1 ? 2 : 1), -ENOENT);
+	assert_int_equal(del(m->t, p, own[i]), 0);
+	assert_int_equal(del(m->t, p, own[i]), -ENOENT);
+	own[i] = -1;
+	move_check(m);
+}
+
+static void move_drop_peer(struct move_state *m, int peer)
+{
+	int i;
+
+	allowedips_remove_by_peer(m->t, P(peer));
+	for (i = 0; i < MOVE_SLOTS; i++) {
+		if (m->v4[i] == peer)
+			m->v4[i] = -1;
+		if (m->v6[i] == peer)
+			m->v6[i] = -1;
+	}
+	move_check(m);
+}
+
+/*
+ * A step of a scenario: slot @slot of a family given to @peer (inserted or
+ * moved), or removed by its owner, or every prefix of @peer dropped; the
+ * whole table is checked after each.
+ */
+enum move_op { MOVE_GIVE, MOVE_TAKE, MOVE_DROP, MOVE_FILL };
+
+struct move_step {
+	enum move_op op;
+	int v6, slot, peer;
+};
+
+static void move_run(const struct move_step *steps, size_t n)
+{
+	struct move_state m;
+	size_t i;
+	int slot;
+
+	move_table_new(&m);
+	for (i = 0; i < n; i++) {
+		switch (steps[i].op) {
+		case MOVE_GIVE:
+			move_give(&m, steps[i].v6, steps[i].slot,
+				  steps[i].peer);
+			break;
+		case MOVE_TAKE:
+			move_take(&m, steps[i].v6, steps[i].slot);
+			break;
+		case MOVE_DROP:
+			move_drop_peer(&m, steps[i].peer);
+			break;
+		case MOVE_FILL:
+			/* Each new node goes to the head of its list: slot 0
+			 * ends at the tail, slot 4 at the head. */
+			for (slot = 0; slot < MOVE_SLOTS; slot++) {
+				move_give(&m, 0, slot, steps[i].peer);
+				move_give(&m, 1, slot, steps[i].peer);
+			}
+			break;
+		}
+	}
+	/* Only peer 0's 64 prefixes of each family and their branches. */
+	assert_int_equal(owners(), 1);
+	assert_int_equal(check_table(m.t), 2 * (64 + 63));
+	allowedips_free(m.t);
+}
+
+/*
+ * Moves from peer 1's list to peer 2's and on to 3's, removals, drops and
+ * refills, each from the head, the middle or the tail of a list.
+ */
+static void test_one_prefix_at_a_time(void **state)
+{
+	static const struct move_step steps[] = {
+		{ MOVE_FILL, 0, 0, 1 },
+		/* From peer 1's middle, tail and head; IPv6 another way. */
+		{ MOVE_GIVE, 0, 2, 2 }, { MOVE_GIVE, 1, 0, 2 },
+		{ MOVE_GIVE, 0, 4, 2 }, { MOVE_GIVE, 1, 2, 2 },
+		{ MOVE_GIVE, 0, 0, 2 }, { MOVE_GIVE, 1, 4, 2 },
+		/* Peer 1 keeps 1 and 3; peer 2's IPv4 list is 0, 4, 2 from
+		 * its head: its middle, tail and last node go to peer 3. */
+		{ MOVE_GIVE, 0, 4, 3 }, { MOVE_GIVE, 0, 2, 3 },
+		{ MOVE_GIVE, 0, 0, 3 },
+		/* Back to the first owner, and to the owner it has. */
+		{ MOVE_GIVE, 0, 2, 1 }, { MOVE_GIVE, 0, 2, 1 },
+		{ MOVE_GIVE, 1, 2, 1 },
+		/* Dropping a peer leaves what moved away from it. */
+		{ MOVE_DROP, 0, 0, 2 }, { MOVE_DROP, 0, 0, 3 },
+		/* Gone prefixes come back as new nodes, to another peer. */
+		{ MOVE_GIVE, 0, 0, 2 }, { MOVE_GIVE, 1, 4, 2 },
+		{ MOVE_GIVE, 0, 4, 3 },
+		{ MOVE_DROP, 0, 0, 1 }, { MOVE_DROP, 0, 0, 2 },
+		{ MOVE_DROP, 0, 0, 3 },
+
+		/* Removal from the middle, head and tail of peer 1's lists. */
+		{ MOVE_FILL, 0, 0, 1 },
+		{ MOVE_TAKE, 0, 2, 0 }, { MOVE_TAKE, 1, 0, 0 },
+		{ MOVE_TAKE, 0, 4, 0 }, { MOVE_TAKE, 1, 2, 0 },
+		{ MOVE_TAKE, 0, 0, 0 }, { MOVE_TAKE, 1, 4, 0 },
+		/* Moved away, then removed by the peer it moved to. */
+		{ MOVE_GIVE, 0, 3, 2 }, { MOVE_TAKE, 0, 1, 0 },
+		{ MOVE_TAKE, 0, 3, 0 },
+		/* The last one of a list, then the list refilled. */
+		{ MOVE_TAKE, 1, 1, 0 }, { MOVE_TAKE, 1, 3, 0 },
+		{ MOVE_FILL, 0, 0, 1 },
+		{ MOVE_GIVE, 1, 2, 3 }, { MOVE_TAKE, 0, 2, 0 },
+		{ MOVE_DROP, 0, 0, 1 }, { MOVE_TAKE, 1, 2, 0 },
+	};
+
+	(void)state;
+	move_run(steps, sizeof(steps) / sizeof(steps[0]));
+}
+
 static void test_bad_args(void **state)
 {
 	struct allowedips *t = table_new();
@@ -1271,6 +1468,7 @@ int main(void)
 		cmocka_unit_test(test_remove_one),
 		cmocka_unit_test(test_remove_middle_keeps_branch),
 		cmocka_unit_test(test_remove_by_peer),
+		cmocka_unit_test(test_one_prefix_at_a_time),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_walk_order),
 		cmocka_unit_test(test_enomem),
