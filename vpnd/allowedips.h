@@ -25,7 +25,11 @@ struct peer;
 struct allowedips;
 struct aip_node;
 
-/* Embedded in each peer, zeroed; only allowedips.c reads or writes it. */
+/*
+ * Embedded in each peer, zeroed; only allowedips.c reads or writes it.  The
+ * first node of each list points back at it, so a peer must not move in
+ * memory while it owns prefixes.
+ */
 struct allowedips_owner {
 	struct aip_node *head[2];	/* IPv4, IPv6 */
 };

@@ -190,6 +190,9 @@ static size_t check_subtree(const struct aip_node *node, int fi,
 			o = o->next;
 		assert_ptr_equal(o, node);
 	} else {
+		/* On no list. */
+		assert_null(node->next);
+		assert_null(node->pprev);
 		/* Minimality: a node without a peer must branch. */
 		assert_false(node_full(node, aip_families[fi].bits));
 		assert_non_null(node_child(node)[0]);
@@ -210,6 +213,7 @@ static size_t check_subtree(const struct aip_node *node, int fi,
 static size_t check_table(const struct allowedips *t)
 {
 	size_t owned = 0, listed = 0, total = 0, n;
+	struct aip_node *const *link;
 	const struct aip_node *node;
 	int fi, i;
 
@@ -222,9 +226,11 @@ static size_t check_table(const struct allowedips *t)
 	 * lists hold exactly the nodes with a peer. */
 	for (i = 0; i < NPEERS; i++) {
 		for (fi = 0; fi < AIP_FAMILIES; fi++) {
-			node = peer_tokens[i].aips.head[fi];
-			for (; node; node = node->next) {
+			link = &peer_tokens[i].aips.head[fi];
+			for (; (node = *link); link = &node->next) {
 				assert_ptr_equal(node->peer, P(i));
+				/* It knows what points at it, to leave in O(1). */
+				assert_ptr_equal(node->pprev, link);
 				listed++;
 			}
 		}
