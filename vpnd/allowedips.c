@@ -13,8 +13,9 @@
  * A server may route 100,000 peers of one /32 each, so the nodes are kept
  * small: keys are 32-bit words (one for IPv4), and a node of full length
  * (/32, /128), which can have no children, is allocated without them.  A
- * /32 leaf is 32 bytes and its branching node 48, which glibc's malloc
- * serves from chunks of 48 and 64 bytes.
+ * /32 leaf is 32 bytes and its branching node 48.  Nodes come from a pool
+ * of exact-size slots per node kind rather than from malloc, whose chunk
+ * header and size classes would serve those from 48 and 64 bytes.
  */
 #include <endian.h>
 #include <errno.h>
@@ -84,10 +85,61 @@ struct aip_inner {
 	struct aip_node node;		/* last: its key follows */
 };
 
+/*
+ * The four kinds of node, each of one size: per family, full-length leaves
+ * and nodes with children.
+ */
+enum aip_kind {
+	AIP_KIND_V4_FULL,
+	AIP_KIND_V4_INNER,
+	AIP_KIND_V6_FULL,
+	AIP_KIND_V6_INNER,
+	AIP_KINDS,
+};
+
+enum aip_pool_limits {
+	/*
+	 * Slab bytes, malloc header included, so that a slab is one malloc
+	 * chunk of 64 KiB, under the mmap threshold: mallinfo2() counts it.
+	 */
+	AIP_SLAB_BYTES = 64 * 1024 - 16,
+	AIP_SLOT_ALIGN = 8,
+};
+
+/* A slab's header; the slots follow it. */
+struct aip_slab {
+	struct aip_slab *next;
+};
+
+/* A slot on a pool's free list holds only the link to the next one. */
+struct aip_free_slot {
+	struct aip_free_slot *next;
+};
+
+/*
+ * Exact-size slots of one node kind, carved from slabs that hold only that
+ * kind, so that the nodes of one family lie together for lookups.  A freed
+ * slot goes on the free list and is reused before the current slab is cut
+ * further.  A slab is not returned before allowedips_free(), even when
+ * all its slots are free: that would need a count per slab and a way from
+ * a slot to its slab, for memory the table is likely to need again when
+ * peers come back, and which the daemon keeps locked in RAM regardless.
+ * The pool thus holds the table's peak number of nodes of each kind.
+ */
+struct aip_pool {
+	struct aip_slab *slabs;
+	struct aip_free_slot *free;
+	char *cut;			/* next uncut slot of slabs, */
+	char *end;			/* and the end of that slab */
+	size_t slot;			/* bytes */
+	size_t per_slab;		/* slots; tests make it small */
+};
+
 struct allowedips {
 	struct aip_node *root[AIP_FAMILIES];
 	size_t nodes[AIP_FAMILIES];
 	size_t owner_offset;		/* of the peer's allowedips_owner */
+	struct aip_pool pool[AIP_KINDS];
 };
 
 /*
@@ -199,24 +251,99 @@ static unsigned int common_bits(const uint32_t *a, const uint32_t *b,
 	return limit;
 }
 
+static size_t slot_round(size_t bytes)
+{
+	return (bytes + AIP_SLOT_ALIGN - 1) & ~(size_t)(AIP_SLOT_ALIGN - 1);
+}
+
+/* Bytes of a node of family @fi, to its key's end (sizeof would round). */
+static size_t node_bytes(int fi)
+{
+	return offsetof(struct aip_node, key) +
+	       aip_families[fi].words * sizeof(uint32_t);
+}
+
+static void pool_init(struct aip_pool *p, size_t bytes)
+{
+	p->slot = slot_round(bytes);
+	p->per_slab = (AIP_SLAB_BYTES - sizeof(struct aip_slab)) / p->slot;
+}
+
+/*
+ * Starts a new slab.  On failure the pool is as it was, so a node that
+ * cannot be had leaves the table unchanged.
+ */
+static int pool_grow(struct aip_pool *p)
+{
+	size_t head = slot_round(sizeof(struct aip_slab));
+	struct aip_slab *slab;
+
+	slab = malloc(head + p->per_slab * p->slot);
+	if (!slab)
+		return -ENOMEM;
+	slab->next = p->slabs;
+	p->slabs = slab;
+	p->cut = (char *)slab + head;
+	p->end = p->cut + p->per_slab * p->slot;
+	return 0;
+}
+
+static void *pool_get(struct aip_pool *p)
+{
+	struct aip_free_slot *f = p->free;
+
+	if (f) {
+		p->free = f->next;
+		return f;
+	}
+	if (p->cut == p->end && pool_grow(p))
+		return NULL;
+	p->cut += p->slot;
+	return p->cut - p->slot;
+}
+
+static void pool_put(struct aip_pool *p, void *slot)
+{
+	struct aip_free_slot *f = slot;
+
+	f->next = p->free;
+	p->free = f;
+}
+
+static void pool_free(struct aip_pool *p)
+{
+	struct aip_slab *slab;
+
+	while ((slab = p->slabs)) {
+		p->slabs = slab->next;
+		free(slab);
+	}
+	p->free = NULL;
+	p->cut = NULL;
+	p->end = NULL;
+}
+
+static struct aip_pool *node_pool(struct allowedips *t, int fi,
+				  unsigned int cidr)
+{
+	int kind = fi == AIP_V4 ? AIP_KIND_V4_FULL : AIP_KIND_V6_FULL;
+
+	if (cidr != aip_families[fi].bits)
+		kind++;
+	return &t->pool[kind];
+}
+
 static struct aip_node *node_new(struct allowedips *t, int fi,
 				 const uint32_t *key, unsigned int cidr)
 {
 	unsigned int words = aip_families[fi].words, i;
-	size_t key_bytes = words * sizeof(key[0]);
-	struct aip_inner *in;
-	struct aip_node *node;
+	void *slot = pool_get(node_pool(t, fi, cidr));
+	struct aip_inner *in = slot;
+	struct aip_node *node = slot;
 
-	/* To the key's end, not sizeof(): that would round up past it. */
-	key_bytes += offsetof(struct aip_node, key);
-	if (cidr == aip_families[fi].bits) {
-		node = malloc(key_bytes);
-		if (!node)
-			return NULL;
-	} else {
-		in = malloc(offsetof(struct aip_inner, node) + key_bytes);
-		if (!in)
-			return NULL;
+	if (!slot)
+		return NULL;
+	if (cidr != aip_families[fi].bits) {
 		in->child[0] = NULL;
 		in->child[1] = NULL;
 		node = &in->node;
@@ -235,11 +362,13 @@ static struct aip_node *node_new(struct allowedips *t, int fi,
 
 static void node_free(struct allowedips *t, int fi, struct aip_node *node)
 {
+	struct aip_pool *p = node_pool(t, fi, node->cidr);
+
 	t->nodes[fi]--;
 	if (node_full(node, aip_families[fi].bits))
-		free(node);
+		pool_put(p, node);
 	else
-		free(node_child(node));
+		pool_put(p, node_child(node));
 }
 
 static void iter_start(struct aip_iter *it, int fi, struct aip_node *root)
@@ -518,23 +647,25 @@ int allowedips_init(struct allowedips **out, size_t owner_offset)
 	if (!t)
 		return -ENOMEM;
 	t->owner_offset = owner_offset;
+	pool_init(&t->pool[AIP_KIND_V4_FULL], node_bytes(AIP_V4));
+	pool_init(&t->pool[AIP_KIND_V4_INNER],
+		  offsetof(struct aip_inner, node) + node_bytes(AIP_V4));
+	pool_init(&t->pool[AIP_KIND_V6_FULL], node_bytes(AIP_V6));
+	pool_init(&t->pool[AIP_KIND_V6_INNER],
+		  offsetof(struct aip_inner, node) + node_bytes(AIP_V6));
 	*out = t;
 	return 0;
 }
 
 void allowedips_free(struct allowedips *t)
 {
-	struct aip_node *node;
-	struct aip_iter it;
-	int fi;
+	int kind;
 
 	if (!t)
 		return;
-	for (fi = 0; fi < AIP_FAMILIES; fi++) {
-		iter_start(&it, fi, t->root[fi]);
-		while ((node = iter_next(&it)))
-			node_free(t, fi, node);
-	}
+	/* The nodes are all in the slabs: no need to walk the tries. */
+	for (kind = 0; kind < AIP_KINDS; kind++)
+		pool_free(&t->pool[kind]);
 	free(t);
 }
 

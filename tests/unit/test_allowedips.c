@@ -159,6 +159,30 @@ static struct allowedips *table_new(void)
 	return t;
 }
 
+/*
+ * Makes every pool of @t cut slabs of @slots slots, so that a test reaches
+ * slab boundaries after a few nodes.  Only before the first insert.
+ */
+static void pool_shrink(struct allowedips *t, size_t slots)
+{
+	int kind;
+
+	for (kind = 0; kind < AIP_KINDS; kind++) {
+		assert_null(t->pool[kind].slabs);
+		t->pool[kind].per_slab = slots;
+	}
+}
+
+static size_t pool_slabs(const struct aip_pool *p)
+{
+	const struct aip_slab *slab;
+	size_t n = 0;
+
+	for (slab = p->slabs; slab; slab = slab->next)
+		n++;
+	return n;
+}
+
 /* ---- Invariants, checked by walking the structure independently. ---- */
 
 static size_t check_subtree(const struct aip_node *node, int fi,
@@ -1030,6 +1054,8 @@ static void test_enomem(void **state)
 
 	for (nth = 0;; nth++) {
 		t = table_new();
+		/* One slot a slab: each new node needs an allocation. */
+		pool_shrink(t, 1);
 		for (i = 0; i < 16; i++) {
 			snprintf(buf, sizeof(buf), "10.%d.0.0/16", i);
 			assert_int_equal(ins(t, buf, i), 0);
@@ -1057,6 +1083,124 @@ static void test_enomem(void **state)
 	}
 	/* Leaf and branch can each fail. */
 	assert_int_equal(failures, 2);
+}
+
+/* ---- The node pool. ---- */
+
+/* A slab of the default size holds its slots and fits its malloc chunk. */
+static void test_pool_sizes(void **state)
+{
+	struct allowedips *t = table_new();
+	int kind;
+
+	(void)state;
+	assert_int_equal(t->pool[AIP_KIND_V4_FULL].slot, 32);
+	assert_int_equal(t->pool[AIP_KIND_V4_INNER].slot, 48);
+	assert_int_equal(t->pool[AIP_KIND_V6_FULL].slot, 48);
+	assert_int_equal(t->pool[AIP_KIND_V6_INNER].slot, 64);
+	for (kind = 0; kind < AIP_KINDS; kind++) {
+		assert_int_equal(t->pool[kind].slot % AIP_SLOT_ALIGN, 0);
+		assert_true(sizeof(struct aip_slab) +
+			    t->pool[kind].per_slab * t->pool[kind].slot <=
+			    AIP_SLAB_BYTES);
+		assert_true(t->pool[kind].per_slab > 1000);
+	}
+	allowedips_free(t);
+}
+
+static int ins_host(struct allowedips *t, int family, unsigned int i,
+		    int peer)
+{
+	uint8_t addr[16] = { 0xfd };
+
+	addr[14] = (uint8_t)(i >> 8);
+	addr[15] = (uint8_t)i;
+	if (family == AF_INET)
+		memcpy(addr, (uint8_t[]){ 10, 0, (uint8_t)(i >> 8),
+					  (uint8_t)i }, 4);
+	return allowedips_insert(t, family, addr,
+				 family == AF_INET ? 32 : 128, P(peer));
+}
+
+/*
+ * More nodes than a slab holds spill into new slabs; freed slots are used
+ * again before any new slab is cut.
+ */
+static void test_pool_slabs_reused(void **state)
+{
+	struct allowedips *t = table_new();
+	size_t slabs[AIP_KINDS];
+	unsigned int i, n = 100;
+	int kind, round;
+
+	(void)state;
+	pool_shrink(t, 3);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < n; i++) {
+			assert_int_equal(ins_host(t, AF_INET, i, 1), 0);
+			assert_int_equal(ins_host(t, AF_INET6, i, 2), 0);
+		}
+		check_table(t);
+		/* n leaves and n - 1 branches of each family. */
+		assert_int_equal(allowedips_node_count(t), 4 * n - 2);
+		for (kind = 0; kind < AIP_KINDS; kind++) {
+			if (!round)
+				slabs[kind] = pool_slabs(&t->pool[kind]);
+			assert_int_equal(pool_slabs(&t->pool[kind]),
+					 slabs[kind]);
+		}
+		assert_int_equal(slabs[AIP_KIND_V4_FULL], (n + 2) / 3);
+		assert_int_equal(slabs[AIP_KIND_V4_INNER], (n - 1 + 2) / 3);
+		assert_int_equal(look(t, "10.0.0.99"), 1);
+		assert_int_equal(look(t, "fd00::63"), 2);
+		allowedips_remove_by_peer(t, P(round == 1 ? 2 : 1));
+		allowedips_remove_by_peer(t, P(round == 1 ? 1 : 2));
+		assert_int_equal(allowedips_node_count(t), 0);
+	}
+	allowedips_free(t);
+}
+
+/*
+ * A new slab that cannot be had fails the insert and leaves the table as
+ * it was, at every slab boundary; between boundaries nothing can fail.
+ */
+static void test_pool_enomem_at_boundary(void **state)
+{
+	struct snapshot before, now;
+	struct allowedips *t;
+	size_t per_slab;
+	unsigned int i, failures;
+	int family, ret;
+
+	(void)state;
+	for (per_slab = 1; per_slab <= 4; per_slab++) {
+		failures = 0;
+		t = table_new();
+		pool_shrink(t, per_slab);
+		for (i = 0; i < 24; i++) {
+			family = i % 2 ? AF_INET6 : AF_INET;
+			snapshot_take(t, &before);
+			fail_nth = 0;
+			ret = ins_host(t, family, i, (int)i % NPEERS);
+			/* Unspent: the insert allocated nothing. */
+			if (fail_nth == 0)
+				assert_int_equal(ret, 0);
+			fail_nth = -1;
+			if (ret == -ENOMEM) {
+				failures++;
+				snapshot_take(t, &now);
+				snapshot_assert_same(&before, &now);
+				snapshot_free(&now);
+				assert_int_equal(ins_host(t, family, i,
+							  (int)i % NPEERS), 0);
+			}
+			snapshot_free(&before);
+			check_table(t);
+		}
+		/* Each insert needs a leaf; every per_slab-th a new slab. */
+		assert_true(failures >= 24 / per_slab);
+		allowedips_free(t);
+	}
 }
 
 /* ---- Randomized comparison with a linear reference. ---- */
@@ -1478,6 +1622,9 @@ int main(void)
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_walk_order),
 		cmocka_unit_test(test_enomem),
+		cmocka_unit_test(test_pool_sizes),
+		cmocka_unit_test(test_pool_slabs_reused),
+		cmocka_unit_test(test_pool_enomem_at_boundary),
 		cmocka_unit_test(test_random_vs_reference),
 	};
 
