@@ -138,6 +138,9 @@ static void chacha_block_c(const uint32_t st[16], uint32_t counter,
 	sodium_memzero(x, sizeof(x));
 }
 
+static void xor_bytes(uint8_t *dst, const uint8_t *src, const uint8_t *ks,
+		      size_t len);
+
 /*
  * Eight blocks from block counter on: XORed into src when src is given,
  * else the key stream itself.  The same contract for every implementation.
@@ -151,10 +154,9 @@ static void chacha_batch_c(const uint32_t st[16], uint32_t counter,
 		uint8_t *out = dst + b * CHACHA_BLOCK_LEN;
 
 		chacha_block_c(st, counter + (uint32_t)b, src ? ks : out);
-		if (!src)
-			continue;
-		for (int i = 0; i < CHACHA_BLOCK_LEN; i++)
-			out[i] = src[b * CHACHA_BLOCK_LEN + i] ^ ks[i];
+		if (src)
+			xor_bytes(out, src + b * CHACHA_BLOCK_LEN, ks,
+				  CHACHA_BLOCK_LEN);
 	}
 	sodium_memzero(ks, sizeof(ks));
 }
