@@ -18,9 +18,6 @@
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 VPNCTL=${VPNCTL:-$REPO/vpnctl/vpnctl}
-# vpnctl takes as many reply lines as vpnd may send: CONTROL_REPLY_LINES_MAX,
-# (CONF_FILE_MAX + 64 KiB) / 4 (vpnd/ctlproto.h).
-CTL_LINES_MAX=278528
 FAKE=$REPO/tests/netns/fake_control.py
 PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d)
@@ -43,6 +40,13 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+# vpnctl takes as many reply lines as vpnd may send (CTL_LINES_MAX in
+# vpnctl/ctl.h, CONTROL_REPLY_LINES_MAX in vpnd/ctlproto.h): read from the
+# headers, so that the case below stays at the limit when the limit moves.
+printf '#include <stdio.h>\n#include "ctl.h"\nint main(void) { printf("%%d\\n", (int)CTL_LINES_MAX); return 0; }\n' |
+	${CC:-cc} -D_GNU_SOURCE -I"$REPO/include" -I"$REPO/vpnd" -I"$REPO/vpnctl" \
+		-x c - -o "$WORK/lines_max" || { echo "FAIL: cannot read CTL_LINES_MAX"; exit 1; }
+CTL_LINES_MAX=$("$WORK/lines_max")
 
 ok() { echo "  [vpnctl] ok   - $*"; }
 fail() {
