@@ -18,6 +18,7 @@
 #include <vpn/le.h>
 
 #include "device.h"
+#include "fragment.h"
 #include "icmp.h"
 #include "offload.h"
 #include "peer.h"
@@ -311,6 +312,7 @@ struct send_batch {
 	struct peer *peer[DEVICE_BATCH];
 	unsigned int slot[DEVICE_BATCH];
 	bool v6[DEVICE_BATCH];
+	uint8_t frag[DEVICE_BATCH];	/* enum fragment_kind */
 	unsigned int n;
 };
 
@@ -319,6 +321,7 @@ struct send_family {
 	struct mmsghdr msgs[DEVICE_BATCH];
 	struct peer *peers[DEVICE_BATCH];
 	unsigned int slots[DEVICE_BATCH];
+	uint8_t frag[DEVICE_BATCH];
 	unsigned int n;
 	int fd;
 };
@@ -458,6 +461,23 @@ static void send_gso(struct device *dev, struct send_family *f, uint64_t now)
 	}
 }
 
+/* A family's messages in the order fragment_order() gives (fragment.h). */
+static void family_reorder(struct send_family *f)
+{
+	unsigned int order[DEVICE_BATCH], i;
+	struct send_family was;
+
+	if (!fragment_order(f->frag, f->n, order))
+		return;
+	memcpy(&was, f, sizeof(was));
+	for (i = 0; i < f->n; i++) {
+		f->msgs[i] = was.msgs[order[i]];
+		f->peers[i] = was.peers[order[i]];
+		f->slots[i] = was.slots[order[i]];
+		f->frag[i] = was.frag[order[i]];
+	}
+}
+
 static void batch_flush_family(struct device *dev, struct send_batch *b,
 			       bool v6, uint64_t now)
 {
@@ -471,6 +491,7 @@ static void batch_flush_family(struct device *dev, struct send_batch *b,
 			continue;
 		f.msgs[f.n] = b->msgs[i];
 		f.slots[f.n] = b->slot[i];
+		f.frag[f.n] = b->frag[i];
 		f.peers[f.n++] = b->peer[i];
 	}
 	if (!f.n)
@@ -478,14 +499,16 @@ static void batch_flush_family(struct device *dev, struct send_batch *b,
 	/* VPND_NO_OFFLOAD=1 (no dev->offload) means no UDP GSO either. */
 	if (f.fd >= 0 && !dev->udp_gso && dev->offload)
 		dev->udp_gso = udp_gso_supported(f.fd) ? 1 : -1;
-	if (f.fd >= 0 && f.n > 1 && dev->udp_gso > 0)
+	if (f.fd >= 0 && f.n > 1 && dev->udp_gso > 0) {
+		family_reorder(&f);
 		send_gso(dev, &f, now);
-	else
+	} else {
 		send_singles(dev, &f, 0, f.n, now);
+	}
 }
 
 static void batch_add(struct device *dev, struct send_batch *b, unsigned int slot,
-		      struct peer *p, size_t mlen)
+		      struct peer *p, size_t mlen, enum fragment_kind frag)
 {
 	unsigned int i = b->n++;
 
@@ -504,6 +527,7 @@ static void batch_add(struct device *dev, struct send_batch *b, unsigned int slo
 		b->msgs[i].msg_hdr.msg_control = dev->tx.cmsg[slot];
 	b->peer[i] = p;
 	b->slot[i] = slot;
+	b->frag[i] = (uint8_t)frag;
 	b->v6[i] = p->st->endpoint.sa.sa_family == AF_INET6;
 }
 
@@ -513,6 +537,7 @@ static void handle_outgoing(struct device *dev, struct send_batch *b,
 {
 	uint8_t *pkt = dev->tx.buf[slot] + MESSAGE_DATA_HEADER_LEN;
 	struct peer *p = route(dev, pkt, len);
+	enum fragment_kind frag;
 	struct keypair *kp;
 
 	if (!p) {
@@ -531,7 +556,10 @@ static void handle_outgoing(struct device *dev, struct send_batch *b,
 		send_handshake_request(p, now);
 		return;
 	}
-	batch_add(dev, b, slot, p, seal(kp, dev->tx.buf[slot], len, dev->mtu));
+	/* Read before the seal turns the header into ciphertext. */
+	frag = fragment_kind(pkt, len);
+	batch_add(dev, b, slot, p, seal(kp, dev->tx.buf[slot], len, dev->mtu),
+		  frag);
 }
 
 /* A read failed: EAGAIN means drained; anything else, the device is gone
