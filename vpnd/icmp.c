@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "fragment.h"
 #include "icmp.h"
 
 enum {
@@ -55,7 +56,7 @@ static bool v4_no_error(const uint8_t *pkt, size_t len, size_t ihl)
 
 	if (src_bad || dst[0] >= 224)
 		return true;
-	if (((pkt[6] & 0x1f) << 8 | pkt[7]) != 0)	/* not the first */
+	if (fragment_kind(pkt, len) == FRAGMENT_LATER)	/* not the first */
 		return true;
 	if (pkt[9] == PROTO_ICMP) {
 		uint8_t type = len > ihl ? pkt[ihl] : 0;
